@@ -1,0 +1,34 @@
+/**
+ * The broker a command talks to: the one configured, else the embedded default.
+ */
+import { createTransport, type Transport } from '../transport';
+import { EMBEDDED_URL, startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded';
+import { info } from './output';
+
+/** A transport for the configured broker, and the embedded broker if one was started. */
+export interface BrokerChoice {
+  readonly transport: Transport;
+  readonly embedded: EmbeddedBroker | undefined;
+}
+
+/** The broker URL from a flag, then env `MSGFLO_BROKER`, then `CLOUDAMQP_URL`. */
+export function configuredBroker(flag: string | undefined): string | undefined {
+  return flag || process.env.MSGFLO_BROKER || process.env.CLOUDAMQP_URL || undefined;
+}
+
+/**
+ * A transport for `broker`; with none configured, the embedded MQTT broker on
+ * 127.0.0.1:1883, started in this process unless one already listens there.
+ */
+export async function chooseBroker(broker: string | undefined, options: { startEmbedded: boolean }): Promise<BrokerChoice> {
+  if (broker) {
+    return { transport: createTransport(broker), embedded: undefined };
+  }
+  const embedded = options.startEmbedded ? await startEmbeddedBroker() : undefined;
+  if (embedded) {
+    info(`no broker configured: started the embedded MQTT broker on ${embedded.url}`);
+  } else {
+    info(`no broker configured: using the MQTT broker on ${EMBEDDED_URL}`);
+  }
+  return { transport: createTransport(EMBEDDED_URL), embedded };
+}

@@ -1,0 +1,75 @@
+/**
+ * The command-line program: run a participant (the default), `send`, `dump`.
+ */
+import { Command, Option } from 'commander';
+import { dump } from './dump';
+import { fail, PROGRAM } from './output';
+import { run } from './run';
+import { send } from './send';
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+const EXAMPLES = `
+Examples:
+  $ ${PROGRAM} --name repeat --graph core/Repeat
+      run core/Repeat as role "repeat" (embedded MQTT broker when none is configured)
+  $ ${PROGRAM} --name compute_* --graph project/MyGraph --broker amqp://guest:guest@localhost
+  $ ${PROGRAM} --name worker --graph graphs/Worker.fbp --prefetch 8 --deadletter '*'
+  $ ${PROGRAM} --name repeat --graph core/Repeat --attr inports.in.queue=jobs --attr outports.out.hidden=true
+  $ ${PROGRAM} send --queue repeat.IN --json '{"hello": "world"}'
+  $ ${PROGRAM} dump --queue repeat.OUT --amount 1
+
+The broker comes from --broker, else $MSGFLO_BROKER, else $CLOUDAMQP_URL, else the
+embedded MQTT broker on mqtt://127.0.0.1:1883. Supported: amqp://, amqps://, mqtt://, mqtts://.
+Debug logs: DEBUG=noflo-runtime-msgflo:* ${PROGRAM} ...`;
+
+/** Build the commander program. */
+export function program(): Command {
+  const cli = new Command(PROGRAM)
+    .description('Run a NoFlo graph or component as a MsgFlo participant on an AMQP or MQTT broker')
+    .option('-n, --name <role>', 'role of the participant; "*" becomes a random string')
+    .option('-g, --graph <graph>', 'component (core/Repeat), graph (project/MyGraph) or file (graphs/x.fbp)')
+    .option('-b, --broker <url>', 'broker URL (amqp://, mqtt://)')
+    .option('--basedir <dir>', 'project directory to load components from (default: current directory)')
+    .option('--prefetch <n>', 'jobs in flight per inport', '1')
+    .option('--deadletter <ports>', "inports whose failed messages are kept in dead-<queue> ('in1,in2' or '*')")
+    .option('--iips <json>', 'initial packets by inport, replacing the graph\'s own, e.g. \'{"prefix": ">"}\'')
+    .option('--attr <key.sub=value>', 'set an option, e.g. inports.in.queue=jobs (repeatable)', collect)
+    .option('--trace', 'record a Flowtrace of the network')
+    .option('--cache', 'use the component manifest cache (fbp.json)')
+    .addOption(new Option('--dedicated-network', 'a fresh NoFlo network per message, shut down after it'))
+    .addHelpText('after', EXAMPLES)
+    .showSuggestionAfterError()
+    .action(async (flags) => run(flags));
+
+  cli
+    .command('send')
+    .description('send one message to a queue')
+    .requiredOption('-q, --queue <queue>', 'queue to send to, e.g. repeat.IN')
+    .requiredOption('-j, --json <data>', 'message, as JSON')
+    .option('-b, --broker <url>', 'broker URL (default: $MSGFLO_BROKER, else the embedded broker address)')
+    .action(async (flags) => send(flags));
+
+  cli
+    .command('dump')
+    .description('print messages arriving on a queue, one JSON line each')
+    .requiredOption('-q, --queue <queue>', 'queue or outport to listen to, e.g. repeat.OUT')
+    .option('-a, --amount <n>', 'exit after this many messages')
+    .option('-b, --broker <url>', 'broker URL (default: $MSGFLO_BROKER, else the embedded broker address)')
+    .action(async (flags) => dump(flags));
+
+  return cli;
+}
+
+/** Run the program on `argv` (as process.argv). */
+export async function main(argv: readonly string[]): Promise<void> {
+  try {
+    await program().parseAsync([...argv]);
+  } catch (err) {
+    fail(err);
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv);
+}

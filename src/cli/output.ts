@@ -1,0 +1,27 @@
+/**
+ * How the command line reports: one line per failure, a stack trace only when
+ * DEBUG is set, exit codes that scripts can test.
+ */
+import { errorMessage } from '../errors';
+
+/** The program name used in messages. */
+export const PROGRAM = 'noflo-runtime-msgflo';
+
+/** Print a one-line error (with the stack when DEBUG is set) and exit non-zero. */
+export function fail(err: unknown): never {
+  process.stderr.write(`${PROGRAM}: ${errorMessage(err)}\n`);
+  if (process.env.DEBUG && err instanceof Error && err.stack) {
+    process.stderr.write(`${err.stack}\n`);
+  }
+  process.exit(1);
+}
+
+/** Print an informational line on stdout. */
+export function info(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+/** Print a warning line on stderr. */
+export function warn(line: string): void {
+  process.stderr.write(`${PROGRAM}: ${line}\n`);
+}

@@ -1,0 +1,72 @@
+/**
+ * The error classes of the runtime. Each carries a stable `code` so callers
+ * (the CLI, embedders, tests) can tell failure kinds apart without matching on
+ * message text, and chains the underlying error as `cause`.
+ */
+
+/** Codes of {@link MsgfloError}. */
+export const ErrorCode = {
+  /** A command-line flag or an option has an invalid value. */
+  InvalidOption: 'EINVALIDOPTION',
+  /** A broker URL is malformed or uses a scheme we do not support. */
+  InvalidBrokerUrl: 'EBROKERURL',
+  /** The broker could not be reached or refused us. */
+  BrokerConnection: 'EBROKERCONNECT',
+  /** A broker operation (declare, bind, publish) failed. */
+  BrokerOperation: 'EBROKEROP',
+  /** The graph or component could not be found or loaded. */
+  GraphLoad: 'EGRAPHLOAD',
+  /** A message could not be handled. */
+  Message: 'EMESSAGE',
+} as const;
+
+/** One of the {@link ErrorCode} values. */
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Base class of every error the runtime raises on purpose. */
+export class MsgfloError extends Error {
+  /** What kind of failure this is. */
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** An option or flag has a value we cannot use. */
+export class InvalidOptionError extends MsgfloError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.InvalidOption, message, options);
+  }
+}
+
+/** A broker URL is malformed or unsupported. */
+export class BrokerUrlError extends MsgfloError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.InvalidBrokerUrl, message, options);
+  }
+}
+
+/** Talking to the broker failed. */
+export class BrokerError extends MsgfloError {
+  constructor(code: typeof ErrorCode.BrokerConnection | typeof ErrorCode.BrokerOperation, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/** The graph or component could not be found or loaded. */
+export class GraphLoadError extends MsgfloError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.GraphLoad, message, options);
+  }
+}
+
+/** The message of any thrown value, for logs and one-line reports. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) {
+    return err.message;
+  }
+  return String(err);
+}

@@ -1,0 +1,58 @@
+/**
+ * Embedding API of noflo-runtime-msgflo: run NoFlo graphs and components as
+ * MsgFlo participants on AMQP or MQTT brokers.
+ *
+ * @example
+ * const participant = await startParticipant({ name: 'repeat', graph: 'core/Repeat', broker: 'amqp://localhost' });
+ * // ...
+ * await participant.stop();
+ */
+import { InvalidOptionError } from './errors';
+import { normalizeOptions, type ParticipantInput } from './participant/options';
+import { Participant } from './participant/participant';
+import { createTransport } from './transport';
+
+export * from './errors';
+export { decode, encode } from './protocol/codec';
+export {
+  DISCOVERY_QUEUE,
+  deadLetterQueueName,
+  defaultQueueName,
+  discoveryMessage,
+  type DiscoveryMessage,
+  type ParticipantDefinition,
+  type PortDefinition,
+  type PortOverride,
+} from './protocol/definition';
+export { normalizeOptions, type ParticipantInput, type ParticipantOptions } from './participant/options';
+export { Participant, type JobOutcome, type ParticipantEvents } from './participant/participant';
+export {
+  createTransport,
+  MemoryBroker,
+  memoryBroker,
+  parseBrokerUrl,
+  redactUrl,
+  SUPPORTED_SCHEMES,
+  type Delivery,
+  type QueueKind,
+  type QueueOptions,
+  type SubscribeOptions,
+  type Subscription,
+  type Transport,
+} from './transport';
+export { startEmbeddedBroker, EMBEDDED_URL, type EmbeddedBroker } from './transport/embedded';
+
+/**
+ * Validate `input`, connect to its broker, and start the participant.
+ * A broker URL is required here (`input.broker`, or env `MSGFLO_BROKER` /
+ * `CLOUDAMQP_URL`); the CLI alone falls back to the embedded broker.
+ */
+export async function startParticipant(input: ParticipantInput): Promise<Participant> {
+  const options = normalizeOptions(input);
+  if (!options.broker) {
+    throw new InvalidOptionError('no broker: give a broker URL (amqp://, mqtt://) or set MSGFLO_BROKER');
+  }
+  const participant = new Participant(options, createTransport(options.broker));
+  await participant.start();
+  return participant;
+}

@@ -1,0 +1,73 @@
+/**
+ * Building a participant's definition from a loaded network and the options:
+ * port types and descriptions from NoFlo, queue names and hidden flags from
+ * the graph's export metadata, then from the options.
+ */
+import { randomUUID } from 'node:crypto';
+import { InvalidOptionError } from '../errors';
+import { resolvePort, type ParticipantDefinition, type PortDefinition, type PortOverride } from '../protocol/definition';
+import type { ExportedPort } from '../runtime/network';
+import type { ParticipantOptions } from './options';
+
+/** What a definition is built from. */
+export interface DescribedGraph {
+  readonly inports: readonly ExportedPort[];
+  readonly outports: readonly ExportedPort[];
+  readonly label: string | undefined;
+  readonly icon: string | undefined;
+}
+
+/** The definition of a participant playing `options.name` with `graph`. */
+export function buildDefinition(graph: DescribedGraph, options: ParticipantOptions): ParticipantDefinition {
+  const definition: ParticipantDefinition = {
+    id: `${options.name}-${randomUUID()}`,
+    role: options.name,
+    component: options.graph,
+    inports: resolvePorts(options.name, 'inports', graph.inports, options.inports),
+    outports: resolvePorts(options.name, 'outports', graph.outports, options.outports),
+  };
+  if (graph.label) {
+    definition.label = graph.label;
+  }
+  if (graph.icon) {
+    definition.icon = graph.icon;
+  }
+  return definition;
+}
+
+function resolvePorts(role: string, kind: 'inports' | 'outports', ports: readonly ExportedPort[], overrides: Readonly<Record<string, PortOverride>>): PortDefinition[] {
+  const names = ports.map((p) => p.definition.id);
+  for (const name of Object.keys(overrides)) {
+    if (!names.includes(name)) {
+      throw new InvalidOptionError(`invalid ${kind}.${name}: the graph has no ${kind === 'inports' ? 'inport' : 'outport'} "${name}" (it has: ${names.join(', ') || 'none'})`);
+    }
+  }
+  return ports.map((port) => resolvePort(role, port.definition, { ...metadataOverride(port.metadata), ...overrides[port.definition.id] }));
+}
+
+/** `queue` and `hidden` set on an exported port in the graph. */
+function metadataOverride(metadata: Record<string, unknown>): PortOverride {
+  const override: PortOverride = {};
+  if (typeof metadata.queue === 'string' && metadata.queue) {
+    override.queue = metadata.queue;
+  }
+  if (metadata.hidden === true || metadata.hidden === 'true') {
+    override.hidden = true;
+  }
+  return override;
+}
+
+/** The queues of the inports named by `--deadletter` (`*` meaning every visible one). */
+export function deadLetterPorts(definition: ParticipantDefinition, names: readonly string[]): PortDefinition[] {
+  const visible = definition.inports.filter((p) => p.queue);
+  if (names.includes('*')) {
+    return visible;
+  }
+  return names.map((name) => {
+    const port = visible.find((p) => p.id === name);
+    if (!port) {
+      throw new InvalidOptionError(`invalid --deadletter "${name}": no visible inport of that name (visible: ${visible.map((p) => p.id).join(', ') || 'none'})`);
+    }
+    return port;
+  });
+}

@@ -1,0 +1,195 @@
+/**
+ * Participant options: defaults, the environment, `--attr key.sub=value`
+ * overrides, and validation with errors that name the option and the value.
+ */
+import { randomBytes } from 'node:crypto';
+import { InvalidOptionError } from '../errors';
+import type { PortOverride } from '../protocol/definition';
+
+/** Everything a participant needs, validated. */
+export interface ParticipantOptions {
+  /** The role; `*` in the given name was replaced by a random string. */
+  readonly name: string;
+  /** Component name, graph name or graph file. */
+  readonly graph: string;
+  /** Broker URL; undefined when none is configured anywhere. */
+  readonly broker: string | undefined;
+  readonly basedir: string;
+  /** Jobs in flight per inport. */
+  readonly prefetch: number;
+  /** Inports whose failed messages get a `dead-<queue>` queue; `*` for all visible ones. */
+  readonly deadletter: readonly string[];
+  /** Initial packets by exported inport, replacing the graph's own. */
+  readonly iips: Readonly<Record<string, unknown>>;
+  readonly inports: Readonly<Record<string, PortOverride>>;
+  readonly outports: Readonly<Record<string, PortOverride>>;
+  /** A fresh network per job, shut down after it. */
+  readonly dedicatedNetwork: boolean;
+  /** Use NoFlo's component manifest cache (fbp.json). */
+  readonly cache: boolean;
+  /** Record a Flowtrace. */
+  readonly trace: boolean;
+  /** Discovery period in seconds; the message is re-sent every period / 2.2. */
+  readonly discoveryPeriod: number;
+}
+
+/** What a caller may give; everything but `name` and `graph` has a default. */
+export interface ParticipantInput {
+  name: string;
+  graph: string;
+  broker?: string | undefined;
+  basedir?: string | undefined;
+  prefetch?: number | string | undefined;
+  deadletter?: string | readonly string[] | undefined;
+  iips?: string | Record<string, unknown> | undefined;
+  inports?: Record<string, PortOverride> | undefined;
+  outports?: Record<string, PortOverride> | undefined;
+  dedicatedNetwork?: boolean | undefined;
+  cache?: boolean | undefined;
+  trace?: boolean | undefined;
+  discoveryPeriod?: number | string | undefined;
+  /** `key.sub=value` overrides, applied last. */
+  attr?: readonly string[] | undefined;
+}
+
+const ATTR_KEYS = ['name', 'graph', 'broker', 'basedir', 'prefetch', 'deadletter', 'iips', 'inports', 'outports', 'dedicatedNetwork', 'cache', 'trace', 'discoveryPeriod'];
+const PORT_KEYS = ['queue', 'hidden', 'description', 'type', 'schema'];
+
+/** Validate `input`, fill defaults from `env`, and apply `--attr` overrides. */
+export function normalizeOptions(input: ParticipantInput, env: NodeJS.ProcessEnv = process.env): ParticipantOptions {
+  const merged = applyAttributes(input, input.attr ?? []);
+  const name = requireString('name', merged.name).replace(/\*/g, () => randomBytes(4).toString('hex'));
+  if (/\s/.test(name)) {
+    throw new InvalidOptionError(`invalid --name "${name}": a role cannot contain whitespace`);
+  }
+  return {
+    name,
+    graph: requireString('graph', merged.graph),
+    broker: merged.broker || env.MSGFLO_BROKER || env.CLOUDAMQP_URL || undefined,
+    basedir: merged.basedir || process.cwd(),
+    prefetch: positiveInteger('prefetch', merged.prefetch ?? 1),
+    deadletter: parseList(merged.deadletter),
+    iips: parseIips(merged.iips),
+    inports: portOverrides('inports', merged.inports),
+    outports: portOverrides('outports', merged.outports),
+    dedicatedNetwork: merged.dedicatedNetwork ?? false,
+    cache: merged.cache ?? false,
+    trace: merged.trace ?? false,
+    discoveryPeriod: positiveNumber('discovery period (MSGFLO_DISCOVERY_PERIOD)', merged.discoveryPeriod ?? env.MSGFLO_DISCOVERY_PERIOD ?? 60),
+  };
+}
+
+/** Apply `key.sub=value` assignments to a copy of `input`. */
+export function applyAttributes(input: ParticipantInput, attrs: readonly string[]): ParticipantInput {
+  const target = structuredClone({ ...input, attr: undefined }) as unknown as Record<string, unknown>;
+  for (const attr of attrs) {
+    const eq = attr.indexOf('=');
+    if (eq <= 0) {
+      throw new InvalidOptionError(`invalid --attr "${attr}": expected key.sub=value`);
+    }
+    const keys = attr.slice(0, eq).split('.');
+    const value = attr.slice(eq + 1);
+    if (!ATTR_KEYS.includes(keys[0] ?? '')) {
+      throw new InvalidOptionError(`invalid --attr "${attr}": unknown option "${keys[0]}" (known: ${ATTR_KEYS.join(', ')})`);
+    }
+    let node = target;
+    keys.forEach((key, index) => {
+      if (index === keys.length - 1) {
+        node[key] = coerce(value);
+        return;
+      }
+      const next = node[key];
+      node = typeof next === 'object' && next !== null ? (next as Record<string, unknown>) : (node[key] = {});
+    });
+  }
+  return target as unknown as ParticipantInput;
+}
+
+function coerce(value: string): unknown {
+  if (value === 'true') {
+    return true;
+  }
+  if (value === 'false') {
+    return false;
+  }
+  return value;
+}
+
+function requireString(option: string, value: unknown): string {
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new InvalidOptionError(`missing --${option}: it is required`);
+  }
+  return value;
+}
+
+function positiveInteger(option: string, value: unknown): number {
+  const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isInteger(number) || number < 1) {
+    throw new InvalidOptionError(`invalid --${option} "${String(value)}": expected a whole number of at least 1`);
+  }
+  return number;
+}
+
+function positiveNumber(option: string, value: unknown): number {
+  const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isFinite(number) || number <= 0) {
+    throw new InvalidOptionError(`invalid ${option} "${String(value)}": expected a number of seconds above 0`);
+  }
+  return number;
+}
+
+function parseList(value: string | readonly string[] | undefined): string[] {
+  const items = typeof value === 'string' ? value.split(',') : [...(value ?? [])];
+  return items.map((item) => item.trim()).filter((item) => item !== '');
+}
+
+function parseIips(value: string | Record<string, unknown> | undefined): Record<string, unknown> {
+  if (value === undefined || value === '') {
+    return {};
+  }
+  let parsed: unknown = value;
+  if (typeof value === 'string') {
+    try {
+      parsed = JSON.parse(value);
+    } catch (cause) {
+      throw new InvalidOptionError(`invalid --iips ${JSON.stringify(value)}: not JSON (expected an object like {"port": data})`, { cause });
+    }
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new InvalidOptionError(`invalid --iips ${JSON.stringify(value)}: expected a JSON object like {"port": data}`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function portOverrides(option: 'inports' | 'outports', value: unknown): Record<string, PortOverride> {
+  if (value === undefined) {
+    return {};
+  }
+  if (typeof value !== 'object' || value === null) {
+    throw new InvalidOptionError(`invalid ${option}: expected an object of port overrides, got ${JSON.stringify(value)}`);
+  }
+  const result: Record<string, PortOverride> = {};
+  for (const [port, override] of Object.entries(value as Record<string, unknown>)) {
+    if (typeof override !== 'object' || override === null) {
+      throw new InvalidOptionError(`invalid ${option}.${port}: expected an object like {"queue": "..."}, got ${JSON.stringify(override)}`);
+    }
+    const entry: PortOverride = {};
+    for (const [key, v] of Object.entries(override as Record<string, unknown>)) {
+      if (!PORT_KEYS.includes(key)) {
+        throw new InvalidOptionError(`invalid ${option}.${port}.${key}: unknown port setting (known: ${PORT_KEYS.join(', ')})`);
+      }
+      if (key === 'hidden') {
+        if (typeof v !== 'boolean') {
+          throw new InvalidOptionError(`invalid ${option}.${port}.hidden "${String(v)}": expected true or false`);
+        }
+        entry.hidden = v;
+      } else if (typeof v !== 'string' || v === '') {
+        throw new InvalidOptionError(`invalid ${option}.${port}.${key} ${JSON.stringify(v)}: expected a non-empty string`);
+      } else {
+        (entry as Record<string, string>)[key] = v;
+      }
+    }
+    result[port] = entry;
+  }
+  return result;
+}

@@ -1,0 +1,86 @@
+/**
+ * The participant definition of the MsgFlo discovery protocol: pure data, no
+ * I/O. See WIRE: "Discovery" and "Queue names".
+ */
+
+/** One port of a participant as announced on the wire. */
+export interface PortDefinition {
+  /** Port name in the NoFlo graph, e.g. `in`. */
+  id: string;
+  /** NoFlo datatype, e.g. `string`, `all`. */
+  type: string;
+  /** Queue (AMQP) or topic (MQTT) carrying the port's messages; absent when hidden. */
+  queue?: string;
+  description?: string;
+  schema?: string;
+  hidden?: boolean;
+}
+
+/** What a participant announces itself as. */
+export interface ParticipantDefinition {
+  /** Unique per running participant: `<role>-<random>`. */
+  id: string;
+  /** The node name the participant plays in a system graph. */
+  role: string;
+  /** The component or graph name, e.g. `core/Repeat`. */
+  component: string;
+  label?: string;
+  icon?: string;
+  inports: PortDefinition[];
+  outports: PortDefinition[];
+}
+
+/** Per-port overrides given by options, `--attr` or graph metadata. */
+export interface PortOverride {
+  queue?: string;
+  hidden?: boolean;
+  description?: string;
+  type?: string;
+  schema?: string;
+}
+
+/** A discovery message as sent on the `fbp` queue. */
+export interface DiscoveryMessage {
+  protocol: 'discovery';
+  command: 'participant';
+  payload: ParticipantDefinition;
+}
+
+/** The queue every participant announces itself on. */
+export const DISCOVERY_QUEUE = 'fbp';
+
+/** Default queue name for a port: role, a dot, the port id upper-cased. */
+export function defaultQueueName(role: string, portId: string): string {
+  return `${role}.${portId.toUpperCase()}`;
+}
+
+/**
+ * Apply an override to a port and give it its queue: the override's, else the
+ * default one, else none when hidden.
+ */
+export function resolvePort(role: string, port: PortDefinition, override: PortOverride | undefined): PortDefinition {
+  const merged: PortDefinition = { ...port, ...override };
+  if (merged.hidden) {
+    delete merged.queue;
+    return merged;
+  }
+  if (!merged.queue) {
+    merged.queue = defaultQueueName(role, port.id);
+  }
+  return merged;
+}
+
+/** The discovery message for a definition; hidden ports are left out. */
+export function discoveryMessage(definition: ParticipantDefinition): DiscoveryMessage {
+  const visible = (ports: PortDefinition[]): PortDefinition[] => ports.filter((p) => !p.hidden && p.queue);
+  return {
+    protocol: 'discovery',
+    command: 'participant',
+    payload: { ...definition, inports: visible(definition.inports), outports: visible(definition.outports) },
+  };
+}
+
+/** The dead-letter queue (and exchange) of an inqueue. */
+export function deadLetterQueueName(queue: string): string {
+  return `dead-${queue}`;
+}

@@ -1,0 +1,259 @@
+/**
+ * The NoFlo side of a participant: a running network whose exported ports
+ * carry jobs. A job's packet enters wrapped in a bracket whose data is the
+ * job's id (WIRE: "NoFlo mapping"); outputs inside that bracket belong to the
+ * job, and the bracket closing on an outport completes it. A job whose
+ * components send nothing forwards no bracket at all, so when the network
+ * goes idle every job still open is complete too.
+ */
+import createDebug from 'debug';
+import noflo from 'noflo';
+import { GraphLoadError, errorMessage } from '../errors';
+import type { PortDefinition } from '../protocol/definition';
+import { COMPONENT_NODE, type ComponentLoader, type Graph, type GraphSource } from './graph-source';
+
+const debug = createDebug('noflo-runtime-msgflo:network');
+
+type Network = Awaited<ReturnType<typeof noflo.createNetwork>>;
+type Component = InstanceType<typeof noflo.Component>;
+type Socket = ReturnType<typeof noflo.internalSocket.createSocket>;
+type IP = InstanceType<typeof noflo.IP>;
+
+/** The outport whose output fails a job. */
+export const ERROR_PORT = 'error';
+
+/** Where a network's outputs and job outcomes go. `J` is the caller's job handle. */
+export interface JobSink<J> {
+  /** Data left the network on an exported outport; `job` is undefined for data outside any job. */
+  output(port: string, data: unknown, job: J | undefined): void;
+  /** A job completed; `error` is set when it completed on the error port. */
+  complete(job: J, error: string | undefined): void;
+}
+
+/** An exported port and where it is inside the graph. */
+export interface ExportedPort {
+  readonly definition: PortDefinition;
+  /** Graph metadata of the export (`queue`, `hidden`, ...). */
+  readonly metadata: Record<string, unknown>;
+}
+
+interface OpenJob<J> {
+  readonly handle: J;
+  error: string | undefined;
+}
+
+/** Options for {@link GraphNetwork.start}. */
+export interface NetworkOptions {
+  readonly loader: ComponentLoader;
+  readonly basedir: string;
+  /** Initial packets by exported inport, sent after start instead of the graph's own. */
+  readonly iips?: Readonly<Record<string, unknown>>;
+}
+
+/** A started NoFlo network with its exported ports wired for jobs. */
+export class GraphNetwork<J> {
+  readonly inports: readonly ExportedPort[];
+  readonly outports: readonly ExportedPort[];
+  readonly label: string | undefined;
+  readonly icon: string | undefined;
+  private readonly inSockets = new Map<string, Socket>();
+  private readonly jobs = new Map<string, OpenJob<J>>();
+  private sink: JobSink<J> | undefined;
+  private nextJob = 0;
+  private readonly jobPrefix = `msgflo-job-${Math.random().toString(36).slice(2, 8)}-`;
+
+  private constructor(
+    private readonly network: Network,
+    source: GraphSource,
+  ) {
+    const graph = source.graph;
+    const main = source.singleComponent ? this.component(COMPONENT_NODE) : undefined;
+    this.label = main ? main.description || undefined : stringProperty(graph, 'description');
+    this.icon = main ? main.getIcon() || undefined : stringProperty(graph, 'icon');
+    this.inports = this.exports(source, 'inports');
+    this.outports = this.exports(source, 'outports');
+    for (const port of this.outports) {
+      this.listen(port.definition.id);
+    }
+    this.network.on('end', () => this.completeAll());
+    this.network.on('process-error', (event: { id?: string; error?: unknown }) => {
+      debug('process %s failed: %s', event.id, errorMessage(event.error));
+    });
+  }
+
+  /** Create, connect and start a network for `source`, then send IIPs. */
+  static async start<J>(source: GraphSource, options: NetworkOptions): Promise<GraphNetwork<J>> {
+    const iips = options.iips ?? {};
+    const graph = source.graph;
+    for (const port of Object.keys(iips)) {
+      const target = source.singleComponent ? undefined : graph.inports[port];
+      // Ours replace the graph's own IIPs on that port.
+      if (target) {
+        graph.removeInitial(target.process, target.port);
+      }
+    }
+    let network: Network;
+    try {
+      network = await noflo.createNetwork(graph, { componentLoader: options.loader, baseDir: options.basedir, delay: true });
+      await network.connect();
+      await network.start();
+    } catch (cause) {
+      throw new GraphLoadError(`cannot start graph "${graph.name}": ${errorMessage(cause)}`, { cause });
+    }
+    const instance = new GraphNetwork<J>(network, source);
+    const inportNames = instance.inports.map((p) => p.definition.id);
+    for (const [port, data] of Object.entries(iips)) {
+      if (!inportNames.includes(port)) {
+        await instance.shutdown();
+        throw new GraphLoadError(`IIP for "${port}": the graph has no inport of that name (it has: ${inportNames.join(', ') || 'none'})`);
+      }
+      instance.socket(port).post(new noflo.IP('data', data));
+    }
+    return instance;
+  }
+
+  /** Route outputs and outcomes to `sink`. */
+  attach(sink: JobSink<J>): void {
+    this.sink = sink;
+  }
+
+  /** Whether jobs are still open. */
+  get busy(): boolean {
+    return this.jobs.size > 0;
+  }
+
+  /** Send one job's packet into an exported inport. */
+  run(port: string, data: unknown, job: J): void {
+    this.nextJob += 1;
+    const id = this.jobPrefix + this.nextJob;
+    this.jobs.set(id, { handle: job, error: undefined });
+    const socket = this.socket(port);
+    socket.post(new noflo.IP('openBracket', id));
+    socket.post(new noflo.IP('data', data));
+    socket.post(new noflo.IP('closeBracket', id));
+  }
+
+  /** Stop the network's components. */
+  async shutdown(): Promise<void> {
+    await this.network.stop();
+  }
+
+  private component(node: string): Component {
+    const process = this.network.getNode(node);
+    if (!process || !process.component) {
+      throw new GraphLoadError(`graph "${this.network.graph.name}" has no loaded node "${node}"`);
+    }
+    return process.component;
+  }
+
+  private exports(source: GraphSource, kind: 'inports' | 'outports'): ExportedPort[] {
+    const names = source.singleComponent
+      ? Object.keys(this.component(COMPONENT_NODE)[kind === 'inports' ? 'inPorts' : 'outPorts'].ports)
+      : Object.keys(source.graph[kind]);
+    return names.map((name) => {
+      const target = this.target(kind, name);
+      const component = this.component(target.process);
+      const ports = kind === 'inports' ? component.inPorts.ports : component.outPorts.ports;
+      const port = ports[target.port];
+      if (!port) {
+        throw new GraphLoadError(`exported ${kind === 'inports' ? 'inport' : 'outport'} "${name}" points to ${target.process}.${target.port}, which does not exist`);
+      }
+      const definition: PortDefinition = { id: name, type: port.getDataType() || 'all' };
+      const description = port.getDescription();
+      if (description) {
+        definition.description = description;
+      }
+      const schema = port.getSchema();
+      if (schema) {
+        definition.schema = schema;
+      }
+      return { definition, metadata: ('metadata' in target && target.metadata) || {} };
+    });
+  }
+
+  private socket(port: string): Socket {
+    let socket = this.inSockets.get(port);
+    if (!socket) {
+      const target = this.target('inports', port);
+      socket = noflo.internalSocket.createSocket();
+      const inPort = this.component(target.process).inPorts.ports[target.port];
+      if (!inPort) {
+        throw new GraphLoadError(`no inport "${port}" in the graph`);
+      }
+      inPort.attach(socket);
+      this.inSockets.set(port, socket);
+    }
+    return socket;
+  }
+
+  private target(kind: 'inports' | 'outports', port: string): { process: string; port: string; metadata?: Record<string, unknown> } {
+    const graph = this.network.graph;
+    const exported = graph[kind][port];
+    if (exported) {
+      return exported;
+    }
+    return { process: COMPONENT_NODE, port };
+  }
+
+  private listen(port: string): void {
+    const target = this.target('outports', port);
+    const outPort = this.component(target.process).outPorts.ports[target.port];
+    if (!outPort) {
+      return;
+    }
+    const socket = noflo.internalSocket.createSocket();
+    outPort.attach(socket);
+    // Brackets open on this port: the outermost one that is a job id owns the data.
+    const open: string[] = [];
+    socket.on('ip', (ip: IP) => {
+      switch (ip.type) {
+        case 'openBracket':
+          open.push(ip.data);
+          return;
+        case 'closeBracket':
+          open.pop();
+          if (typeof ip.data === 'string' && this.jobs.has(ip.data)) {
+            this.finish(ip.data);
+          }
+          return;
+        default:
+          this.deliver(port, ip.data, open);
+      }
+    });
+  }
+
+  private deliver(port: string, data: unknown, open: readonly string[]): void {
+    let job: OpenJob<J> | undefined;
+    for (const bracket of open) {
+      job = this.jobs.get(bracket);
+      if (job) {
+        break;
+      }
+    }
+    if (job && port === ERROR_PORT && job.error === undefined) {
+      job.error = errorMessage(data);
+    }
+    this.sink?.output(port, data, job?.handle);
+  }
+
+  private finish(id: string): void {
+    const job = this.jobs.get(id);
+    if (!job) {
+      return;
+    }
+    this.jobs.delete(id);
+    this.sink?.complete(job.handle, job.error);
+  }
+
+  private completeAll(): void {
+    for (const id of [...this.jobs.keys()]) {
+      debug('network idle: job %s completed without output', id);
+      this.finish(id);
+    }
+  }
+}
+
+function stringProperty(graph: Graph, key: string): string | undefined {
+  const value: unknown = graph.properties[key];
+  return typeof value === 'string' && value ? value : undefined;
+}

@@ -1,0 +1,201 @@
+/**
+ * In-process transport for unit tests: a tiny broker with the AMQP layout's
+ * semantics (queues, fanout exchanges, dead-letter exchanges, prefetch), no
+ * sockets. Brokers are named by the URL's host: `memory://a` and `memory://a`
+ * share one broker within a process.
+ */
+import { BrokerError, ErrorCode } from '../errors';
+import { decode, encode } from '../protocol/codec';
+import { DISCOVERY_QUEUE, deadLetterQueueName, type DiscoveryMessage } from '../protocol/definition';
+import type { Delivery, QueueKind, SubscribeOptions, Subscription, Transport } from './transport';
+
+interface Consumer {
+  prefetch: number;
+  inFlight: number;
+  handler: (delivery: Delivery) => void;
+}
+
+interface MemoryQueue {
+  readonly messages: Buffer[];
+  readonly consumers: Consumer[];
+  deadLetterExchange?: string;
+}
+
+/** The in-process broker behind one `memory://` host. */
+export class MemoryBroker {
+  private readonly queues = new Map<string, MemoryQueue>();
+  private readonly exchanges = new Map<string, Set<string>>();
+
+  declareExchange(name: string): void {
+    if (!this.exchanges.has(name)) {
+      this.exchanges.set(name, new Set());
+    }
+  }
+
+  declareQueue(name: string, deadLetterExchange?: string): void {
+    if (!this.queues.has(name)) {
+      const queue: MemoryQueue = { messages: [], consumers: [] };
+      if (deadLetterExchange) {
+        queue.deadLetterExchange = deadLetterExchange;
+      }
+      this.queues.set(name, queue);
+    }
+  }
+
+  bind(queue: string, exchange: string): void {
+    this.declareExchange(exchange);
+    this.exchanges.get(exchange)?.add(queue);
+  }
+
+  unbind(queue: string, exchange: string): void {
+    this.exchanges.get(exchange)?.delete(queue);
+  }
+
+  /** Publish to an exchange (`''` is the default exchange, routing by queue name). */
+  publish(exchange: string, routingKey: string, body: Buffer): void {
+    if (exchange === '') {
+      this.enqueue(routingKey, body);
+      return;
+    }
+    for (const queue of this.exchanges.get(exchange) ?? []) {
+      this.enqueue(queue, body);
+    }
+  }
+
+  consume(name: string, consumer: Consumer): () => void {
+    const queue = this.requireQueue(name);
+    queue.consumers.push(consumer);
+    this.dispatch(name, queue);
+    return () => {
+      const index = queue.consumers.indexOf(consumer);
+      if (index >= 0) {
+        queue.consumers.splice(index, 1);
+      }
+    };
+  }
+
+  /** Messages waiting in a queue, for assertions. */
+  depth(name: string): number {
+    return this.queues.get(name)?.messages.length ?? 0;
+  }
+
+  private enqueue(name: string, body: Buffer): void {
+    const queue = this.queues.get(name);
+    if (!queue) {
+      return; // Unroutable, as on a real broker.
+    }
+    queue.messages.push(body);
+    this.dispatch(name, queue);
+  }
+
+  private dispatch(name: string, queue: MemoryQueue): void {
+    for (const consumer of queue.consumers) {
+      while (consumer.inFlight < consumer.prefetch && queue.messages.length > 0) {
+        const body = queue.messages.shift() as Buffer;
+        consumer.inFlight += 1;
+        consumer.handler(this.delivery(name, queue, consumer, body));
+      }
+    }
+  }
+
+  private delivery(name: string, queue: MemoryQueue, consumer: Consumer, body: Buffer): Delivery {
+    let settled = false;
+    const settle = (failed: boolean): void => {
+      if (settled) {
+        return;
+      }
+      settled = true;
+      consumer.inFlight -= 1;
+      if (failed && queue.deadLetterExchange) {
+        this.publish(queue.deadLetterExchange, '', body);
+      }
+      // Settling frees a prefetch slot; deliver on a later tick, as a broker would.
+      setImmediate(() => this.dispatch(name, queue));
+    };
+    return { data: decode(body), size: body.length, ack: () => settle(false), nack: () => settle(true) };
+  }
+
+  private requireQueue(name: string): MemoryQueue {
+    const queue = this.queues.get(name);
+    if (!queue) {
+      throw new BrokerError(ErrorCode.BrokerOperation, `no queue "${name}" in the in-process broker`);
+    }
+    return queue;
+  }
+}
+
+const brokers = new Map<string, MemoryBroker>();
+
+/** The in-process broker of a `memory://` host, created on first use. */
+export function memoryBroker(host: string): MemoryBroker {
+  let broker = brokers.get(host);
+  if (!broker) {
+    broker = new MemoryBroker();
+    brokers.set(host, broker);
+  }
+  return broker;
+}
+
+/** Transport over an in-process {@link MemoryBroker}. */
+export class MemoryTransport implements Transport {
+  readonly protocol = 'memory' as const;
+  readonly displayUrl: string;
+  private readonly broker: MemoryBroker;
+  private tapCount = 0;
+
+  constructor(url: URL) {
+    this.displayUrl = `memory://${url.hostname}`;
+    this.broker = memoryBroker(url.hostname);
+  }
+
+  async connect(): Promise<void> {}
+
+  async close(): Promise<void> {}
+
+  async createQueue(kind: QueueKind, queue: string): Promise<void> {
+    this.broker.declareExchange(queue);
+    if (kind === 'inqueue') {
+      this.broker.declareQueue(queue, deadLetterQueueName(queue));
+      this.broker.bind(queue, queue);
+    }
+  }
+
+  async send(kind: QueueKind, queue: string, data: unknown): Promise<void> {
+    if (kind === 'inqueue') {
+      this.broker.publish('', queue, encode(data));
+    } else {
+      this.broker.publish(queue, '', encode(data));
+    }
+  }
+
+  async announce(message: DiscoveryMessage): Promise<void> {
+    this.broker.declareQueue(DISCOVERY_QUEUE);
+    this.broker.publish('', DISCOVERY_QUEUE, encode(message));
+  }
+
+  async subscribe(queue: string, handler: (delivery: Delivery) => void, options: SubscribeOptions): Promise<Subscription> {
+    const stop = this.broker.consume(queue, { prefetch: options.prefetch, inFlight: 0, handler });
+    return { cancel: async () => stop() };
+  }
+
+  async tap(queue: string, handler: (data: unknown) => void): Promise<Subscription> {
+    this.tapCount += 1;
+    const own = `tap-${queue}-${this.tapCount}`;
+    this.broker.declareQueue(own);
+    this.broker.bind(own, queue);
+    const stop = this.broker.consume(own, {
+      prefetch: Number.MAX_SAFE_INTEGER,
+      inFlight: 0,
+      handler: (delivery) => {
+        delivery.ack();
+        handler(delivery.data);
+      },
+    });
+    return {
+      cancel: async () => {
+        stop();
+        this.broker.unbind(own, queue);
+      },
+    };
+  }
+}
