@@ -3,9 +3,19 @@
  * not valid JSON is delivered as a string (WIRE: "Messages").
  */
 
-/** Encode a packet as a message body. `undefined` travels as `null`. */
+/**
+ * Encode a packet as a message body. `undefined` travels as `null`; an Error
+ * (what NoFlo sends on `error` ports) as `{ name, message }`, since its own
+ * JSON encoding is an empty object.
+ */
 export function encode(data: unknown): Buffer {
-  return Buffer.from(data === undefined ? 'null' : JSON.stringify(data));
+  if (data === undefined) {
+    return Buffer.from('null');
+  }
+  if (data instanceof Error) {
+    return Buffer.from(JSON.stringify({ name: data.name, message: data.message }));
+  }
+  return Buffer.from(JSON.stringify(data));
 }
 
 /** Decode a message body: parsed JSON, or the text itself when it is not JSON. */

@@ -3,8 +3,9 @@
  * carry jobs. A job's packet enters wrapped in a bracket whose data is the
  * job's id (WIRE: "NoFlo mapping"); outputs inside that bracket belong to the
  * job, and the bracket closing on an outport completes it. A job whose
- * components send nothing forwards no bracket at all, so when the network
- * goes idle every job still open is complete too.
+ * components send nothing forwards no bracket at all, so when every component
+ * of the network is idle, every job still open is complete too. (NoFlo's own
+ * network `end` event cannot tell: it fires once, on the first idle moment.)
  */
 import createDebug from 'debug';
 import noflo from 'noflo';
@@ -60,6 +61,7 @@ export class GraphNetwork<J> {
   private readonly jobs = new Map<string, OpenJob<J>>();
   private sink: JobSink<J> | undefined;
   private nextJob = 0;
+  private idleCheck: NodeJS.Immediate | undefined;
   private readonly jobPrefix = `msgflo-job-${Math.random().toString(36).slice(2, 8)}-`;
 
   private constructor(
@@ -75,7 +77,13 @@ export class GraphNetwork<J> {
     for (const port of this.outports) {
       this.listen(port.definition.id);
     }
-    this.network.on('end', () => this.completeAll());
+    for (const process of Object.values(this.network.processes)) {
+      process.component?.on('deactivate', (load: number) => {
+        if (load === 0) {
+          this.scheduleIdleCheck();
+        }
+      });
+    }
     this.network.on('process-error', (event: { id?: string; error?: unknown }) => {
       debug('process %s failed: %s', event.id, errorMessage(event.error));
     });
@@ -135,6 +143,7 @@ export class GraphNetwork<J> {
 
   /** Stop the network's components. */
   async shutdown(): Promise<void> {
+    clearImmediate(this.idleCheck);
     await this.network.stop();
   }
 
@@ -243,6 +252,19 @@ export class GraphNetwork<J> {
     }
     this.jobs.delete(id);
     this.sink?.complete(job.handle, job.error);
+  }
+
+  private scheduleIdleCheck(): void {
+    if (this.jobs.size === 0 || this.idleCheck) {
+      return;
+    }
+    // After the current send chain: a packet in transit activates its receiver first.
+    this.idleCheck = setImmediate(() => {
+      this.idleCheck = undefined;
+      if (!this.network.isRunning()) {
+        this.completeAll();
+      }
+    });
   }
 
   private completeAll(): void {

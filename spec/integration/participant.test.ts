@@ -1,0 +1,182 @@
+/**
+ * A participant on real RabbitMQ and real Mosquitto: the same scenarios on both.
+ */
+import assert from 'node:assert/strict';
+import { describe, test, type TestContext } from 'node:test';
+import { brokerUrls } from '../harness/env';
+import { connectClient, uniqueRole, type TestClient } from '../harness/client';
+import { startParticipant } from '../harness/participants';
+
+for (const broker of brokerUrls()) {
+  describe(`participant on ${broker.kind}`, () => {
+    const client = async (t: TestContext): Promise<TestClient> => {
+      const peer = await connectClient(broker.kind, broker.url);
+      t.after(() => peer.close());
+      return peer;
+    };
+
+    test('announces its definition on fbp, with NoFlo port types, and re-announces', async (t) => {
+      const peer = await client(t);
+      const role = uniqueRole();
+      const announced = await peer.discovery(role);
+      const participant = await startParticipant(t, broker.url, { name: role, graph: 'fixtures/Prefix', discoveryPeriod: 0.5 });
+      const [first, second] = (await announced.waitFor(2, 5000)) as Array<Record<string, unknown>>;
+      assert.deepEqual(first, second);
+      assert.equal(first?.protocol, 'discovery');
+      assert.equal(first?.command, 'participant');
+      assert.deepEqual(first?.payload, {
+        id: participant.definition.id,
+        role,
+        component: 'fixtures/Prefix',
+        label: 'Prefix strings',
+        icon: 'font',
+        inports: [
+          { id: 'in', type: 'string', description: 'Text to prefix', queue: `${role}.IN` },
+          { id: 'prefix', type: 'string', description: 'Prefix', queue: `${role}.PREFIX` },
+        ],
+        outports: [{ id: 'out', type: 'string', description: 'Prefixed text', queue: `${role}.OUT` }],
+      });
+      assert.match(participant.definition.id, new RegExp(`^${role}-[0-9a-f-]{36}$`));
+    });
+
+    test('repeats a message through core/Repeat', async (t) => {
+      const peer = await client(t);
+      const role = uniqueRole();
+      await startParticipant(t, broker.url, { name: role, graph: 'core/Repeat' });
+      const out = await peer.listen(`${role}.OUT`);
+      await peer.send(`${role}.IN`, JSON.stringify({ hello: 'world', n: [1, 2] }));
+      assert.deepEqual(await out.waitFor(1), [{ hello: 'world', n: [1, 2] }]);
+    });
+
+    test('uses queue names and hidden ports from graph metadata and options', async (t) => {
+      const peer = await client(t);
+      const role = uniqueRole();
+      const announced = await peer.discovery(role);
+      const participant = await startParticipant(t, broker.url, {
+        name: role,
+        graph: 'fixtures/Pipeline',
+        inports: { items: { queue: `${role}-items` } },
+        attr: [`outports.passed.queue=${role}-passed`, 'outports.error.hidden=true'],
+      });
+      const definition = participant.definition;
+      assert.deepEqual(definition.inports.map((p) => [p.id, p.queue, p.hidden]), [
+        ['items', `${role}-items`, undefined],
+        ['secret', undefined, true],
+      ]);
+      assert.deepEqual(definition.outports.map((p) => [p.id, p.queue, p.hidden]), [
+        ['passed', `${role}-passed`, undefined],
+        ['error', undefined, true],
+      ]);
+      const [message] = (await announced.waitFor(1)) as Array<{ payload: { inports: Array<{ id: string }>; outports: Array<{ id: string }> } }>;
+      assert.deepEqual(message?.payload.inports.map((p) => p.id), ['items'], 'hidden ports are not announced');
+      assert.deepEqual(message?.payload.outports.map((p) => p.id), ['passed']);
+
+      const passed = await peer.listen(`${role}-passed`);
+      await peer.send(`${role}-items`, JSON.stringify(['a']));
+      assert.deepEqual(await passed.waitFor(1), ['a']);
+    });
+
+    test('publishes every output of a job that produces many', async (t) => {
+      const peer = await client(t);
+      const role = uniqueRole();
+      await startParticipant(t, broker.url, { name: role, graph: 'fixtures/Pipeline' });
+      const passed = await peer.listen(`${role}.PASSED`);
+      await peer.send('custom-items-queue', JSON.stringify([1, 'two', { three: 3 }, [4]]));
+      assert.deepEqual(await passed.waitFor(4), [1, 'two', { three: 3 }, [4]]);
+      assert.equal((await passed.settle()).length, 4);
+    });
+
+    test('sends a job that fails on the error port to the dead-letter queue', async (t) => {
+      const peer = await client(t);
+      const role = uniqueRole();
+      await startParticipant(t, broker.url, { name: role, graph: 'fixtures/Fail', deadletter: '*' });
+      const dead = await peer.drain(`dead-${role}.IN`);
+      const errors = await peer.listen(`${role}.ERROR`);
+      await peer.send(`${role}.IN`, JSON.stringify({ fail: 'bad input' }));
+      assert.deepEqual(await dead.waitFor(1), [{ fail: 'bad input' }]);
+      assert.deepEqual(await errors.waitFor(1), [{ name: 'Error', message: 'bad input' }]);
+    });
+
+    test('replaces the graph\'s IIPs with --iips', async (t) => {
+      const peer = await client(t);
+      const own = uniqueRole();
+      const overridden = uniqueRole();
+      await startParticipant(t, broker.url, { name: own, graph: 'fixtures/Prefixed' });
+      await startParticipant(t, broker.url, { name: overridden, graph: 'fixtures/Prefixed', iips: '{"prefix": "iip:"}' });
+      const ownOut = await peer.listen(`${own}.OUT`);
+      const overriddenOut = await peer.listen(`${overridden}.OUT`);
+      await peer.send(`${own}.IN`, '"x"');
+      await peer.send(`${overridden}.IN`, '"x"');
+      assert.deepEqual(await ownOut.waitFor(1), ['graph:x']);
+      assert.deepEqual(await overriddenOut.waitFor(1), ['iip:x']);
+    });
+
+    test('with prefetch 8, answers every input exactly once, passing or failing', async (t) => {
+      const peer = await client(t);
+      const role = uniqueRole();
+      const participant = await startParticipant(t, broker.url, { name: role, graph: 'fixtures/Fail', prefetch: 8, deadletter: '*' });
+      const passed = await peer.listen(`${role}.OUT`);
+      const dead = await peer.drain(`dead-${role}.IN`);
+      const total = 60;
+      const expectPassed: number[] = [];
+      const expectFailed: string[] = [];
+      for (let i = 0; i < total; i += 1) {
+        if (i % 4 === 0) {
+          expectFailed.push(`n${i}`);
+          await peer.send(`${role}.IN`, JSON.stringify({ fail: `n${i}` }));
+        } else {
+          expectPassed.push(i);
+          await peer.send(`${role}.IN`, JSON.stringify({ n: i, delay: (i * 7) % 25 }));
+        }
+      }
+      const outputs = (await passed.waitFor(expectPassed.length, 20_000)) as Array<{ n: number }>;
+      const failures = (await dead.waitFor(expectFailed.length, 20_000)) as Array<{ fail: string }>;
+      await passed.settle(500);
+      assert.deepEqual(passed.messages.length, expectPassed.length, 'no duplicate outputs');
+      assert.deepEqual(dead.messages.length, expectFailed.length, 'no duplicate dead letters');
+      assert.deepEqual(outputs.map((o) => o.n).sort((a, b) => a - b), expectPassed);
+      assert.deepEqual(failures.map((f) => f.fail).sort(), expectFailed.sort());
+      assert.equal(participant.jobsInFlight, 0);
+    });
+
+    test('treats falsy and non-JSON payloads as jobs like any other', async (t) => {
+      const peer = await client(t);
+      const role = uniqueRole();
+      await startParticipant(t, broker.url, { name: role, graph: 'core/Repeat' });
+      const out = await peer.listen(`${role}.OUT`);
+      for (const body of ['0', 'false', '""', 'null', 'not json {', '']) {
+        await peer.send(`${role}.IN`, body);
+      }
+      assert.deepEqual(await out.waitFor(6), [0, false, '', null, 'not json {', '']);
+      assert.deepEqual(out.bodies, ['0', 'false', '""', 'null', '"not json {"', '""']);
+    });
+
+    test('acks a job that completes without any output', async (t) => {
+      const peer = await client(t);
+      const role = uniqueRole();
+      const participant = await startParticipant(t, broker.url, { name: role, graph: 'fixtures/Sink', prefetch: 1 });
+      const jobs: string[] = [];
+      participant.on('job', (job) => jobs.push(job.outcome));
+      for (let i = 0; i < 5; i += 1) {
+        await peer.send(`${role}.IN`, String(i));
+      }
+      const deadline = Date.now() + 5000;
+      while (jobs.length < 5 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.deepEqual(jobs, ['ack', 'ack', 'ack', 'ack', 'ack'], 'with prefetch 1, a stalled job would hold back the rest');
+    });
+
+    for (const graph of ['graphs/Prefixed.fbp', 'fixtures/Prefixed']) {
+      test(`loads a graph given as ${graph.endsWith('.fbp') ? 'a file' : 'a name'} (${graph})`, async (t) => {
+        const peer = await client(t);
+        const role = uniqueRole();
+        const participant = await startParticipant(t, broker.url, { name: role, graph });
+        assert.equal(participant.definition.component, graph);
+        const out = await peer.listen(`${role}.OUT`);
+        await peer.send(`${role}.IN`, '"y"');
+        assert.deepEqual(await out.waitFor(1), ['graph:y']);
+      });
+    }
+  });
+}
