@@ -73,11 +73,16 @@ export async function loadGraphFile(file: string): Promise<Graph> {
     const reason = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : errorMessage(cause);
     throw new GraphLoadError(`cannot read graph file "${file}": ${reason}`, { cause });
   }
+  let graph: Graph;
   try {
-    return file.toLowerCase().endsWith('.json') ? await noflo.loadJSON(text) : await noflo.loadFBP(text);
+    graph = file.toLowerCase().endsWith('.json') ? await noflo.loadJSON(text) : await noflo.loadFBP(text);
   } catch (cause) {
     throw new GraphLoadError(`cannot parse graph file "${file}": ${errorMessage(cause)}`, { cause });
   }
+  if (graph.nodes.length === 0) {
+    throw new GraphLoadError(`cannot parse graph file "${file}": it defines no processes (is it a NoFlo graph?)`);
+  }
+  return graph;
 }
 
 /** Resolve `spec` (a file, or a component or graph name) into the graph to run. */

@@ -28,9 +28,9 @@ export function redactUrl(raw: string): string {
     }
     return url.toString().replace(/\/$/, '');
   } catch {
-    // Unparseable: print only what cannot carry credentials.
-    const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(raw);
-    return scheme ? `${scheme[0]}//…` : '(malformed URL)';
+    // Unparseable, but still printed so the user sees the typo: mask whatever
+    // stands where a password would, between a colon and an @.
+    return raw.replace(/:[^:@/]*@/, ':***@');
   }
 }
 

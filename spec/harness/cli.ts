@@ -1,0 +1,77 @@
+/**
+ * Running the command-line program as a user would: a child process of
+ * `bin/noflo-runtime-msgflo`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import { REPO_ROOT } from './participants';
+
+const BIN = path.join(REPO_ROOT, 'bin', 'noflo-runtime-msgflo');
+
+/** What a finished command printed and how it exited. */
+export interface CommandResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** The environment for a child: no broker configured unless `env` sets one. */
+function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const base = { ...process.env };
+  delete base.MSGFLO_BROKER;
+  delete base.CLOUDAMQP_URL;
+  delete base.DEBUG;
+  return { ...base, ...env };
+}
+
+/** A running command. */
+export class RunningCommand {
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<CommandResult>;
+
+  constructor(readonly child: ChildProcess) {
+    child.stdout?.on('data', (chunk: Buffer) => (this.stdout += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.exited = new Promise((resolve) => {
+      child.on('close', (code, signal) => resolve({ code, signal, stdout: this.stdout, stderr: this.stderr }));
+    });
+  }
+
+  /** Wait until stdout matches `pattern`. */
+  async waitForOutput(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(this.stdout)) {
+      if (Date.now() > deadline || this.child.exitCode !== null) {
+        throw new Error(`no output matching ${pattern}; stdout: ${this.stdout}; stderr: ${this.stderr}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+}
+
+/** Start the CLI; it is killed after the test if still running. */
+export function startCli(t: TestContext, args: readonly string[], env: NodeJS.ProcessEnv = {}, cwd = REPO_ROOT): RunningCommand {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const running = new RunningCommand(child);
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await running.exited;
+    }
+  });
+  return running;
+}
+
+/** Run the CLI to completion (killed after `timeoutMs`). */
+export async function runCli(t: TestContext, args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000): Promise<CommandResult> {
+  const running = startCli(t, args, env);
+  const timer = setTimeout(() => running.child.kill('SIGKILL'), timeoutMs);
+  try {
+    return await running.exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}

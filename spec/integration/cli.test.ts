@@ -1,0 +1,116 @@
+/**
+ * The command line as a user meets it: bad input, a message going through
+ * with `send` and `dump`, shutdown on SIGTERM.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { connectClient, uniqueRole } from '../harness/client';
+import { runCli, startCli } from '../harness/cli';
+import { brokerUrls } from '../harness/env';
+import { FIXTURES } from '../harness/participants';
+
+describe('command line: bad input stops the start with one line', () => {
+  const cases: Array<[string, string[], RegExp]> = [
+    ['an unknown flag', ['--name', 'r', '--graph', 'core/Repeat', '--colour', 'red'], /unknown option '--colour'/],
+    ['no --graph', ['--name', 'r'], /missing --graph/],
+    ['no --name', ['--graph', 'core/Repeat'], /missing --name/],
+    ['a graph that does not exist', ['--name', 'r', '--graph', 'nope/Nope', '--broker', 'mqtt://127.0.0.1:1'], /graph "nope\/Nope" not found/],
+    ['a graph file that does not exist', ['--name', 'r', '--graph', 'graphs/Nope.fbp', '--broker', 'mqtt://127.0.0.1:1'], /graphs\/Nope.fbp": no such file/],
+    ['a graph file that does not parse', ['--name', 'r', '--graph', 'package.json', '--broker', 'mqtt://127.0.0.1:1'], /cannot parse graph file ".*package.json"/],
+    ['an unsupported broker scheme', ['--name', 'r', '--graph', 'core/Repeat', '--broker', 'redis://127.0.0.1'], /unsupported broker URL scheme "redis:".*amqp:\/\//],
+    ['a malformed broker URL', ['--name', 'r', '--graph', 'core/Repeat', '--broker', 'amqp//nothing'], /invalid broker URL "amqp\/\/nothing"/],
+    ['an unreachable broker', ['--name', 'r', '--graph', 'core/Repeat', '--broker', 'amqp://guest:s3cret@127.0.0.1:1'], /cannot connect to AMQP broker amqp:\/\/guest:\*\*\*@127.0.0.1:1/],
+    ['a bad --prefetch', ['--name', 'r', '--graph', 'core/Repeat', '--prefetch', 'lots'], /invalid --prefetch "lots"/],
+    ['bad --iips', ['--name', 'r', '--graph', 'core/Repeat', '--iips', '{in:'], /invalid --iips "\{in:": not JSON/],
+    ['a bad --attr', ['--name', 'r', '--graph', 'core/Repeat', '--attr', 'inports.in.queue'], /invalid --attr "inports.in.queue"/],
+    ['send with bad --json', ['send', '--queue', 'q', '--json', 'not json'], /invalid --json "not json"/],
+  ];
+  for (const [what, args, message] of cases) {
+    test(what, async (t) => {
+      const result = await runCli(t, args);
+      assert.equal(result.code, 1, `exit code; stderr: ${result.stderr}`);
+      const lines = result.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, `one line on stderr, got: ${result.stderr}`);
+      assert.match(lines[0] ?? '', message);
+      assert.doesNotMatch(result.stderr, /s3cret|\n\s+at /, 'no credentials, no stack trace');
+    });
+  }
+
+  test('shows a stack trace when DEBUG is set', async (t) => {
+    const result = await runCli(t, ['--name', 'r', '--graph', 'nope/Nope', '--broker', 'mqtt://127.0.0.1:1'], { DEBUG: 'nothing-matching' });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /\n\s+at /);
+  });
+
+  test('--help shows the flags and examples', async (t) => {
+    const result = await runCli(t, ['--help']);
+    assert.equal(result.code, 0);
+    for (const flag of ['--name', '--graph', '--broker', '--basedir', '--prefetch', '--deadletter', '--iips', '--attr', '--trace', '--cache', '--dedicated-network', 'send', 'dump', 'Examples:']) {
+      assert.ok(result.stdout.includes(flag), `help mentions ${flag}`);
+    }
+  });
+});
+
+for (const broker of brokerUrls()) {
+  describe(`command line on ${broker.kind}`, () => {
+    test('a message goes through: run, send, dump; SIGTERM exits 0', async (t) => {
+      const role = uniqueRole();
+      const env = { MSGFLO_BROKER: broker.url };
+      const runtime = startCli(t, ['--name', role, '--graph', 'fixtures/Prefixed', '--basedir', FIXTURES, '--iips', '{"prefix": "cli:"}'], env);
+      await runtime.waitForOutput(/is running/);
+      assert.match(runtime.stdout, new RegExp(`${role}-[0-9a-f-]+ \\(fixtures/Prefixed\\) is running on ${broker.kind}://`));
+      assert.ok(!runtime.stdout.includes('guest:guest'), 'the broker password is not printed');
+
+      const dump = startCli(t, ['dump', '--queue', `${role}.OUT`, '--amount', '2'], env);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const deadline = Date.now() + 10_000;
+      while (!dump.stderr.includes('listening') && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      for (const json of ['"one"', '"two"']) {
+        const sent = await runCli(t, ['send', '--queue', `${role}.IN`, '--json', json], env);
+        assert.equal(sent.code, 0, sent.stderr);
+      }
+      const dumped = await dump.exited;
+      assert.equal(dumped.code, 0, dumped.stderr);
+      assert.deepEqual(dumped.stdout.trim().split('\n'), ['"cli:one"', '"cli:two"']);
+
+      runtime.child.kill('SIGTERM');
+      const exit = await runtime.exited;
+      assert.equal(exit.code, 0, exit.stderr);
+    });
+
+    test('SIGTERM lets in-flight jobs finish before exiting', async (t) => {
+      const role = uniqueRole();
+      const peer = await connectClient(broker.kind, broker.url);
+      t.after(() => peer.close());
+      const runtime = startCli(t, ['--name', role, '--graph', 'fixtures/Fail', '--basedir', FIXTURES, '--prefetch', '4'], { MSGFLO_BROKER: broker.url });
+      await runtime.waitForOutput(/is running/);
+      const out = await peer.listen(`${role}.OUT`);
+      for (let i = 0; i < 4; i += 1) {
+        await peer.send(`${role}.IN`, JSON.stringify({ i, delay: 400 }));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      runtime.child.kill('SIGTERM');
+      const exit = await runtime.exited;
+      assert.equal(exit.code, 0, exit.stderr);
+      assert.equal((await out.waitFor(4)).length, 4);
+    });
+  });
+}
+
+describe('command line with no broker configured', () => {
+  test('starts the embedded MQTT broker and answers on it', async (t) => {
+    const role = uniqueRole();
+    const runtime = startCli(t, ['--name', role, '--graph', 'core/Repeat']);
+    await runtime.waitForOutput(/is running/);
+    assert.match(runtime.stdout, /embedded MQTT broker on mqtt:\/\/127\.0\.0\.1:1883|using the MQTT broker on mqtt:\/\/127\.0\.0\.1:1883/);
+    const peer = await connectClient('mqtt', 'mqtt://127.0.0.1:1883');
+    t.after(() => peer.close());
+    const out = await peer.listen(`${role}.OUT`);
+    await peer.send(`${role}.IN`, '{"embedded": true}');
+    assert.deepEqual(await out.waitFor(1), [{ embedded: true }]);
+    runtime.child.kill('SIGTERM');
+    assert.equal((await runtime.exited).code, 0);
+  });
+});

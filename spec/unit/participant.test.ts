@@ -1,0 +1,115 @@
+/**
+ * Participant behaviour on the in-process transport: no broker needed.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, test, type TestContext } from 'node:test';
+import { GraphLoadError, InvalidOptionError } from '../../src/errors';
+import type { ParticipantInput } from '../../src/participant/options';
+import type { JobOutcome, Participant } from '../../src/participant/participant';
+import { createTransport, memoryBroker } from '../../src/transport';
+import { startParticipant } from '../harness/participants';
+
+interface Setup {
+  participant: Participant;
+  outputs: Map<string, unknown[]>;
+  jobs: JobOutcome[];
+  send: (port: string, data: unknown) => Promise<void>;
+  depth: (queue: string) => number;
+  until: (done: () => boolean) => Promise<void>;
+}
+
+async function setup(t: TestContext, input: Omit<ParticipantInput, 'broker'>): Promise<Setup> {
+  const host = randomBytes(4).toString('hex');
+  const broker = `memory://${host}`;
+  const participant = await startParticipant(t, broker, input);
+  const peer = createTransport(broker);
+  const outputs = new Map<string, unknown[]>();
+  for (const port of participant.definition.outports) {
+    if (port.queue) {
+      const list: unknown[] = [];
+      outputs.set(port.id, list);
+      await peer.tap(port.queue, (data) => list.push(data));
+    }
+  }
+  const jobs: JobOutcome[] = [];
+  participant.on('job', (job) => jobs.push(job));
+  return {
+    participant,
+    outputs,
+    jobs,
+    send: async (port, data) => {
+      const queue = participant.definition.inports.find((p) => p.id === port)?.queue as string;
+      await peer.send('inqueue', queue, data);
+    },
+    depth: (queue) => memoryBroker(host).depth(queue),
+    until: async (done) => {
+      const deadline = Date.now() + 5000;
+      while (!done()) {
+        if (Date.now() > deadline) {
+          throw new Error(`timed out; jobs: ${JSON.stringify(jobs)}, outputs: ${JSON.stringify([...outputs])}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    },
+  };
+}
+
+describe('participant (in-process transport)', () => {
+  test('with prefetch 5, settles each job once: ack on out, nack on error or throw', async (t) => {
+    const s = await setup(t, { name: 'p', graph: 'fixtures/Fail', prefetch: 5, deadletter: 'in' });
+    const inputs = [{ n: 1, delay: 30 }, { fail: 'x' }, { n: 2, delay: 5 }, 0, { throw: 'boom' }, { n: 3, delay: 15 }];
+    for (const data of inputs) {
+      await s.send('in', data);
+    }
+    await s.until(() => s.jobs.length === inputs.length);
+    assert.deepEqual(s.jobs.map((j) => j.outcome).sort(), ['ack', 'ack', 'ack', 'ack', 'nack', 'nack']);
+    assert.deepEqual(s.jobs.filter((j) => j.outcome === 'nack').map((j) => j.reason).sort(), ['boom', 'x']);
+    const sorted = (list: unknown[]): string[] => list.map((item) => JSON.stringify(item)).sort();
+    assert.deepEqual(sorted(s.outputs.get('out') ?? []), sorted([{ n: 1, delay: 30 }, { n: 2, delay: 5 }, 0, { n: 3, delay: 15 }]));
+    assert.equal(s.depth('dead-p.IN'), 2);
+    assert.equal(s.participant.jobsInFlight, 0);
+  });
+
+  test('runs each job in a network of its own with --dedicated-network', async (t) => {
+    const s = await setup(t, { name: 'p', graph: 'fixtures/Prefixed', dedicatedNetwork: true, iips: { prefix: '#' } });
+    await s.send('in', 'a');
+    await s.send('in', 'b');
+    await s.until(() => s.jobs.length === 2);
+    assert.deepEqual(s.outputs.get('out'), ['#a', '#b']);
+    assert.deepEqual(s.jobs.map((j) => j.outcome), ['ack', 'ack']);
+  });
+
+  test('acks jobs that send nothing, one after another', async (t) => {
+    const s = await setup(t, { name: 'p', graph: 'fixtures/Sink' });
+    for (let i = 0; i < 10; i += 1) {
+      await s.send('in', i);
+    }
+    await s.until(() => s.jobs.length === 10);
+    assert.ok(s.jobs.every((j) => j.outcome === 'ack'));
+  });
+
+  test('drains in-flight jobs on stop', async (t) => {
+    const s = await setup(t, { name: 'p', graph: 'fixtures/Fail', prefetch: 3 });
+    for (const delay of [50, 80, 100]) {
+      await s.send('in', { delay });
+    }
+    await s.until(() => s.participant.jobsInFlight === 3);
+    await s.participant.stop(5000);
+    assert.equal(s.jobs.length, 3);
+    assert.equal(s.outputs.get('out')?.length, 3);
+  });
+
+  const failures: Array<[string, Omit<ParticipantInput, 'broker'>, new (...args: never[]) => Error, RegExp]> = [
+    ['an unknown component', { name: 'p', graph: 'fixtures/Nope' }, GraphLoadError, /graph "fixtures\/Nope" not found/],
+    ['a missing graph file', { name: 'p', graph: 'graphs/Missing.fbp' }, GraphLoadError, /Missing.fbp": no such file/],
+    ['an IIP for a port the graph lacks', { name: 'p', graph: 'core/Repeat', iips: { nope: 1 } }, GraphLoadError, /IIP for "nope".*it has: in/],
+    ['an override of a port the graph lacks', { name: 'p', graph: 'core/Repeat', inports: { nope: { queue: 'q' } } }, InvalidOptionError, /inports.nope.*it has: in/],
+    ['a dead-letter port the graph lacks', { name: 'p', graph: 'core/Repeat', deadletter: 'nope' }, InvalidOptionError, /--deadletter "nope"/],
+  ];
+  for (const [what, input, kind, message] of failures) {
+    test(`refuses to start with ${what}`, async (t) => {
+      await assert.rejects(setup(t, input), (err: unknown) => err instanceof kind && message.test(err.message));
+    });
+  }
+});

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { BrokerUrlError } from '../../src/errors';
+import { decode, encode } from '../../src/protocol/codec';
+import { defaultQueueName, discoveryMessage, resolvePort } from '../../src/protocol/definition';
+import { createTransport, parseBrokerUrl, redactUrl } from '../../src/transport';
+
+describe('broker URLs', () => {
+  test('select the transport by scheme', () => {
+    assert.equal(createTransport('amqp://localhost').protocol, 'amqp');
+    assert.equal(createTransport('amqps://host:5671/vhost').protocol, 'amqp');
+    assert.equal(createTransport('mqtt://localhost').protocol, 'mqtt');
+    assert.equal(createTransport('mqtts://localhost:8883').protocol, 'mqtt');
+    assert.equal(createTransport('memory://unit').protocol, 'memory');
+  });
+
+  test('reject unknown schemes, naming the supported ones', () => {
+    assert.throws(() => parseBrokerUrl('ftp://host'), (err: unknown) => err instanceof BrokerUrlError && /"ftp:".*amqp:\/\/, amqps:\/\/, mqtt:\/\/, mqtts:\/\//.test(err.message));
+  });
+
+  test('reject malformed URLs without printing credentials', () => {
+    assert.throws(
+      () => parseBrokerUrl('amqp://user:s3cret@'),
+      (err: unknown) => err instanceof BrokerUrlError && !err.message.includes('s3cret') && /invalid broker URL/.test(err.message),
+    );
+    assert.throws(() => parseBrokerUrl('not a url'), (err: unknown) => err instanceof BrokerUrlError && /not a URL/.test(err.message));
+  });
+
+  test('are printed without passwords', () => {
+    assert.equal(redactUrl('amqp://guest:s3cret@rabbit:5672/vh'), 'amqp://guest:***@rabbit:5672/vh');
+    assert.equal(redactUrl('mqtt://localhost:1883'), 'mqtt://localhost:1883');
+    assert.ok(!redactUrl('amqp://u:s3cret@').includes('s3cret'));
+    assert.equal(redactUrl('amqp//u:s3cret@host'), 'amqp//u:***@host');
+  });
+});
+
+describe('message bodies', () => {
+  test('are JSON both ways, falsy values included', () => {
+    for (const value of [0, false, '', null, 'text', { a: [1, { b: true }] }, [1, 2]]) {
+      assert.deepEqual(decode(encode(value)), value);
+    }
+  });
+
+  test('that are not JSON decode as text', () => {
+    assert.equal(decode(Buffer.from('not json {')), 'not json {');
+    assert.equal(decode(Buffer.from('')), '');
+  });
+
+  test('carry errors as name and message, undefined as null', () => {
+    assert.equal(encode(new TypeError('bad')).toString(), '{"name":"TypeError","message":"bad"}');
+    assert.equal(encode(undefined).toString(), 'null');
+  });
+});
+
+describe('participant definitions', () => {
+  test('default queue is role.PORT', () => {
+    assert.equal(defaultQueueName('repeat', 'in'), 'repeat.IN');
+  });
+
+  test('a port takes its override, and a hidden one has no queue', () => {
+    assert.deepEqual(resolvePort('r', { id: 'in', type: 'all' }, undefined), { id: 'in', type: 'all', queue: 'r.IN' });
+    assert.deepEqual(resolvePort('r', { id: 'in', type: 'all' }, { queue: 'q' }), { id: 'in', type: 'all', queue: 'q' });
+    assert.deepEqual(resolvePort('r', { id: 'in', type: 'all' }, { hidden: true, queue: 'q' }), { id: 'in', type: 'all', hidden: true });
+  });
+
+  test('discovery leaves hidden ports out', () => {
+    const message = discoveryMessage({
+      id: 'r-1',
+      role: 'r',
+      component: 'c',
+      inports: [{ id: 'in', type: 'all', queue: 'r.IN' }, { id: 'secret', type: 'all', hidden: true }],
+      outports: [],
+    });
+    assert.deepEqual(message, {
+      protocol: 'discovery',
+      command: 'participant',
+      payload: { id: 'r-1', role: 'r', component: 'c', inports: [{ id: 'in', type: 'all', queue: 'r.IN' }], outports: [] },
+    });
+  });
+});
