@@ -89,6 +89,20 @@ describe('participant (in-process transport)', () => {
     assert.ok(s.jobs.every((j) => j.outcome === 'ack'));
   });
 
+  test('completes a job only when every node of the graph is done with it', async (t) => {
+    const s = await setup(t, { name: 'p', graph: 'fixtures/Pipeline' });
+    const outputsAtCompletion: number[] = [];
+    s.participant.on('job', () => outputsAtCompletion.push(s.outputs.get('passed')?.length ?? 0));
+    await s.send('items', [1]);
+    await s.until(() => s.jobs.length === 1);
+    // Past NoFlo's own end-of-network debounce (50 ms), after which it reports no process as active.
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    // Split is done at once, Fail only after the delay: the job is not done before that.
+    await s.send('items', [{ delay: 60 }]);
+    await s.until(() => s.jobs.length === 2);
+    assert.deepEqual(outputsAtCompletion, [1, 2]);
+  });
+
   test('drains in-flight jobs on stop', async (t) => {
     const s = await setup(t, { name: 'p', graph: 'fixtures/Fail', prefetch: 3 });
     for (const delay of [50, 80, 100]) {

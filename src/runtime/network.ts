@@ -261,10 +261,23 @@ export class GraphNetwork<J> {
     // After the current send chain: a packet in transit activates its receiver first.
     this.idleCheck = setImmediate(() => {
       this.idleCheck = undefined;
-      if (!this.network.isRunning()) {
+      if (this.idle()) {
         this.completeAll();
       }
     });
+  }
+
+  /**
+   * Whether no component has work in progress. Not `network.isRunning()`:
+   * that answers false for good once the network has been idle.
+   */
+  private idle(): boolean {
+    for (const process of Object.values(this.network.processes)) {
+      if (process.component && process.component.load > 0) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private completeAll(): void {
