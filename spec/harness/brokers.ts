@@ -1,0 +1,629 @@
+/**
+ * Test harness: private RabbitMQ and Mosquitto instances on loopback.
+ *
+ * Every broker runs from its own temp dir, listens only on 127.0.0.1 on a
+ * free port, and never talks to system services (a Debian install may start a
+ * system epmd and broker services; we neither use nor touch them). Everything
+ * we spawn is started detached, so it leads its own process group: stop() and
+ * the process-exit hook kill those groups (plus any descendant that left the
+ * group), and nothing else.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import * as amqp from 'amqplib';
+import createDebug from 'debug';
+import * as mqtt from 'mqtt';
+
+const debug = createDebug('noflo-runtime-msgflo:spec:brokers');
+
+/** A running broker started by this harness. */
+export interface BrokerHandle {
+  /** Protocol the broker speaks. */
+  readonly kind: 'amqp' | 'mqtt';
+  /** Connection URL on 127.0.0.1, e.g. `amqp://guest:guest@127.0.0.1:40123`. */
+  readonly url: string;
+  /**
+   * Kill the broker and every process it started, then remove its temp dir.
+   * Idempotent; bounded in time (SIGKILL after about 5 s). Rejects only if a
+   * process survived SIGKILL.
+   */
+  stop(): Promise<void>;
+}
+
+/** Options for {@link startRabbitMQ} and {@link startMosquitto}. */
+export interface BrokerOptions {
+  /** Receives every output line of the broker processes (prefixed with the process name). */
+  log?: (line: string) => void;
+}
+
+const LOOPBACK = '127.0.0.1';
+const RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+const EPMD = '/usr/bin/epmd';
+const MOSQUITTO = '/usr/sbin/mosquitto';
+const DEBIAN_PACKAGES = ['rabbitmq-server', 'mosquitto'] as const;
+const INSTALL_COMMAND = `sudo apt-get install -y ${DEBIAN_PACKAGES.join(' ')}`;
+
+const RABBITMQ_READY_TIMEOUT_MS = 60_000;
+const MOSQUITTO_READY_TIMEOUT_MS = 15_000;
+const EPMD_READY_TIMEOUT_MS = 5_000;
+const POLL_INTERVAL_MS = 200;
+const STOP_GRACE_MS = 5_000;
+const KILL_WAIT_MS = 2_000;
+const LOG_TAIL_LINES = 40;
+
+// ---------------------------------------------------------------------------
+// Ports
+
+interface HeldPort {
+  readonly port: number;
+  release(): Promise<void>;
+}
+
+/** Listen on 127.0.0.1:0 and keep listening, so that several calls never return the same port. */
+async function holdPort(): Promise<HeldPort> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, LOOPBACK, () => resolve());
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') {
+    server.close();
+    throw new Error(`freePort: unexpected server address ${String(address)}`);
+  }
+  return {
+    port: address.port,
+    release: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, read it, close). */
+export async function freePort(): Promise<number> {
+  const held = await holdPort();
+  await held.release();
+  return held.port;
+}
+
+/** Ports that were free a moment ago and are distinct from each other. */
+async function freePorts(count: number): Promise<number[]> {
+  const held: HeldPort[] = [];
+  try {
+    for (let i = 0; i < count; i += 1) held.push(await holdPort());
+    return held.map((h) => h.port);
+  } finally {
+    await Promise.all(held.map((h) => h.release()));
+  }
+}
+
+/** `ports[index]`, failing loudly instead of yielding `undefined`. */
+function portAt(ports: readonly number[], index: number): number {
+  const port = ports[index];
+  if (port === undefined) throw new Error(`freePorts: no port at index ${index} of ${ports.length}`);
+  return port;
+}
+
+// ---------------------------------------------------------------------------
+// Installation
+
+let installation: Promise<void> | undefined;
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Make sure `binaries` exist: as root install the Debian packages (once per
+ * process, shared by parallel callers so apt never races itself), otherwise
+ * throw with the command the user has to run. Never skips silently.
+ */
+async function requireBinaries(broker: string, binaries: readonly string[]): Promise<void> {
+  const missing = binaries.filter((file) => !isExecutable(file));
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) {
+    throw new Error(`${broker} is not installed (${missing.join(', ')} missing); run: ${INSTALL_COMMAND}`);
+  }
+  installation ??= installDebianPackages();
+  await installation;
+  const stillMissing = binaries.filter((file) => !isExecutable(file));
+  if (stillMissing.length > 0) {
+    throw new Error(`${stillMissing.join(', ')} still missing after apt-get install ${DEBIAN_PACKAGES.join(' ')}`);
+  }
+}
+
+async function installDebianPackages(): Promise<void> {
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const installArgs = ['install', '-y', '-qq', ...DEBIAN_PACKAGES];
+  debug('installing %o', DEBIAN_PACKAGES);
+  let result = await runToCompletion('apt-get', installArgs, env);
+  if (result.code !== 0) {
+    // A fresh machine often has no package lists yet; only then is `update` worth its time.
+    debug('apt-get install failed (exit %s), running apt-get update', result.code);
+    await runToCompletion('apt-get', ['update', '-qq'], env);
+    result = await runToCompletion('apt-get', installArgs, env);
+  }
+  if (result.code !== 0) {
+    throw new Error(`apt-get ${installArgs.join(' ')} failed with exit code ${String(result.code)}:\n${result.output.slice(-LOG_TAIL_LINES).join('\n')}`);
+  }
+}
+
+async function runToCompletion(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string[] }> {
+  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  collectLines(child, (line) => {
+    output.push(line);
+    debug('%s: %s', command, line);
+  });
+  const code = await new Promise<number | null>((resolve) => {
+    child.once('error', (err) => {
+      output.push(`${command}: ${err.message}`);
+      resolve(null);
+    });
+    child.once('close', (exitCode) => resolve(exitCode));
+  });
+  return { code, output };
+}
+
+// ---------------------------------------------------------------------------
+// Process bookkeeping
+
+/** Process groups we created and have not yet seen die; SIGKILLed if Node exits first. */
+const liveGroups = new Set<number>();
+/** Temp dirs of brokers not yet stopped; removed if Node exits first. */
+const liveDirs = new Set<string>();
+let hooksInstalled = false;
+
+function sendSignal(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch (err) {
+    // ESRCH: already gone, which is what we want.
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') debug('kill(%d, %s): %s', pid, signal, (err as Error).message);
+  }
+}
+
+/** Last resort on exit: SIGKILL every process of ours (including descendants in their own sessions) and drop temp dirs. */
+function killAllSync(): void {
+  for (const pgid of liveGroups) {
+    sendSignal(-pgid, 'SIGKILL');
+    for (const pid of ourProcesses(pgid, [pgid])) sendSignal(pid, 'SIGKILL');
+  }
+  for (const dir of liveDirs) {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Best effort while exiting; the dir is under os.tmpdir().
+    }
+  }
+}
+
+/**
+ * Our children lead their own process groups, so they do not receive the
+ * terminal's SIGINT and would outlive an unexpected exit. The 'exit' hook
+ * covers uncaught exceptions and process.exit(). For SIGINT/SIGTERM/SIGHUP we
+ * only step in when nobody else handles the signal (the test runner does,
+ * and stops brokers gracefully): kill the children, then re-raise the signal
+ * so Node's default behaviour still happens.
+ */
+function installHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  process.on('exit', killAllSync);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    if (process.listenerCount(signal) > 0) continue;
+    const onSignal = (): void => {
+      killAllSync();
+      if (process.listenerCount(signal) === 1) {
+        process.removeListener(signal, onSignal);
+        process.kill(process.pid, signal);
+      }
+    };
+    process.on(signal, onSignal);
+  }
+}
+
+interface Spawned {
+  readonly name: string;
+  readonly pid: number;
+  /** Last output lines, for error messages. */
+  readonly tail: string[];
+  /** Why the process is no longer running, or undefined while it runs. */
+  exitReason(): string | undefined;
+}
+
+/** Call `onLine` for each line the child writes to stdout or stderr. */
+function collectLines(child: ChildProcess, onLine: (line: string) => void): void {
+  for (const stream of [child.stdout, child.stderr]) {
+    if (stream) readline.createInterface({ input: stream, crlfDelay: Infinity }).on('line', onLine);
+  }
+}
+
+/**
+ * Spawn `command` detached (own session and process group) with output piped
+ * into a ring buffer, `debug`, and `log`. Resolves once the process exists.
+ */
+async function spawnTracked(name: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd: string, log: BrokerOptions['log']): Promise<Spawned> {
+  installHooks();
+  const child = spawn(command, args, { env, cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const tail: string[] = [];
+  let reason: string | undefined;
+  collectLines(child, (line) => {
+    tail.push(line);
+    if (tail.length > LOG_TAIL_LINES) tail.shift();
+    debug('%s: %s', name, line);
+    log?.(`${name}: ${line}`);
+  });
+  child.once('exit', (code, signal) => {
+    reason = signal === null ? `exited with code ${String(code)}` : `killed by ${signal}`;
+    debug('%s (pid %d) %s', name, child.pid, reason);
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', (err) => reject(new Error(`cannot start ${name} (${command}): ${err.message}`)));
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`cannot start ${name} (${command}): no pid`);
+  liveGroups.add(pid);
+  debug('%s started, pid %d: %s %s', name, pid, command, args.join(' '));
+  return { name, pid, tail, exitReason: () => reason };
+}
+
+interface ProcEntry {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly pgrp: number;
+  /** Zombies and dead entries count as gone: they hold no resources and cannot be killed further. */
+  readonly alive: boolean;
+}
+
+function readProcEntry(pid: number): ProcEntry | undefined {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name may contain spaces and parentheses; the fields after the last ')' do not.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const state = fields[0] ?? 'X';
+  return { pid, ppid: Number(fields[1]), pgrp: Number(fields[2]), alive: state !== 'Z' && state !== 'X' };
+}
+
+function listProcesses(): ProcEntry[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const entries: ProcEntry[] = [];
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    const entry = readProcEntry(Number(name));
+    if (entry) entries.push(entry);
+  }
+  return entries;
+}
+
+function isAlive(pid: number): boolean {
+  const entry = readProcEntry(pid);
+  if (entry) return entry.alive;
+  if (fs.existsSync('/proc/self/stat')) return false;
+  try {
+    process.kill(pid, 0); // no /proc (not Linux): fall back to a signal probe
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Live processes that are ours: members of process group `pgid`, the `roots`,
+ * and all their descendants (which catches anything that called setsid, like
+ * `epmd -daemon`).
+ */
+function ourProcesses(pgid: number, roots: Iterable<number>): Set<number> {
+  const procs = listProcesses().filter((p) => p.alive);
+  const ours = new Set<number>();
+  for (const p of procs) if (p.pgrp === pgid) ours.add(p.pid);
+  for (const pid of roots) if (isAlive(pid)) ours.add(pid);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of procs) {
+      if (!ours.has(p.pid) && ours.has(p.ppid)) {
+        ours.add(p.pid);
+        grew = true;
+      }
+    }
+  }
+  return ours;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Wait until every process of ours is gone or `timeoutMs` passes; returns the
+ * survivors. `seen` accumulates, so a process reparented to init is still
+ * waited for.
+ */
+async function waitForExit(pgid: number, seen: Set<number>, timeoutMs: number): Promise<Set<number>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const pid of ourProcesses(pgid, seen)) seen.add(pid);
+    const survivors = new Set([...seen].filter(isAlive));
+    if (survivors.size === 0 || Date.now() >= deadline) return survivors;
+    await sleep(50);
+  }
+}
+
+/**
+ * SIGTERM `graceful` pids, wait up to {@link STOP_GRACE_MS}, then SIGKILL the
+ * whole process group and every remaining process of ours.
+ */
+async function terminate(spawned: Spawned, graceful: readonly number[]): Promise<void> {
+  const pgid = spawned.pid;
+  const seen = ourProcesses(pgid, [pgid, ...graceful]);
+  if (seen.size > 0) {
+    for (const pid of graceful) sendSignal(pid, 'SIGTERM');
+    let survivors = await waitForExit(pgid, seen, STOP_GRACE_MS);
+    if (survivors.size > 0) {
+      debug('%s: pids %o still running after %d ms, sending SIGKILL', spawned.name, [...survivors], STOP_GRACE_MS);
+      sendSignal(-pgid, 'SIGKILL');
+      for (const pid of survivors) sendSignal(pid, 'SIGKILL');
+      survivors = await waitForExit(pgid, seen, KILL_WAIT_MS);
+    }
+    if (survivors.size > 0) {
+      throw new Error(`${spawned.name}: pids ${[...survivors].join(', ')} survived SIGKILL`);
+    }
+  }
+  liveGroups.delete(pgid);
+  debug('%s stopped (pids %o)', spawned.name, [...seen]);
+}
+
+/** Make `stop` run at most once; later calls get the same promise. */
+function once(stop: () => Promise<void>): () => Promise<void> {
+  let result: Promise<void> | undefined;
+  return () => (result ??= stop());
+}
+
+// ---------------------------------------------------------------------------
+// Readiness
+
+/**
+ * Poll `probe` until it resolves. Fails early if `exited()` reports the server
+ * died, or after `timeoutMs`; the error carries `describe()` (the log tail).
+ */
+async function waitUntilReady(what: string, probe: () => Promise<void>, exited: () => string | undefined, timeoutMs: number, describe: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = 'no attempt made';
+  for (;;) {
+    const reason = exited();
+    if (reason !== undefined) throw new Error(`${what} ${reason} before accepting connections\n${describe()}`);
+    try {
+      await probe();
+      return;
+    } catch (err) {
+      lastError = (err as Error).message || String(err);
+    }
+    if (Date.now() >= deadline) {
+      throw new Error(`${what} did not accept connections within ${timeoutMs / 1000} s (last error: ${lastError})\n${describe()}`);
+    }
+    await sleep(POLL_INTERVAL_MS);
+  }
+}
+
+/** Ask epmd for its registered names (NAMES_REQ); a bare connect would make it log "partial packet". */
+async function probeEpmd(port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const socket = net.connect({ host: LOOPBACK, port });
+    socket.setTimeout(2_000, () => socket.destroy(new Error(`epmd on port ${port} did not answer NAMES_REQ`)));
+    socket.once('connect', () => socket.write(Buffer.from([0, 1, 110]))); // length 1, 'n'
+    socket.once('data', () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('error', reject);
+    socket.once('close', () => reject(new Error(`epmd on port ${port} closed the connection without answering`)));
+  });
+}
+
+async function probeAmqp(url: string): Promise<void> {
+  const connection = await amqp.connect(url, { timeout: 2_000 });
+  connection.on('error', (err: Error) => debug('probe connection error: %s', err.message));
+  await connection.close();
+}
+
+async function probeMqtt(url: string): Promise<void> {
+  // allowRetries=false: a refused connection rejects instead of reconnecting forever.
+  const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 2_000, clientId: `probe-${randomBytes(4).toString('hex')}` }, false);
+  const connected = client.connected;
+  await client.endAsync(true);
+  if (!connected) throw new Error('MQTT client ended without CONNACK');
+}
+
+function formatTail(label: string, lines: readonly string[]): string {
+  if (lines.length === 0) return `(no ${label} output)`;
+  return [`last ${label} output:`, ...lines.map((line) => `  ${line}`)].join('\n');
+}
+
+/** Last lines of every file in `dir` (RabbitMQ logs to files there, not to stdout). */
+function fileTails(dir: string): string {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return '';
+  }
+  return names
+    .map((name) => {
+      const text = fs.readFileSync(path.join(dir, name), 'utf8');
+      return formatTail(name, text.split('\n').filter(Boolean).slice(-LOG_TAIL_LINES));
+    })
+    .join('\n');
+}
+
+async function makeTempDir(prefix: string): Promise<string> {
+  installHooks();
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), prefix));
+  liveDirs.add(dir);
+  return dir;
+}
+
+async function removeDir(dir: string): Promise<void> {
+  await fsp.rm(dir, { recursive: true, force: true, maxRetries: 3 });
+  liveDirs.delete(dir);
+}
+
+/** Run `stop`, but report (not mask) the original startup error. */
+async function cleanupAfterFailure(stop: () => Promise<void>, original: unknown): Promise<never> {
+  await stop().catch((err: unknown) => debug('cleanup after failed start: %s', (err as Error).message));
+  throw original;
+}
+
+// ---------------------------------------------------------------------------
+// RabbitMQ
+
+/** Environment without inherited RabbitMQ/Erlang settings, which could point the node elsewhere. */
+function isolatedEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith('RABBITMQ_') && !key.startsWith('ERL_')) env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+/** Read the beam.smp pid RabbitMQ writes; the spawned shell script forks it, so it is not child.pid. */
+function readPidFile(file: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Start a private RabbitMQ node on 127.0.0.1 with its own epmd, data dir and
+ * cookie, and wait until it accepts AMQP connections (typically ~5 s).
+ */
+export async function startRabbitMQ(options: BrokerOptions = {}): Promise<BrokerHandle> {
+  await requireBinaries('RabbitMQ', [RABBITMQ_SERVER, EPMD]);
+  const started = Date.now();
+  const dir = await makeTempDir('noflo-msgflo-rabbitmq-');
+  const ports = await freePorts(3);
+  const amqpPort = portAt(ports, 0);
+  const distPort = portAt(ports, 1);
+  const epmdPort = portAt(ports, 2);
+  const url = `amqp://guest:guest@${LOOPBACK}:${amqpPort}`;
+  const pidFile = path.join(dir, 'pid');
+  const logDir = path.join(dir, 'log');
+
+  await fsp.writeFile(path.join(dir, 'enabled_plugins'), '[].\n');
+  await fsp.writeFile(path.join(dir, 'rabbitmq.conf'), `listeners.tcp.1 = ${LOOPBACK}:${amqpPort}\nloopback_users = none\n`);
+
+  let epmd: Spawned | undefined;
+  let server: Spawned | undefined;
+  const stop = once(async () => {
+    // Stop the node before its epmd, so it can unregister cleanly.
+    const beamPid = readPidFile(pidFile);
+    if (server) await terminate(server, beamPid === undefined ? [server.pid] : [beamPid, server.pid]);
+    if (epmd) await terminate(epmd, [epmd.pid]);
+    await removeDir(dir);
+    debug('RabbitMQ %s stopped', url);
+  });
+  const describe = (): string => [formatTail('epmd', epmd?.tail ?? []), formatTail('rabbitmq-server', server?.tail ?? []), fileTails(logDir)].filter(Boolean).join('\n');
+
+  try {
+    // Our own epmd on a private port: the system one (if any) listens on 0.0.0.0 and is not ours.
+    const env = isolatedEnv({ HOME: dir, ERL_EPMD_PORT: String(epmdPort) });
+    epmd = await spawnTracked('epmd', EPMD, ['-address', LOOPBACK, '-port', String(epmdPort)], env, dir, options.log);
+    const epmdProcess = epmd;
+    await waitUntilReady(`epmd on ${LOOPBACK}:${epmdPort}`, () => probeEpmd(epmdPort), () => epmdProcess.exitReason(), EPMD_READY_TIMEOUT_MS, describe);
+
+    const serverEnv = isolatedEnv({
+      HOME: dir, // the Erlang cookie is written to $HOME
+      ERL_EPMD_PORT: String(epmdPort),
+      // RabbitMQ runs helper `erl -sname ...` nodes, which would try `epmd -daemon` (a session of its
+      // own, on 0.0.0.0) before finding ours; never start one, ours is already up.
+      ERL_FLAGS: '-start_epmd false',
+      RABBITMQ_NODENAME: `rt${randomBytes(6).toString('hex')}@localhost`,
+      RABBITMQ_NODE_IP_ADDRESS: LOOPBACK,
+      RABBITMQ_NODE_PORT: String(amqpPort),
+      RABBITMQ_DIST_PORT: String(distPort),
+      RABBITMQ_MNESIA_BASE: path.join(dir, 'mnesia'),
+      RABBITMQ_LOG_BASE: logDir,
+      RABBITMQ_ENABLED_PLUGINS_FILE: path.join(dir, 'enabled_plugins'),
+      RABBITMQ_CONFIG_FILE: path.join(dir, 'rabbitmq'), // RabbitMQ appends .conf itself
+      // Keep /etc/rabbitmq out of it: these files need not exist.
+      RABBITMQ_CONF_ENV_FILE: path.join(dir, 'rabbitmq-env.conf'),
+      RABBITMQ_ADVANCED_CONFIG_FILE: path.join(dir, 'advanced.config'),
+      RABBITMQ_PID_FILE: pidFile,
+      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: `-kernel inet_dist_use_interface {127,0,0,1}`,
+    });
+    // /usr/lib/..., not /usr/sbin/rabbitmq-server, which would switch to the rabbitmq user.
+    server = await spawnTracked('rabbitmq-server', RABBITMQ_SERVER, [], serverEnv, dir, options.log);
+    const serverProcess = server;
+    await waitUntilReady(`RabbitMQ on ${url}`, () => probeAmqp(url), () => serverProcess.exitReason(), RABBITMQ_READY_TIMEOUT_MS, describe);
+  } catch (err) {
+    return cleanupAfterFailure(stop, err);
+  }
+  debug('RabbitMQ ready on %s after %d ms (dir %s, beam pid %s)', url, Date.now() - started, dir, readPidFile(pidFile));
+  return { kind: 'amqp', url, stop };
+}
+
+// ---------------------------------------------------------------------------
+// Mosquitto
+
+/**
+ * Start a private Mosquitto on 127.0.0.1 with persistence in its own temp dir,
+ * and wait until it accepts MQTT connections.
+ */
+export async function startMosquitto(options: BrokerOptions = {}): Promise<BrokerHandle> {
+  await requireBinaries('Mosquitto', [MOSQUITTO]);
+  const started = Date.now();
+  const dir = await makeTempDir('noflo-msgflo-mosquitto-');
+  const port = await freePort();
+  const url = `mqtt://${LOOPBACK}:${port}`;
+  const configFile = path.join(dir, 'mosquitto.conf');
+  const config = [
+    `listener ${port} ${LOOPBACK}`,
+    'allow_anonymous true',
+    'persistence true',
+    `persistence_location ${dir}/`,
+    // Unlimited in flight and a deep queue: tests push bursts through single clients.
+    'max_queued_messages 100000',
+    'max_inflight_messages 0',
+    // As root Mosquitto would drop to the "mosquitto" user, which cannot write our 0700 temp dir;
+    // naming the current user keeps it as is (ignored when not root).
+    `user ${os.userInfo().username}`,
+    'log_dest stderr',
+  ];
+  await fsp.writeFile(configFile, `${config.join('\n')}\n`);
+
+  let server: Spawned | undefined;
+  const stop = once(async () => {
+    if (server) await terminate(server, [server.pid]);
+    await removeDir(dir);
+    debug('Mosquitto %s stopped', url);
+  });
+
+  try {
+    server = await spawnTracked('mosquitto', MOSQUITTO, ['-c', configFile], { ...process.env }, dir, options.log);
+    const serverProcess = server;
+    await waitUntilReady(`Mosquitto on ${url}`, () => probeMqtt(url), () => serverProcess.exitReason(), MOSQUITTO_READY_TIMEOUT_MS, () => formatTail('mosquitto', serverProcess.tail));
+  } catch (err) {
+    return cleanupAfterFailure(stop, err);
+  }
+  debug('Mosquitto ready on %s after %d ms (dir %s)', url, Date.now() - started, dir);
+  return { kind: 'mqtt', url, stop };
+}
