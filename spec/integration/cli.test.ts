@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { connectClient, uniqueRole } from '../harness/client';
 import { runCli, startCli } from '../harness/cli';
-import { brokerUrls } from '../harness/env';
+import { readFile, rm } from 'node:fs/promises';
+import { brokerUrls, mqttUrl } from '../harness/env';
 import { FIXTURES } from '../harness/participants';
 
 describe('command line: bad input stops the start with one line', () => {
@@ -110,6 +111,27 @@ describe('command line with no broker configured', () => {
     const out = await peer.listen(`${role}.OUT`);
     await peer.send(`${role}.IN`, '{"embedded": true}');
     assert.deepEqual(await out.waitFor(1), [{ embedded: true }]);
+    runtime.child.kill('SIGTERM');
+    assert.equal((await runtime.exited).code, 0);
+  });
+});
+
+describe('command line with --trace', () => {
+  test('writes the Flowtrace on SIGUSR2, with the packets of a job', async (t) => {
+    const role = uniqueRole();
+    const peer = await connectClient('mqtt', mqttUrl());
+    t.after(() => peer.close());
+    const runtime = startCli(t, ['--name', role, '--graph', 'core/Repeat', '--trace', '--broker', mqttUrl()]);
+    await runtime.waitForOutput(/is running/);
+    const out = await peer.listen(`${role}.OUT`);
+    await peer.send(`${role}.IN`, '"traced"');
+    await out.waitFor(1);
+    runtime.child.kill('SIGUSR2');
+    await runtime.waitForOutput(/wrote Flowtrace to (\S+)/);
+    const file = /wrote Flowtrace to (\S+)/.exec(runtime.stdout)?.[1] as string;
+    t.after(() => rm(file, { force: true }));
+    const trace = JSON.parse(await readFile(file, 'utf8')) as { events: Array<{ command: string; payload: { data?: unknown } }> };
+    assert.ok(trace.events.some((event) => event.command === 'data' && event.payload.data === 'traced'), `a data event with the packet in ${file}`);
     runtime.child.kill('SIGTERM');
     assert.equal((await runtime.exited).code, 0);
   });

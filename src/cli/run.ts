@@ -1,6 +1,8 @@
 /**
  * The default command: run one participant until SIGTERM or SIGINT.
  */
+import os from 'node:os';
+import path from 'node:path';
 import { normalizeOptions, type ParticipantInput } from '../participant/options';
 import { Participant } from '../participant/participant';
 import { chooseBroker } from './broker';
@@ -84,4 +86,14 @@ export async function run(flags: RunFlags): Promise<void> {
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+  if (options.trace) {
+    process.on('SIGUSR2', () => {
+      const file = path.join(os.tmpdir(), `${definition.id}.flowtrace.json`);
+      participant.writeTrace(file).then(
+        () => info(`wrote Flowtrace to ${file}`),
+        (err: unknown) => warn(`cannot write Flowtrace to ${file}: ${err instanceof Error ? err.message : String(err)}`),
+      );
+    });
+    info(`tracing: send SIGUSR2 (kill -USR2 ${process.pid}) to write the Flowtrace to ${os.tmpdir()}`);
+  }
 }

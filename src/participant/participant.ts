@@ -5,7 +5,9 @@
  * completed, nack (to the dead-letter queue) when it completed on `error`.
  */
 import createDebug from 'debug';
+import { Flowtrace } from 'flowtrace';
 import { EventEmitter } from 'node:events';
+import { writeFile } from 'node:fs/promises';
 import { errorMessage } from '../errors';
 import { deadLetterQueueName, discoveryMessage, type ParticipantDefinition } from '../protocol/definition';
 import { createComponentLoader, resolveGraph, type ComponentLoader, type GraphSource } from '../runtime/graph-source';
@@ -52,6 +54,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   private readonly inFlight = new Set<Job>();
   private discoveryTimer: NodeJS.Timeout | undefined;
   private drained: (() => void) | undefined;
+  private readonly flowtrace: Flowtrace | undefined;
   private readonly sink: JobSink<Job> = {
     output: (port, data, job) => this.output(port, data, job),
     complete: (job, error) => this.complete(job, error),
@@ -62,6 +65,20 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     this.options = options;
     this.transport = transport;
     this.loader = deps.loader;
+    if (options.trace) {
+      this.flowtrace = new Flowtrace({ label: options.name, runtime: 'noflo-runtime-msgflo', type: 'noflo-nodejs' });
+    }
+  }
+
+  /**
+   * Write the Flowtrace recorded so far (with `trace` on) to `file` as JSON.
+   * Throws when tracing is off.
+   */
+  async writeTrace(file: string): Promise<void> {
+    if (!this.flowtrace) {
+      throw new Error(`participant "${this.options.name}" does not trace: start it with --trace`);
+    }
+    await writeFile(file, JSON.stringify(this.flowtrace.toJSON(), null, 2));
   }
 
   /** The definition announced on discovery; set once started. */
@@ -155,6 +172,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       loader: this.loader as ComponentLoader,
       basedir: this.options.basedir,
       iips: this.options.iips,
+      flowtrace: this.flowtrace,
     });
     network.attach(this.sink);
     return network;

@@ -8,6 +8,7 @@
  * network `end` event cannot tell: it fires once, on the first idle moment.)
  */
 import createDebug from 'debug';
+import type { Flowtrace } from 'flowtrace';
 import noflo from 'noflo';
 import { GraphLoadError, errorMessage } from '../errors';
 import type { PortDefinition } from '../protocol/definition';
@@ -49,6 +50,8 @@ export interface NetworkOptions {
   readonly basedir: string;
   /** Initial packets by exported inport, sent after start instead of the graph's own. */
   readonly iips?: Readonly<Record<string, unknown>>;
+  /** Record the network's packets and events here. */
+  readonly flowtrace?: Flowtrace | undefined;
 }
 
 /** A started NoFlo network with its exported ports wired for jobs. */
@@ -67,6 +70,7 @@ export class GraphNetwork<J> {
   private constructor(
     private readonly network: Network,
     source: GraphSource,
+    private readonly traced: boolean,
   ) {
     const graph = source.graph;
     const main = source.singleComponent ? this.component(COMPONENT_NODE) : undefined;
@@ -103,12 +107,15 @@ export class GraphNetwork<J> {
     let network: Network;
     try {
       network = await noflo.createNetwork(graph, { componentLoader: options.loader, baseDir: options.basedir, delay: true });
+      if (options.flowtrace) {
+        network.setFlowtrace(options.flowtrace, graph.name, true);
+      }
       await network.connect();
       await network.start();
     } catch (cause) {
       throw new GraphLoadError(`cannot start graph "${graph.name}": ${errorMessage(cause)}`, { cause });
     }
-    const instance = new GraphNetwork<J>(network, source);
+    const instance = new GraphNetwork<J>(network, source, options.flowtrace !== undefined);
     const inportNames = instance.inports.map((p) => p.definition.id);
     for (const [port, data] of Object.entries(iips)) {
       if (!inportNames.includes(port)) {
@@ -190,6 +197,7 @@ export class GraphNetwork<J> {
         throw new GraphLoadError(`no inport "${port}" in the graph`);
       }
       inPort.attach(socket);
+      this.trace(socket, 'to', target.process, target.port);
       this.inSockets.set(port, socket);
     }
     return socket;
@@ -204,6 +212,20 @@ export class GraphNetwork<J> {
     return { process: COMPONENT_NODE, port };
   }
 
+  /**
+   * Make a socket of ours show in the Flowtrace like an edge of the graph,
+   * its other end outside (`DATA -> IN node()`). Only when tracing: it costs
+   * an event per packet.
+   */
+  private trace(socket: Socket, end: 'from' | 'to', node: string, port: string): void {
+    const process = this.network.getNode(node);
+    if (!this.traced || !process) {
+      return;
+    }
+    socket[end] = { process, port };
+    this.network.subscribeSocket(socket);
+  }
+
   private listen(port: string): void {
     const target = this.target('outports', port);
     const outPort = this.component(target.process).outPorts.ports[target.port];
@@ -212,6 +234,7 @@ export class GraphNetwork<J> {
     }
     const socket = noflo.internalSocket.createSocket();
     outPort.attach(socket);
+    this.trace(socket, 'from', target.process, target.port);
     // Brackets open on this port: the outermost one that is a job id owns the data.
     const open: string[] = [];
     socket.on('ip', (ip: IP) => {
