@@ -6,9 +6,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { connectClient, uniqueRole } from '../harness/client';
 import { runCli, startCli } from '../harness/cli';
-import { readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { brokerUrls, mqttUrl } from '../harness/env';
-import { FIXTURES } from '../harness/participants';
+import { FIXTURES, REPO_ROOT } from '../harness/participants';
 
 describe('command line: bad input stops the start with one line', () => {
   const cases: Array<[string, string[], RegExp]> = [
@@ -134,5 +136,24 @@ describe('command line with --trace', () => {
     assert.ok(trace.events.some((event) => event.command === 'data' && event.payload.data === 'traced'), `a data event with the packet in ${file}`);
     runtime.child.kill('SIGTERM');
     assert.equal((await runtime.exited).code, 0);
+  });
+});
+
+describe('command line with --cache', () => {
+  test('writes the component manifest (fbp.json) on first start and runs from it', async (t) => {
+    const project = await mkdtemp(path.join(os.tmpdir(), 'msgflo-cache-'));
+    t.after(() => rm(project, { recursive: true, force: true }));
+    await cp(FIXTURES, project, { recursive: true });
+    await symlink(path.join(REPO_ROOT, 'node_modules'), path.join(project, 'node_modules'));
+    for (const run of [1, 2]) {
+      const role = uniqueRole();
+      const runtime = startCli(t, ['--name', role, '--graph', 'fixtures/Prefix', '--cache', '--basedir', project, '--broker', mqttUrl()]);
+      await runtime.waitForOutput(/is running/);
+      const manifest = JSON.parse(await readFile(path.join(project, 'fbp.json'), 'utf8')) as { modules: Array<{ components: Array<{ name: string }> }> };
+      const names = manifest.modules.flatMap((m) => m.components.map((c) => c.name));
+      assert.ok(names.includes('Prefix'), `run ${run}: fbp.json lists fixtures' Prefix`);
+      runtime.child.kill('SIGTERM');
+      assert.equal((await runtime.exited).code, 0);
+    }
   });
 });

@@ -9,7 +9,9 @@ export const PROGRAM = 'noflo-runtime-msgflo';
 
 /** Print a one-line error (with the stack when DEBUG is set) and exit non-zero. */
 export function fail(err: unknown): never {
-  process.stderr.write(`${PROGRAM}: ${errorMessage(err)}\n`);
+  // Some messages (Node's module errors) carry a multi-line appendix: DEBUG shows it.
+  const message = errorMessage(err);
+  process.stderr.write(`${PROGRAM}: ${process.env.DEBUG ? message : message.split('\n', 1)[0]}\n`);
   if (process.env.DEBUG && err instanceof Error && err.stack) {
     process.stderr.write(`${err.stack}\n`);
   }

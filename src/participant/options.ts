@@ -3,6 +3,7 @@
  * overrides, and validation with errors that name the option and the value.
  */
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { InvalidOptionError } from '../errors';
 import type { PortOverride } from '../protocol/definition';
 
@@ -66,7 +67,7 @@ export function normalizeOptions(input: ParticipantInput, env: NodeJS.ProcessEnv
     name,
     graph: requireString('graph', merged.graph),
     broker: merged.broker || env.MSGFLO_BROKER || env.CLOUDAMQP_URL || undefined,
-    basedir: merged.basedir || process.cwd(),
+    basedir: path.resolve(merged.basedir || process.cwd()),
     prefetch: positiveInteger('prefetch', merged.prefetch ?? 1),
     deadletter: parseList(merged.deadletter),
     iips: parseIips(merged.iips),

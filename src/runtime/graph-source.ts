@@ -39,14 +39,16 @@ const packageRoot = path.resolve(__dirname, '..', '..', '..');
  * too, so `--graph core/Repeat` works from any directory.
  */
 export async function createComponentLoader(basedir: string, options: { cache?: boolean } = {}): Promise<ComponentLoader> {
-  const loader = new noflo.ComponentLoader(basedir, { cache: options.cache ?? false });
+  // With the cache on, `discover` makes NoFlo write fbp.json when it is missing.
+  const loader = new noflo.ComponentLoader(basedir, options.cache ? { cache: true, discover: true } : { cache: false });
   try {
     await loader.listComponents();
   } catch (cause) {
     throw new GraphLoadError(`cannot list NoFlo components in "${basedir}": ${errorMessage(cause)}`, { cause });
   }
   if (path.resolve(basedir) !== packageRoot) {
-    const own = new noflo.ComponentLoader(packageRoot, { cache: options.cache ?? false });
+    // Never cached: this package's directory may not be writable.
+    const own = new noflo.ComponentLoader(packageRoot, { cache: false });
     const ownComponents = await own.listComponents();
     const known = loader.components ?? {};
     for (const [name, definition] of Object.entries(ownComponents)) {
