@@ -8,6 +8,7 @@
  * await participant.stop();
  */
 import { InvalidOptionError } from './errors';
+import { transportOptions } from './participant/connection';
 import { normalizeOptions, type ParticipantInput } from './participant/options';
 import { Participant } from './participant/participant';
 import { createTransport } from './transport';
@@ -26,6 +27,9 @@ export {
 } from './protocol/definition';
 export { normalizeOptions, type ParticipantInput, type ParticipantOptions } from './participant/options';
 export { Participant, type JobOutcome, type ParticipantEvents } from './participant/participant';
+export { transportOptions } from './participant/connection';
+export { failCurrentJob } from './runtime/network';
+export { DEAD_LETTER_HEADERS } from './transport/amqp';
 export {
   createTransport,
   MemoryBroker,
@@ -39,6 +43,10 @@ export {
   type SubscribeOptions,
   type Subscription,
   type Transport,
+  type TransportEvents,
+  type TransportOptions,
+  type TransportStats,
+  type TlsOptions,
 } from './transport';
 export { startEmbeddedBroker, EMBEDDED_URL, type EmbeddedBroker } from './transport/embedded';
 
@@ -52,7 +60,7 @@ export async function startParticipant(input: ParticipantInput): Promise<Partici
   if (!options.broker) {
     throw new InvalidOptionError('no broker: give a broker URL (amqp://, mqtt://) or set MSGFLO_BROKER');
   }
-  const participant = new Participant(options, createTransport(options.broker));
+  const participant = new Participant(options, createTransport(options.broker, transportOptions(options)));
   await participant.start();
   return participant;
 }

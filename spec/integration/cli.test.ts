@@ -22,7 +22,11 @@ describe('command line: bad input stops the start with one line', () => {
     ['a graph file that does not parse', ['--name', 'r', '--graph', 'package.json', '--broker', 'mqtt://127.0.0.1:1'], /cannot parse graph file ".*package.json"/],
     ['an unsupported broker scheme', ['--name', 'r', '--graph', 'core/Repeat', '--broker', 'redis://127.0.0.1'], /unsupported broker URL scheme "redis:".*amqp:\/\//],
     ['a malformed broker URL', ['--name', 'r', '--graph', 'core/Repeat', '--broker', 'amqp//nothing'], /invalid broker URL "amqp\/\/nothing"/],
-    ['an unreachable broker', ['--name', 'r', '--graph', 'core/Repeat', '--broker', 'amqp://guest:s3cret@127.0.0.1:1'], /cannot connect to AMQP broker amqp:\/\/guest:\*\*\*@127.0.0.1:1/],
+    ['an unreachable broker', ['--name', 'r', '--graph', 'core/Repeat', '--connect-timeout', '1', '--broker', 'amqp://guest:s3cret@127.0.0.1:1'], /cannot connect to AMQP broker amqp:\/\/guest:\*\*\*@127.0.0.1:1: .*ECONNREFUSED/],
+    ['an unreachable MQTT broker', ['--name', 'r', '--graph', 'core/Repeat', '--connect-timeout', '1', '--broker', 'mqtt://127.0.0.1:1'], /cannot connect to MQTT broker mqtt:\/\/127.0.0.1:1: .*ECONNREFUSED/],
+    ['a bad --queue-type', ['--name', 'r', '--graph', 'core/Repeat', '--queue-type', 'lazy'], /argument 'lazy' is invalid.*classic, quorum/],
+    ['a TLS certificate without its key', ['--name', 'r', '--graph', 'core/Repeat', '--tls-cert', 'x.pem'], /--tls-cert and --tls-key go together/],
+    ['a TLS file that does not exist', ['--name', 'r', '--graph', 'core/Repeat', '--broker', 'amqps://127.0.0.1:1', '--tls-ca', 'missing-ca.pem'], /invalid --tls-ca ".*missing-ca.pem": ENOENT/],
     ['a bad --prefetch', ['--name', 'r', '--graph', 'core/Repeat', '--prefetch', 'lots'], /invalid --prefetch "lots"/],
     ['bad --iips', ['--name', 'r', '--graph', 'core/Repeat', '--iips', '{in:'], /invalid --iips "\{in:": not JSON/],
     ['a bad --attr', ['--name', 'r', '--graph', 'core/Repeat', '--attr', 'inports.in.queue'], /invalid --attr "inports.in.queue"/],
@@ -36,6 +40,26 @@ describe('command line: bad input stops the start with one line', () => {
       assert.equal(lines.length, 1, `one line on stderr, got: ${result.stderr}`);
       assert.match(lines[0] ?? '', message);
       assert.doesNotMatch(result.stderr, /s3cret|\n\s+at /, 'no credentials, no stack trace');
+    });
+  }
+
+  test('retries an unreachable broker for --connect-timeout, then gives up', async (t) => {
+    const started = Date.now();
+    const result = await runCli(t, ['--name', 'r', '--graph', 'core/Repeat', '--connect-timeout', '2', '--broker', 'amqp://127.0.0.1:1']);
+    const elapsed = Date.now() - started;
+    assert.equal(result.code, 1);
+    assert.ok(elapsed >= 2000 && elapsed < 15_000, `gave up after ${elapsed} ms`);
+  });
+
+  for (const broker of brokerUrls().filter((b) => b.kind === 'amqp')) {
+    test('refuses wrong credentials at once, without printing them', async (t) => {
+      const url = broker.url.replace('guest:guest@', 'guest:wr0ng@');
+      const started = Date.now();
+      const result = await runCli(t, ['--name', 'r', '--graph', 'core/Repeat', '--broker', url]);
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /cannot connect to AMQP broker amqp:\/\/guest:\*\*\*@127\.0\.0\.1:\d+: access refused: check the user name and password/);
+      assert.doesNotMatch(result.stderr + result.stdout, /wr0ng/);
+      assert.ok(Date.now() - started < 10_000, 'no retrying for the connect timeout');
     });
   }
 

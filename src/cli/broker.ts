@@ -1,7 +1,7 @@
 /**
  * The broker a command talks to: the one configured, else the embedded default.
  */
-import { createTransport, type Transport } from '../transport';
+import { createTransport, type Transport, type TransportOptions } from '../transport';
 import { EMBEDDED_URL, startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded';
 import { info } from './output';
 
@@ -20,9 +20,9 @@ export function configuredBroker(flag: string | undefined): string | undefined {
  * A transport for `broker`; with none configured, the embedded MQTT broker on
  * 127.0.0.1:1883, started in this process unless one already listens there.
  */
-export async function chooseBroker(broker: string | undefined, options: { startEmbedded: boolean }): Promise<BrokerChoice> {
+export async function chooseBroker(broker: string | undefined, options: { startEmbedded: boolean; transport?: TransportOptions }): Promise<BrokerChoice> {
   if (broker) {
-    return { transport: createTransport(broker), embedded: undefined };
+    return { transport: createTransport(broker, options.transport), embedded: undefined };
   }
   const embedded = options.startEmbedded ? await startEmbeddedBroker() : undefined;
   if (embedded) {
@@ -30,5 +30,5 @@ export async function chooseBroker(broker: string | undefined, options: { startE
   } else {
     info(`no broker configured: using the MQTT broker on ${EMBEDDED_URL}`);
   }
-  return { transport: createTransport(EMBEDDED_URL), embedded };
+  return { transport: createTransport(EMBEDDED_URL, options.transport), embedded };
 }

@@ -3,8 +3,11 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import { errorMessage } from '../errors';
+import { transportOptions } from '../participant/connection';
 import { normalizeOptions, type ParticipantInput } from '../participant/options';
 import { Participant } from '../participant/participant';
+import { failCurrentJob } from '../runtime/network';
 import { chooseBroker } from './broker';
 import { info, warn } from './output';
 
@@ -21,10 +24,27 @@ export interface RunFlags {
   trace?: boolean;
   cache?: boolean;
   dedicatedNetwork?: boolean;
+  jobTimeout?: string;
+  maxMessageSize?: string;
+  drainTimeout?: string;
+  connectTimeout?: string;
+  queueType?: string;
+  deliveryLimit?: string;
+  clientId?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  crashOnException?: boolean;
 }
 
-/** How long a shutdown waits for in-flight jobs. */
-const DRAIN_TIMEOUT_MS = 30_000;
+/** Seconds from a flag, as ms. */
+function seconds(value: string | undefined): number | string | undefined {
+  if (value === undefined) {
+    return undefined;
+  }
+  const number = Number(value);
+  return Number.isFinite(number) && number > 0 ? Math.round(number * 1000) : value;
+}
 
 /** Start the participant described by `flags` and keep it running. */
 export async function run(flags: RunFlags): Promise<void> {
@@ -40,9 +60,21 @@ export async function run(flags: RunFlags): Promise<void> {
     trace: flags.trace,
     cache: flags.cache,
     dedicatedNetwork: flags.dedicatedNetwork,
+    jobTimeout: flags.jobTimeout,
+    maxMessageSize: flags.maxMessageSize,
+    drainTimeout: seconds(flags.drainTimeout),
+    connectTimeout: seconds(flags.connectTimeout),
+    queueType: flags.queueType,
+    deliveryLimit: flags.deliveryLimit,
+    clientId: flags.clientId,
+    tlsCa: flags.tlsCa,
+    tlsCert: flags.tlsCert,
+    tlsKey: flags.tlsKey,
+    crashOnException: flags.crashOnException,
   };
   const options = normalizeOptions(input);
-  const { transport, embedded } = await chooseBroker(options.broker, { startEmbedded: true });
+  guardProcess(options.crashOnException);
+  const { transport, embedded } = await chooseBroker(options.broker, { startEmbedded: true, transport: transportOptions(options) });
   const participant = new Participant(options, transport);
   participant.on('job', (outcome) => {
     if (outcome.outcome === 'nack') {
@@ -50,10 +82,13 @@ export async function run(flags: RunFlags): Promise<void> {
     }
   });
   participant.on('warning', (err) => warn(err.message));
+  participant.on('disconnected', (err) => warn(`lost the broker connection (${err.message}); reconnecting, outputs wait`));
+  participant.on('reconnected', () => info(`reconnected to ${transport.displayUrl}`));
   let definition;
   try {
     definition = await participant.start();
   } catch (err) {
+    await transport.close().catch(() => undefined);
     await embedded?.close();
     throw err;
   }
@@ -74,12 +109,12 @@ export async function run(flags: RunFlags): Promise<void> {
     stopping = true;
     info(`${signal}: finishing ${participant.jobsInFlight} jobs in flight, then stopping`);
     participant
-      .stop(DRAIN_TIMEOUT_MS)
+      .stop()
       .then(() => embedded?.close())
       .then(
         () => process.exit(0),
         (err: unknown) => {
-          warn(`shutdown failed: ${err instanceof Error ? err.message : String(err)}`);
+          warn(`shutdown failed: ${errorMessage(err)}`);
           process.exit(1);
         },
       );
@@ -91,9 +126,29 @@ export async function run(flags: RunFlags): Promise<void> {
       const file = path.join(os.tmpdir(), `${definition.id}.flowtrace.json`);
       participant.writeTrace(file).then(
         () => info(`wrote Flowtrace to ${file}`),
-        (err: unknown) => warn(`cannot write Flowtrace to ${file}: ${err instanceof Error ? err.message : String(err)}`),
+        (err: unknown) => warn(`cannot write Flowtrace to ${file}: ${errorMessage(err)}`),
       );
     });
     info(`tracing: send SIGUSR2 (kill -USR2 ${process.pid}) to write the Flowtrace to ${os.tmpdir()}`);
   }
+}
+
+/**
+ * An exception a component throws outside NoFlo's own handling (in a timer,
+ * a promise) fails the job it was thrown for, and the process carries on;
+ * with `crash`, it exits as the original did, and the broker delivers the
+ * unsettled messages again.
+ */
+function guardProcess(crash: boolean): void {
+  const handle = (kind: string) => (err: unknown) => {
+    if (crash) {
+      warn(`${kind}: ${errorMessage(err)}; exiting (--crash-on-exception)`);
+      process.exit(1);
+    }
+    if (!failCurrentJob(err)) {
+      warn(`${kind} outside any job, ignored: ${errorMessage(err)}`);
+    }
+  };
+  process.on('uncaughtException', handle('uncaught exception'));
+  process.on('unhandledRejection', handle('unhandled rejection'));
 }

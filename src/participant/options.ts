@@ -32,6 +32,26 @@ export interface ParticipantOptions {
   readonly trace: boolean;
   /** Discovery period in seconds; the message is re-sent every period / 2.2. */
   readonly discoveryPeriod: number;
+  /** Largest message body accepted, in bytes; bigger ones are dead-lettered. */
+  readonly maxMessageSize: number;
+  /** Deepest JSON nesting accepted; deeper messages are dead-lettered. */
+  readonly maxDepth: number;
+  /** A job not done after this many ms is dead-lettered with reason `timeout`. */
+  readonly jobTimeout: number | undefined;
+  /** How long a shutdown waits for in-flight jobs, in ms. */
+  readonly drainTimeout: number;
+  /** How long to keep trying to reach the broker at start, in ms. */
+  readonly connectTimeout: number;
+  /** AMQP inqueue type. */
+  readonly queueType: 'classic' | 'quorum';
+  /** Quorum queues: deliveries before RabbitMQ dead-letters a message. */
+  readonly deliveryLimit: number;
+  /** MQTT client id prefix, stable across restarts; `msgflo-<role>` by default. */
+  readonly clientId: string;
+  /** TLS files (PEM) for amqps:// and mqtts://. */
+  readonly tls: { readonly ca?: string; readonly cert?: string; readonly key?: string };
+  /** Exit the process on an exception thrown outside NoFlo's own handling, as the original did. */
+  readonly crashOnException: boolean;
 }
 
 /** What a caller may give; everything but `name` and `graph` has a default. */
@@ -49,11 +69,32 @@ export interface ParticipantInput {
   cache?: boolean | undefined;
   trace?: boolean | undefined;
   discoveryPeriod?: number | string | undefined;
+  maxMessageSize?: number | string | undefined;
+  maxDepth?: number | string | undefined;
+  jobTimeout?: number | string | undefined;
+  drainTimeout?: number | string | undefined;
+  connectTimeout?: number | string | undefined;
+  queueType?: string | undefined;
+  deliveryLimit?: number | string | undefined;
+  clientId?: string | undefined;
+  tlsCa?: string | undefined;
+  tlsCert?: string | undefined;
+  tlsKey?: string | undefined;
+  crashOnException?: boolean | undefined;
   /** `key.sub=value` overrides, applied last. */
   attr?: readonly string[] | undefined;
 }
 
-const ATTR_KEYS = ['name', 'graph', 'broker', 'basedir', 'prefetch', 'deadletter', 'iips', 'inports', 'outports', 'dedicatedNetwork', 'cache', 'trace', 'discoveryPeriod'];
+const ATTR_KEYS = [
+  'name', 'graph', 'broker', 'basedir', 'prefetch', 'deadletter', 'iips', 'inports', 'outports', 'dedicatedNetwork', 'cache', 'trace',
+  'discoveryPeriod', 'maxMessageSize', 'maxDepth', 'jobTimeout', 'drainTimeout', 'connectTimeout', 'queueType', 'deliveryLimit', 'clientId',
+  'tlsCa', 'tlsCert', 'tlsKey', 'crashOnException',
+];
+
+/** Default largest message body: 16 MiB. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
+/** Default deepest JSON nesting. */
+export const DEFAULT_MAX_DEPTH = 1000;
 const PORT_KEYS = ['queue', 'hidden', 'description', 'type', 'schema'];
 
 /** Validate `input`, fill defaults from `env`, and apply `--attr` overrides. */
@@ -77,7 +118,37 @@ export function normalizeOptions(input: ParticipantInput, env: NodeJS.ProcessEnv
     cache: merged.cache ?? false,
     trace: merged.trace ?? false,
     discoveryPeriod: positiveNumber('discovery period (MSGFLO_DISCOVERY_PERIOD)', merged.discoveryPeriod ?? env.MSGFLO_DISCOVERY_PERIOD ?? 60),
+    maxMessageSize: positiveInteger('max-message-size', merged.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE),
+    maxDepth: positiveInteger('max-depth', merged.maxDepth ?? DEFAULT_MAX_DEPTH),
+    jobTimeout: merged.jobTimeout === undefined ? undefined : positiveInteger('job-timeout', merged.jobTimeout),
+    drainTimeout: positiveInteger('drain-timeout', merged.drainTimeout ?? 30_000),
+    connectTimeout: positiveInteger('connect-timeout', merged.connectTimeout ?? 30_000),
+    queueType: queueType(merged.queueType),
+    deliveryLimit: positiveInteger('delivery-limit', merged.deliveryLimit ?? 5),
+    clientId: merged.clientId || `msgflo-${name}`,
+    tls: tlsFiles(merged),
+    crashOnException: merged.crashOnException ?? false,
   };
+}
+
+function queueType(value: string | undefined): 'classic' | 'quorum' {
+  if (value === undefined || value === 'classic' || value === 'quorum') {
+    return value ?? 'classic';
+  }
+  throw new InvalidOptionError(`invalid --queue-type "${value}": expected classic or quorum`);
+}
+
+function tlsFiles(input: ParticipantInput): ParticipantOptions['tls'] {
+  const tls: { ca?: string; cert?: string; key?: string } = {};
+  for (const [key, value] of [['ca', input.tlsCa], ['cert', input.tlsCert], ['key', input.tlsKey]] as const) {
+    if (value) {
+      tls[key] = path.resolve(value);
+    }
+  }
+  if (Boolean(tls.cert) !== Boolean(tls.key)) {
+    throw new InvalidOptionError(`invalid TLS options: --tls-cert and --tls-key go together (got only ${tls.cert ? '--tls-cert' : '--tls-key'})`);
+  }
+  return tls;
 }
 
 /** Apply `key.sub=value` assignments to a copy of `input`. */

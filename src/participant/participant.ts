@@ -2,13 +2,15 @@
  * A participant: a NoFlo graph bound to broker queues. Each message on an
  * inqueue is one job; its outputs are published as they come, and its input is
  * settled once, after those publishes are confirmed: ack when the job
- * completed, nack (to the dead-letter queue) when it completed on `error`.
+ * completed, dead-letter with the reason when it completed on `error`, threw,
+ * timed out, or could not be read.
  */
 import createDebug from 'debug';
 import { Flowtrace } from 'flowtrace';
 import { EventEmitter } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { errorMessage } from '../errors';
+import { decodeWithin, type BodyLimits } from '../protocol/codec';
 import { deadLetterQueueName, discoveryMessage, type ParticipantDefinition } from '../protocol/definition';
 import { createComponentLoader, resolveGraph, type ComponentLoader, type GraphSource } from '../runtime/graph-source';
 import { GraphNetwork, type JobSink } from '../runtime/network';
@@ -25,6 +27,8 @@ export interface JobOutcome {
   readonly outcome: 'ack' | 'nack';
   /** Why it failed, when it did. */
   readonly reason?: string;
+  /** How long it took, in ms, from delivery to settlement. */
+  readonly duration: number;
 }
 
 /** Lifecycle notifications of a {@link Participant}. */
@@ -32,19 +36,29 @@ export interface ParticipantEvents {
   job: [JobOutcome];
   /** Something went wrong outside any job (a publish, a discovery message). */
   warning: [Error];
+  /** The broker connection was lost; the participant is reconnecting. */
+  disconnected: [Error];
+  /** The broker connection is back and the participant consumes again. */
+  reconnected: [];
 }
 
 interface Job {
   readonly port: string;
   readonly delivery: Delivery;
+  readonly started: number;
+  /** The id the network knows the job by, once it runs. */
+  id: string | undefined;
   publishes: Array<Promise<void>> | undefined;
   network: GraphNetwork<Job> | undefined;
+  timer: NodeJS.Timeout | undefined;
+  settling: boolean;
 }
 
 /** A running NoFlo graph on a broker. */
 export class Participant extends EventEmitter<ParticipantEvents> {
   private readonly options: ParticipantOptions;
   private readonly transport: Transport;
+  private readonly limits: BodyLimits;
   private loader: ComponentLoader | undefined;
   private source: GraphSource | undefined;
   private network: GraphNetwork<Job> | undefined;
@@ -65,20 +79,10 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     this.options = options;
     this.transport = transport;
     this.loader = deps.loader;
+    this.limits = { maxBytes: options.maxMessageSize, maxDepth: options.maxDepth };
     if (options.trace) {
       this.flowtrace = new Flowtrace({ label: options.name, runtime: 'noflo-runtime-msgflo', type: 'noflo-nodejs' });
     }
-  }
-
-  /**
-   * Write the Flowtrace recorded so far (with `trace` on) to `file` as JSON.
-   * Throws when tracing is off.
-   */
-  async writeTrace(file: string): Promise<void> {
-    if (!this.flowtrace) {
-      throw new Error(`participant "${this.options.name}" does not trace: start it with --trace`);
-    }
-    await writeFile(file, JSON.stringify(this.flowtrace.toJSON(), null, 2));
   }
 
   /** The definition announced on discovery; set once started. */
@@ -113,6 +117,11 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     }
     this.currentDefinition = definition;
 
+    this.transport.on('disconnected', (err) => this.emit('disconnected', err));
+    this.transport.on('reconnected', () => {
+      this.emit('reconnected');
+      this.announce().catch((err: unknown) => this.warn(err));
+    });
     await this.transport.connect();
     for (const port of definition.outports) {
       if (port.queue) {
@@ -137,17 +146,18 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     await this.announce();
     this.discoveryTimer = setInterval(() => {
       this.announce().catch((err: unknown) => this.warn(err));
-    }, (options.discoveryPeriod * 1000) / 2.2);
+    }, this.announceInterval());
     this.discoveryTimer.unref();
     debug('participant %s started', definition.id);
     return definition;
   }
 
   /**
-   * Stop consuming, let in-flight jobs finish (up to `timeout` ms), stop the
-   * graph and close the connection.
+   * Stop consuming, let in-flight jobs finish (up to `timeout` ms, by default
+   * the drain timeout option), stop the graph and close the connection. Jobs
+   * still running then are left unsettled: the broker delivers them again.
    */
-  async stop(timeout = 30_000): Promise<void> {
+  async stop(timeout = this.options.drainTimeout): Promise<void> {
     clearInterval(this.discoveryTimer);
     for (const subscription of this.subscriptions.splice(0)) {
       await subscription.cancel().catch((err: unknown) => debug('cancel failed: %s', errorMessage(err)));
@@ -162,9 +172,27 @@ export class Participant extends EventEmitter<ParticipantEvents> {
         };
       });
     }
+    for (const job of this.inFlight) {
+      clearTimeout(job.timer);
+    }
     await this.network?.shutdown();
     this.network = undefined;
     await this.transport.close();
+  }
+
+  /**
+   * Write the Flowtrace recorded so far (with `trace` on) to `file` as JSON.
+   * Throws when tracing is off.
+   */
+  async writeTrace(file: string): Promise<void> {
+    if (!this.flowtrace) {
+      throw new Error(`participant "${this.options.name}" does not trace: start it with --trace`);
+    }
+    await writeFile(file, JSON.stringify(this.flowtrace.toJSON(), null, 2));
+  }
+
+  private announceInterval(): number {
+    return (this.options.discoveryPeriod * 1000) / 2.2;
   }
 
   private async startNetwork(): Promise<GraphNetwork<Job>> {
@@ -179,23 +207,53 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   }
 
   private async announce(): Promise<void> {
-    await this.transport.announce(discoveryMessage(this.definition));
+    // Stale once the next one is due; by then a newer one stands in the queue.
+    await this.transport.announce(discoveryMessage(this.definition), this.options.discoveryPeriod * 1000);
   }
 
   private receive(port: string, delivery: Delivery): void {
-    const job: Job = { port, delivery, publishes: undefined, network: undefined };
+    const job: Job = { port, delivery, started: Date.now(), id: undefined, publishes: undefined, network: undefined, timer: undefined, settling: false };
     this.inFlight.add(job);
+    const decoded = decodeWithin(delivery.body, this.limits);
+    if (!decoded.ok) {
+      this.complete(job, decoded.reason);
+      return;
+    }
+    if (this.options.jobTimeout !== undefined) {
+      job.timer = setTimeout(() => this.timeout(job), this.options.jobTimeout);
+    }
     if (this.network) {
-      this.network.run(port, delivery.data, job);
+      this.run(this.network, job, decoded.data);
       return;
     }
     this.startNetwork().then(
       (network) => {
+        if (job.settling) {
+          void network.shutdown(); // Timed out while the network started.
+          return;
+        }
         job.network = network;
-        network.run(port, delivery.data, job);
+        this.run(network, job, decoded.data);
       },
       (err: unknown) => this.complete(job, `cannot start a network for the job: ${errorMessage(err)}`),
     );
+  }
+
+  private run(network: GraphNetwork<Job>, job: Job, data: unknown): void {
+    try {
+      job.id = network.run(job.port, data, job);
+    } catch (err) {
+      this.complete(job, errorMessage(err));
+    }
+  }
+
+  private timeout(job: Job): void {
+    const network = job.network ?? this.network;
+    if (network && job.id !== undefined) {
+      network.fail(job.id, 'timeout');
+    } else {
+      this.complete(job, 'timeout');
+    }
   }
 
   private output(port: string, data: unknown, job: Job | undefined): void {
@@ -212,33 +270,43 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   }
 
   private complete(job: Job, error: string | undefined): void {
+    if (job.settling) {
+      return;
+    }
+    job.settling = true;
+    clearTimeout(job.timer);
     if (job.network) {
       const network = job.network;
       job.network = undefined;
       network.shutdown().catch((err: unknown) => this.warn(err));
     }
     if (!job.publishes) {
-      this.settle(job, error);
+      void this.settle(job, error);
       return;
     }
-    Promise.allSettled(job.publishes).then((results) => {
+    void Promise.allSettled(job.publishes).then((results) => {
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      this.settle(job, error ?? (failed ? `output not published: ${errorMessage(failed.reason)}` : undefined));
+      return this.settle(job, error ?? (failed ? `output not published: ${errorMessage(failed.reason)}` : undefined));
     });
   }
 
-  private settle(job: Job, error: string | undefined): void {
-    if (!this.inFlight.delete(job)) {
-      return; // Already settled.
+  private async settle(job: Job, error: string | undefined): Promise<void> {
+    try {
+      if (error === undefined) {
+        await job.delivery.ack();
+      } else {
+        debug('job on %s failed: %s', job.port, error);
+        await job.delivery.nack(error);
+      }
+    } catch (err) {
+      this.warn(err);
     }
-    if (error === undefined) {
-      job.delivery.ack();
-      this.emit('job', { role: this.options.name, port: job.port, outcome: 'ack' });
-    } else {
-      debug('job on %s failed: %s', job.port, error);
-      job.delivery.nack();
-      this.emit('job', { role: this.options.name, port: job.port, outcome: 'nack', reason: error });
-    }
+    this.inFlight.delete(job);
+    const outcome: JobOutcome =
+      error === undefined
+        ? { role: this.options.name, port: job.port, outcome: 'ack', duration: Date.now() - job.started }
+        : { role: this.options.name, port: job.port, outcome: 'nack', reason: error, duration: Date.now() - job.started };
+    this.emit('job', outcome);
     if (this.inFlight.size === 0) {
       this.drained?.();
     }

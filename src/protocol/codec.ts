@@ -28,3 +28,61 @@ export function decode(body: Buffer | string): unknown {
     return text;
   }
 }
+
+/** Limits on incoming message bodies. */
+export interface BodyLimits {
+  /** Largest body accepted, in bytes. */
+  readonly maxBytes: number;
+  /** Deepest nesting of JSON arrays and objects accepted. */
+  readonly maxDepth: number;
+}
+
+/** A decoded body, or why it was refused. */
+export type Decoded = { readonly ok: true; readonly data: unknown } | { readonly ok: false; readonly reason: string };
+
+/**
+ * Decode a body within `limits`. Over-deep JSON is refused before parsing:
+ * it parses, but every recursive step after it (NoFlo's, JSON.stringify of
+ * the outputs) overflows the stack.
+ */
+export function decodeWithin(body: Buffer, limits: BodyLimits): Decoded {
+  if (body.length > limits.maxBytes) {
+    return { ok: false, reason: `message too large: ${body.length} bytes, the limit is ${limits.maxBytes}` };
+  }
+  // A body can only nest deeper than the limit if it has twice as many bytes.
+  if (body.length > 2 * limits.maxDepth && nestsDeeperThan(body, limits.maxDepth)) {
+    return { ok: false, reason: `message nested too deeply: more than ${limits.maxDepth} levels of JSON arrays and objects` };
+  }
+  return { ok: true, data: decode(body) };
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPENERS = new Set([0x5b, 0x7b]);
+const CLOSERS = new Set([0x5d, 0x7d]);
+
+/** Whether JSON text nests arrays and objects deeper than `limit`, strings skipped. */
+function nestsDeeperThan(body: Buffer, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i += 1) {
+    const byte = body[i] as number;
+    if (inString) {
+      if (byte === BACKSLASH) {
+        i += 1;
+      } else if (byte === QUOTE) {
+        inString = false;
+      }
+    } else if (byte === QUOTE) {
+      inString = true;
+    } else if (OPENERS.has(byte)) {
+      depth += 1;
+      if (depth > limit) {
+        return true;
+      }
+    } else if (CLOSERS.has(byte)) {
+      depth -= 1;
+    }
+  }
+  return false;
+}

@@ -10,6 +10,7 @@
 import createDebug from 'debug';
 import type { Flowtrace } from 'flowtrace';
 import noflo from 'noflo';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { GraphLoadError, errorMessage } from '../errors';
 import type { PortDefinition } from '../protocol/definition';
 import { COMPONENT_NODE, type ComponentLoader, type Graph, type GraphSource } from './graph-source';
@@ -42,6 +43,29 @@ export interface ExportedPort {
 interface OpenJob<J> {
   readonly handle: J;
   error: string | undefined;
+  /** Given up on (timed out, failed by an exception): its later outputs are dropped. */
+  cancelled: boolean;
+}
+
+/**
+ * The job whose processing the current code runs for. A component's timers
+ * and promises inherit it, so an exception they throw, caught by the
+ * process-wide handler, can fail that job alone: see {@link failCurrentJob}.
+ */
+const jobContext = new AsyncLocalStorage<(error: unknown) => void>();
+
+/**
+ * Fail the job the current asynchronous context belongs to, if any; for
+ * `uncaughtException` and `unhandledRejection` handlers. Returns whether a
+ * job was found.
+ */
+export function failCurrentJob(error: unknown): boolean {
+  const fail = jobContext.getStore();
+  if (!fail) {
+    return false;
+  }
+  fail(error);
+  return true;
 }
 
 /** Options for {@link GraphNetwork.start}. */
@@ -137,15 +161,37 @@ export class GraphNetwork<J> {
     return this.jobs.size > 0;
   }
 
-  /** Send one job's packet into an exported inport. */
-  run(port: string, data: unknown, job: J): void {
+  /**
+   * Send one job's packet into an exported inport. Returns the job's id, for
+   * {@link GraphNetwork.fail}. Throws when there is no such inport.
+   */
+  run(port: string, data: unknown, job: J): string {
+    const socket = this.socket(port);
     this.nextJob += 1;
     const id = this.jobPrefix + this.nextJob;
-    this.jobs.set(id, { handle: job, error: undefined });
-    const socket = this.socket(port);
-    socket.post(new noflo.IP('openBracket', id));
-    socket.post(new noflo.IP('data', data));
-    socket.post(new noflo.IP('closeBracket', id));
+    this.jobs.set(id, { handle: job, error: undefined, cancelled: false });
+    jobContext.run(
+      (error) => this.fail(id, errorMessage(error)),
+      () => {
+        socket.post(new noflo.IP('openBracket', id));
+        socket.post(new noflo.IP('data', data));
+        socket.post(new noflo.IP('closeBracket', id));
+      },
+    );
+    return id;
+  }
+
+  /**
+   * Complete a job now, as failed with `reason`, whatever its components are
+   * still doing; outputs it sends later are dropped.
+   */
+  fail(id: string, reason: string): void {
+    const job = this.jobs.get(id);
+    if (!job || job.cancelled) {
+      return;
+    }
+    job.cancelled = true;
+    this.sink?.complete(job.handle, reason);
   }
 
   /** Stop the network's components. */
@@ -190,11 +236,14 @@ export class GraphNetwork<J> {
   private socket(port: string): Socket {
     let socket = this.inSockets.get(port);
     if (!socket) {
+      if (!this.inports.some((p) => p.definition.id === port)) {
+        throw new GraphLoadError(`the graph has no inport "${port}"`);
+      }
       const target = this.target('inports', port);
       socket = noflo.internalSocket.createSocket();
       const inPort = this.component(target.process).inPorts.ports[target.port];
       if (!inPort) {
-        throw new GraphLoadError(`no inport "${port}" in the graph`);
+        throw new GraphLoadError(`the graph has no inport "${port}"`);
       }
       inPort.attach(socket);
       this.trace(socket, 'to', target.process, target.port);
@@ -262,6 +311,9 @@ export class GraphNetwork<J> {
         break;
       }
     }
+    if (job?.cancelled) {
+      return;
+    }
     if (job && port === ERROR_PORT && job.error === undefined) {
       job.error = errorMessage(data);
     }
@@ -274,7 +326,9 @@ export class GraphNetwork<J> {
       return;
     }
     this.jobs.delete(id);
-    this.sink?.complete(job.handle, job.error);
+    if (!job.cancelled) {
+      this.sink?.complete(job.handle, job.error);
+    }
   }
 
   private scheduleIdleCheck(): void {

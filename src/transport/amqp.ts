@@ -2,175 +2,394 @@
  * AMQP 0-9-1 transport (RabbitMQ) on amqplib, with the queue layout of WIRE:
  * an inqueue is a queue with dead-letter exchange `dead-Q` plus a fanout
  * exchange `Q` bound to it; an outqueue is a fanout exchange.
+ *
+ * Delivery guarantees: publishes are persistent and confirmed; a lost
+ * connection is re-established by amqplib's recovery, after which the
+ * declarations and consumers are made again and unconfirmed publishes are
+ * repeated. Deliveries that came on a connection since lost are never
+ * settled (the broker redelivers them), so no delivery tag is acked twice or
+ * on the wrong channel.
  */
 import * as amqp from 'amqplib';
 import createDebug from 'debug';
+import { EventEmitter } from 'node:events';
 import { BrokerError, ErrorCode, errorMessage } from '../errors';
 import { decode, encode } from '../protocol/codec';
 import { DISCOVERY_QUEUE, deadLetterQueueName, type DiscoveryMessage } from '../protocol/definition';
-import type { Delivery, QueueKind, QueueOptions, SubscribeOptions, Subscription, Transport } from './transport';
+import { backoffDelay, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_DELIVERY_LIMIT, type TransportOptions } from './options';
+import type { Delivery, QueueKind, QueueOptions, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
 import { redactUrl } from './url';
 
 const debug = createDebug('noflo-runtime-msgflo:amqp');
 
-/** Transport over one AMQP connection with one confirm channel for publishing. */
-export class AmqpTransport implements Transport {
+/** Headers a dead letter carries besides RabbitMQ's own. */
+export const DEAD_LETTER_HEADERS = {
+  /** Why the job failed. */
+  reason: 'x-msgflo-error',
+  /** The inqueue it failed on. */
+  queue: 'x-msgflo-queue',
+  /** When, as an ISO 8601 timestamp. */
+  time: 'x-msgflo-failed-at',
+} as const;
+
+/** A consumer, started again on every new connection. */
+interface Consumer {
+  readonly start: (model: amqp.ChannelModel) => Promise<amqp.Channel>;
+  /** The connection it currently consumes on. */
+  model: amqp.ChannelModel | undefined;
+  channel: amqp.Channel | undefined;
+  consumerTag: string | undefined;
+  cancelled: boolean;
+}
+
+/** Transport over one recovering AMQP connection. */
+export class AmqpTransport extends EventEmitter<TransportEvents> implements Transport {
   readonly protocol = 'amqp' as const;
   readonly displayUrl: string;
+  readonly stats: TransportStats = { unroutable: 0, reconnects: 0 };
   private readonly url: string;
-  private model: amqp.ChannelModel | null = null;
-  private discoveryDeclared = false;
-  private publisher: amqp.ConfirmChannel | null = null;
+  private readonly options: TransportOptions;
+  private connection: amqp.RecoveringChannelModel | undefined;
+  /** The connection of the moment; undefined while disconnected. */
+  private model: amqp.ChannelModel | undefined;
+  private publisher: amqp.ConfirmChannel | undefined;
+  private publisherWaiters: Array<{ resolve: (channel: amqp.ConfirmChannel) => void; reject: (err: Error) => void }> = [];
+  private readonly declarations = new Map<string, (channel: amqp.Channel) => Promise<unknown>>();
+  private readonly consumers = new Set<Consumer>();
+  private readonly closedChannels = new WeakSet<amqp.Channel>();
+  private connectedOnce = false;
+  private closing = false;
 
-  constructor(url: string) {
+  constructor(url: string, options: TransportOptions = {}) {
+    super();
     this.url = url;
+    this.options = options;
     this.displayUrl = redactUrl(url);
   }
 
   async connect(): Promise<void> {
-    try {
+    const started = Date.now();
+    const timeout = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    let lastError: Error | undefined;
+    const connection = await amqp.connect(this.url, {
       // Nagle's algorithm delays small frames by tens of milliseconds; jobs are small.
-      this.model = await amqp.connect(this.url, { noDelay: true });
+      noDelay: true,
+      ...this.options.tls,
+      recovery: {
+        waitForConnect: false,
+        maxRetries: Infinity,
+        calculateDelay: (attempt: number) => {
+          if (!this.connectedOnce) {
+            if (lastError && isAccessRefused(lastError)) {
+              throw lastError; // Retrying will not make wrong credentials right.
+            }
+            if (Date.now() - started >= timeout) {
+              throw lastError ?? new Error(`no connection within ${timeout} ms`);
+            }
+          }
+          return backoffDelay(attempt);
+        },
+        setup: (model: amqp.ChannelModel) => this.setup(model),
+      },
+    });
+    this.connection = connection;
+    connection.on('connect-failed', (err: Error) => {
+      lastError = err;
+      debug('connecting to %s failed: %s', this.displayUrl, err.message);
+    });
+    connection.on('disconnect', (err: Error) => this.lost(err));
+    connection.on('connect', () => {
+      if (this.connectedOnce) {
+        this.stats.reconnects += 1;
+        debug('reconnected to %s', this.displayUrl);
+        this.emit('reconnected');
+      }
+      this.connectedOnce = true;
+    });
+    connection.on('error', (err: Error) => debug('connection error: %s', err.message));
+    try {
+      await connection.waitForConnect();
     } catch (cause) {
-      throw new BrokerError(ErrorCode.BrokerConnection, `cannot connect to AMQP broker ${this.displayUrl}: ${errorMessage(cause)}`, { cause });
+      throw new BrokerError(ErrorCode.BrokerConnection, `cannot connect to AMQP broker ${this.displayUrl}: ${describeConnectError(cause)}`, { cause });
     }
-    this.model.on('error', (err: Error) => debug('connection error %s', err.message));
-    this.publisher = await this.model.createConfirmChannel();
-    this.publisher.on('error', (err: Error) => debug('publish channel error %s', err.message));
   }
 
   async close(): Promise<void> {
-    const model = this.model;
-    this.model = null;
-    this.publisher = null;
-    if (model) {
-      await model.close();
+    this.closing = true;
+    for (const waiter of this.publisherWaiters.splice(0)) {
+      waiter.reject(new BrokerError(ErrorCode.BrokerOperation, `connection to ${this.displayUrl} closed`));
     }
+    const connection = this.connection;
+    this.connection = undefined;
+    await connection?.close().catch((err: unknown) => debug('close: %s', errorMessage(err)));
   }
 
   async createQueue(kind: QueueKind, queue: string, options: QueueOptions = {}): Promise<void> {
     const persistent = options.persistent ?? true;
     // Arguments must equal those of msgflo-nodejs, or RabbitMQ refuses the redeclaration.
     const durability = persistent ? {} : { durable: false, autoDelete: true };
-    await this.withChannel(`declare ${kind} "${queue}"`, async (channel) => {
+    const declare = async (channel: amqp.Channel): Promise<void> => {
       await channel.assertExchange(queue, 'fanout', durability);
       if (kind === 'inqueue') {
-        await channel.assertQueue(queue, { ...durability, deadLetterExchange: deadLetterQueueName(queue) });
+        const deadLetters = deadLetterQueueName(queue);
+        // Failed messages are published to it by us, so it must exist even with no queue behind it.
+        await channel.assertExchange(deadLetters, 'fanout', {});
+        await channel.assertQueue(queue, { ...durability, deadLetterExchange: deadLetters, ...this.queueArguments() });
         await channel.bindQueue(queue, queue, '');
       }
-    });
+    };
+    await this.declare(`${kind} "${queue}"`, declare);
   }
 
   async send(kind: QueueKind, queue: string, data: unknown): Promise<void> {
-    const channel = this.requirePublisher();
     const [exchange, routingKey] = kind === 'inqueue' ? ['', queue] : [queue, ''];
-    await new Promise<void>((resolve, reject) => {
-      channel.publish(exchange, routingKey, encode(data), { persistent: true }, (err: unknown) => {
-        if (err) {
-          reject(new BrokerError(ErrorCode.BrokerOperation, `publish to ${kind} "${queue}" was not confirmed: ${errorMessage(err)}`, { cause: err }));
-          return;
-        }
-        resolve();
-      });
-    });
+    await this.publish(exchange, routingKey, encode(data), { persistent: true, mandatory: true }, `${kind} "${queue}"`);
   }
 
-  async announce(message: DiscoveryMessage): Promise<void> {
-    if (!this.discoveryDeclared) {
-      await this.withChannel(`declare queue "${DISCOVERY_QUEUE}"`, async (channel) => {
-        await channel.assertQueue(DISCOVERY_QUEUE);
-      });
-      this.discoveryDeclared = true;
-    }
-    await this.send('inqueue', DISCOVERY_QUEUE, message);
+  async announce(message: DiscoveryMessage, ttlMs: number): Promise<void> {
+    // Declared plain, as the msgflo coordinator does: queue arguments such as a
+    // TTL would make its declaration fail. A per-message TTL keeps the queue
+    // short when no coordinator reads it.
+    await this.declare(`queue "${DISCOVERY_QUEUE}"`, (channel) => channel.assertQueue(DISCOVERY_QUEUE));
+    await this.publish('', DISCOVERY_QUEUE, encode(message), { expiration: String(Math.round(ttlMs)) }, `queue "${DISCOVERY_QUEUE}"`);
   }
 
   async subscribe(queue: string, handler: (delivery: Delivery) => void, options: SubscribeOptions): Promise<Subscription> {
-    const channel = await this.openChannel();
-    await channel.prefetch(options.prefetch);
-    const { consumerTag } = await channel.consume(queue, (message) => {
-      if (message === null) {
-        debug('consumer of "%s" cancelled by the broker', queue);
-        return;
-      }
-      handler(toDelivery(channel, message));
+    return this.consume(async (model) => {
+      const channel = await this.openChannel(model);
+      await channel.prefetch(options.prefetch);
+      const { consumerTag } = await channel.consume(queue, (message) => {
+        if (message === null) {
+          debug('consumer of "%s" cancelled by the broker', queue);
+          return;
+        }
+        handler(this.delivery(channel, queue, message));
+      });
+      debug('consuming "%s" with prefetch %d', queue, options.prefetch);
+      return Object.assign(channel, { consumerTag });
     });
-    debug('consuming "%s" with prefetch %d', queue, options.prefetch);
-    return {
-      cancel: async () => {
-        await channel.cancel(consumerTag);
-      },
-    };
   }
 
   async tap(queue: string, handler: (data: unknown) => void): Promise<Subscription> {
-    const channel = await this.openChannel();
-    await channel.assertExchange(queue, 'fanout', {});
-    const { queue: own } = await channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false });
-    await channel.bindQueue(own, queue, '');
-    const { consumerTag } = await channel.consume(own, (message) => {
-      if (message) {
-        handler(decode(message.content));
+    return this.consume(async (model) => {
+      const channel = await this.openChannel(model);
+      await channel.assertExchange(queue, 'fanout', {});
+      const { queue: own } = await channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false });
+      await channel.bindQueue(own, queue, '');
+      const { consumerTag } = await channel.consume(own, (message) => {
+        if (message) {
+          handler(decode(message.content));
+        }
+      }, { noAck: true });
+      return Object.assign(channel, { consumerTag });
+    });
+  }
+
+  /** Called by amqplib on every (re)connection, before it counts as connected. */
+  private async setup(model: amqp.ChannelModel): Promise<void> {
+    for (const [what, declare] of this.declarations) {
+      await this.onChannel(model, what, declare);
+    }
+    for (const consumer of this.consumers) {
+      await this.startConsumer(consumer, model);
+    }
+    const publisher = await model.createConfirmChannel();
+    publisher.on('error', (err: Error) => debug('publish channel error: %s', err.message));
+    publisher.on('return', () => {
+      this.stats.unroutable += 1;
+    });
+    publisher.on('close', () => {
+      this.closedChannels.add(publisher);
+      if (this.publisher === publisher) {
+        this.publisher = undefined;
       }
-    }, { noAck: true });
+    });
+    this.publisher = publisher;
+    this.model = model;
+    for (const waiter of this.publisherWaiters.splice(0)) {
+      waiter.resolve(publisher);
+    }
+  }
+
+  private lost(err: Error): void {
+    debug('connection to %s lost: %s', this.displayUrl, err.message);
+    this.model = undefined;
+    this.publisher = undefined;
+    for (const consumer of this.consumers) {
+      consumer.model = undefined;
+    }
+    if (!this.closing) {
+      this.emit('disconnected', err);
+    }
+  }
+
+  private async consume(start: Consumer['start']): Promise<Subscription> {
+    const consumer: Consumer = { start, model: undefined, channel: undefined, consumerTag: undefined, cancelled: false };
+    this.consumers.add(consumer);
+    if (this.model) {
+      await this.startConsumer(consumer, this.model);
+    }
     return {
       cancel: async () => {
-        await channel.cancel(consumerTag);
-        await channel.close();
+        consumer.cancelled = true;
+        this.consumers.delete(consumer);
+        const { channel, consumerTag } = consumer;
+        if (channel && consumerTag && !this.closedChannels.has(channel)) {
+          await channel.cancel(consumerTag).catch((err: unknown) => debug('cancel: %s', errorMessage(err)));
+        }
       },
     };
   }
 
-  private requirePublisher(): amqp.ConfirmChannel {
-    if (!this.publisher) {
-      throw new BrokerError(ErrorCode.BrokerOperation, `not connected to AMQP broker ${this.displayUrl}`);
+  private async startConsumer(consumer: Consumer, model: amqp.ChannelModel): Promise<void> {
+    if (consumer.model === model || consumer.cancelled) {
+      return; // Already consuming on this connection.
     }
-    return this.publisher;
+    consumer.model = model;
+    const channel = (await consumer.start(model)) as amqp.Channel & { consumerTag: string };
+    consumer.channel = channel;
+    consumer.consumerTag = channel.consumerTag;
   }
 
-  private async openChannel(): Promise<amqp.Channel> {
-    if (!this.model) {
-      throw new BrokerError(ErrorCode.BrokerOperation, `not connected to AMQP broker ${this.displayUrl}`);
-    }
-    const channel = await this.model.createChannel();
-    channel.on('error', (err: Error) => debug('channel error %s', err.message));
+  private async openChannel(model: amqp.ChannelModel): Promise<amqp.Channel> {
+    const channel = await model.createChannel();
+    channel.on('error', (err: Error) => debug('channel error: %s', err.message));
+    channel.on('close', () => this.closedChannels.add(channel));
     return channel;
+  }
+
+  private queueArguments(): Record<string, unknown> {
+    if (this.options.queueType !== 'quorum') {
+      return {};
+    }
+    return { arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': this.options.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT } };
+  }
+
+  /** Run a declaration now and remember it for reconnections. */
+  private async declare(what: string, declare: (channel: amqp.Channel) => Promise<unknown>): Promise<void> {
+    if (this.declarations.has(what)) {
+      return;
+    }
+    const model = this.model;
+    if (!model) {
+      throw new BrokerError(ErrorCode.BrokerOperation, `cannot declare ${what}: not connected to ${this.displayUrl}`);
+    }
+    await this.onChannel(model, what, declare);
+    this.declarations.set(what, declare);
   }
 
   /**
    * Run declarations on a short-lived channel: a refused declaration closes
    * the channel it was made on, and must not take the publisher with it.
    */
-  private async withChannel(what: string, work: (channel: amqp.Channel) => Promise<void>): Promise<void> {
-    const channel = await this.openChannel();
+  private async onChannel(model: amqp.ChannelModel, what: string, work: (channel: amqp.Channel) => Promise<unknown>): Promise<void> {
+    const channel = await model.createChannel();
+    channel.on('error', () => {
+      // Reported by the failing operation below.
+    });
     try {
       await work(channel);
     } catch (cause) {
-      throw new BrokerError(ErrorCode.BrokerOperation, `cannot ${what} on ${this.displayUrl}: ${errorMessage(cause)}`, { cause });
+      throw new BrokerError(ErrorCode.BrokerOperation, `cannot declare ${what} on ${this.displayUrl}: ${errorMessage(cause)}`, { cause });
     }
     await channel.close();
   }
+
+  /** Publish and wait for the broker's confirm; publish again after a reconnect if the connection went first. */
+  private async publish(exchange: string, routingKey: string, body: Buffer, options: amqp.Options.Publish, what: string): Promise<void> {
+    for (;;) {
+      const channel = this.publisher ?? (await this.nextPublisher());
+      try {
+        await new Promise<void>((resolve, reject) => {
+          channel.publish(exchange, routingKey, body, options, (err: unknown) => (err ? reject(err) : resolve()));
+        });
+        return;
+      } catch (cause) {
+        if (this.closing || !this.closedChannels.has(channel)) {
+          throw new BrokerError(ErrorCode.BrokerOperation, `publish to ${what} was not confirmed: ${errorMessage(cause)}`, { cause });
+        }
+        debug('publish to %s lost with its channel; publishing again', what);
+      }
+    }
+  }
+
+  private nextPublisher(): Promise<amqp.ConfirmChannel> {
+    if (this.closing) {
+      return Promise.reject(new BrokerError(ErrorCode.BrokerOperation, `connection to ${this.displayUrl} closed`));
+    }
+    return new Promise((resolve, reject) => this.publisherWaiters.push({ resolve, reject }));
+  }
+
+  private delivery(channel: amqp.Channel, queue: string, message: amqp.ConsumeMessage): Delivery {
+    let settled = false;
+    // A second settlement of one delivery tag, or one on a channel since
+    // closed, is a channel error that loses every other in-flight job.
+    const settleable = (): boolean => {
+      if (settled) {
+        return false;
+      }
+      settled = true;
+      if (this.closedChannels.has(channel)) {
+        debug('not settling a delivery of "%s": its channel is gone, the broker delivers it again', queue);
+        return false;
+      }
+      return true;
+    };
+    return {
+      body: message.content,
+      redelivered: message.fields.redelivered,
+      ack: async () => {
+        if (settleable()) {
+          channel.ack(message);
+        }
+      },
+      nack: async (reason: string) => {
+        if (!settleable()) {
+          return;
+        }
+        try {
+          await this.deadLetter(queue, message, reason);
+        } catch (err) {
+          debug('dead-lettering with a reason failed (%s); leaving it to the broker', errorMessage(err));
+          if (!this.closedChannels.has(channel)) {
+            channel.nack(message, false, false);
+          }
+          return;
+        }
+        if (!this.closedChannels.has(channel)) {
+          channel.ack(message);
+        }
+      },
+    };
+  }
+
+  /** Publish a failed message to `dead-<queue>` with why it failed; RabbitMQ's own headers stay. */
+  private async deadLetter(queue: string, message: amqp.ConsumeMessage, reason: string): Promise<void> {
+    const { properties } = message;
+    const headers = {
+      ...properties.headers,
+      [DEAD_LETTER_HEADERS.reason]: reason,
+      [DEAD_LETTER_HEADERS.queue]: queue,
+      [DEAD_LETTER_HEADERS.time]: new Date().toISOString(),
+    };
+    const options: amqp.Options.Publish = { persistent: true, headers };
+    for (const key of ['contentType', 'contentEncoding', 'correlationId', 'replyTo', 'messageId', 'timestamp', 'type', 'appId'] as const) {
+      if (properties[key] !== undefined) {
+        (options as Record<string, unknown>)[key] = properties[key];
+      }
+    }
+    await this.publish(deadLetterQueueName(queue), '', message.content, options, `dead-letter exchange "${deadLetterQueueName(queue)}"`);
+  }
 }
 
-function toDelivery(channel: amqp.Channel, message: amqp.ConsumeMessage): Delivery {
-  let settled = false;
-  const settle = (how: 'ack' | 'nack'): void => {
-    // A second settlement of one delivery tag closes the channel with
-    // PRECONDITION_FAILED and loses every other in-flight job: never send it.
-    if (settled) {
-      return;
-    }
-    settled = true;
-    if (how === 'ack') {
-      channel.ack(message);
-    } else {
-      channel.nack(message, false, false);
-    }
-  };
-  return {
-    data: decode(message.content),
-    size: message.content.length,
-    ack: () => settle('ack'),
-    nack: () => settle('nack'),
-  };
+function isAccessRefused(err: Error): boolean {
+  return /ACCESS_REFUSED|403/.test(err.message);
+}
+
+function describeConnectError(err: unknown): string {
+  const message = errorMessage(err);
+  if (err instanceof Error && isAccessRefused(err)) {
+    return 'access refused: check the user name and password';
+  }
+  return message;
 }

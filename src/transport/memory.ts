@@ -4,10 +4,11 @@
  * sockets. Brokers are named by the URL's host: `memory://a` and `memory://a`
  * share one broker within a process.
  */
+import { EventEmitter } from 'node:events';
 import { BrokerError, ErrorCode } from '../errors';
 import { decode, encode } from '../protocol/codec';
 import { DISCOVERY_QUEUE, deadLetterQueueName, type DiscoveryMessage } from '../protocol/definition';
-import type { Delivery, QueueKind, SubscribeOptions, Subscription, Transport } from './transport';
+import type { Delivery, QueueKind, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
 
 interface Consumer {
   prefetch: number;
@@ -17,6 +18,8 @@ interface Consumer {
 
 interface MemoryQueue {
   readonly messages: Buffer[];
+  /** Why each dead letter failed, in the order they arrived, for assertions. */
+  readonly reasons: string[];
   readonly consumers: Consumer[];
   deadLetterExchange?: string;
 }
@@ -34,7 +37,7 @@ export class MemoryBroker {
 
   declareQueue(name: string, deadLetterExchange?: string): void {
     if (!this.queues.has(name)) {
-      const queue: MemoryQueue = { messages: [], consumers: [] };
+      const queue: MemoryQueue = { messages: [], reasons: [], consumers: [] };
       if (deadLetterExchange) {
         queue.deadLetterExchange = deadLetterExchange;
       }
@@ -51,15 +54,19 @@ export class MemoryBroker {
     this.exchanges.get(exchange)?.delete(queue);
   }
 
-  /** Publish to an exchange (`''` is the default exchange, routing by queue name). */
-  publish(exchange: string, routingKey: string, body: Buffer): void {
+  /**
+   * Publish to an exchange (`''` is the default exchange, routing by queue
+   * name). Returns whether any queue took the message.
+   */
+  publish(exchange: string, routingKey: string, body: Buffer, reason?: string): boolean {
     if (exchange === '') {
-      this.enqueue(routingKey, body);
-      return;
+      return this.enqueue(routingKey, body, reason);
     }
+    let routed = false;
     for (const queue of this.exchanges.get(exchange) ?? []) {
-      this.enqueue(queue, body);
+      routed = this.enqueue(queue, body, reason) || routed;
     }
+    return routed;
   }
 
   consume(name: string, consumer: Consumer): () => void {
@@ -79,13 +86,22 @@ export class MemoryBroker {
     return this.queues.get(name)?.messages.length ?? 0;
   }
 
-  private enqueue(name: string, body: Buffer): void {
+  /** The failure reasons of the dead letters that reached a queue, for assertions. */
+  reasons(name: string): readonly string[] {
+    return this.queues.get(name)?.reasons ?? [];
+  }
+
+  private enqueue(name: string, body: Buffer, reason?: string): boolean {
     const queue = this.queues.get(name);
     if (!queue) {
-      return; // Unroutable, as on a real broker.
+      return false; // Unroutable, as on a real broker.
     }
     queue.messages.push(body);
+    if (reason !== undefined) {
+      queue.reasons.push(reason);
+    }
     this.dispatch(name, queue);
+    return true;
   }
 
   private dispatch(name: string, queue: MemoryQueue): void {
@@ -100,19 +116,19 @@ export class MemoryBroker {
 
   private delivery(name: string, queue: MemoryQueue, consumer: Consumer, body: Buffer): Delivery {
     let settled = false;
-    const settle = (failed: boolean): void => {
+    const settle = async (reason?: string): Promise<void> => {
       if (settled) {
         return;
       }
       settled = true;
       consumer.inFlight -= 1;
-      if (failed && queue.deadLetterExchange) {
-        this.publish(queue.deadLetterExchange, '', body);
+      if (reason !== undefined && queue.deadLetterExchange) {
+        this.publish(queue.deadLetterExchange, '', body, reason);
       }
       // Settling frees a prefetch slot; deliver on a later tick, as a broker would.
       setImmediate(() => this.dispatch(name, queue));
     };
-    return { data: decode(body), size: body.length, ack: () => settle(false), nack: () => settle(true) };
+    return { body, redelivered: false, ack: () => settle(), nack: (reason) => settle(reason) };
   }
 
   private requireQueue(name: string): MemoryQueue {
@@ -137,13 +153,15 @@ export function memoryBroker(host: string): MemoryBroker {
 }
 
 /** Transport over an in-process {@link MemoryBroker}. */
-export class MemoryTransport implements Transport {
+export class MemoryTransport extends EventEmitter<TransportEvents> implements Transport {
   readonly protocol = 'memory' as const;
   readonly displayUrl: string;
+  readonly stats: TransportStats = { unroutable: 0, reconnects: 0 };
   private readonly broker: MemoryBroker;
   private tapCount = 0;
 
   constructor(url: URL) {
+    super();
     this.displayUrl = `memory://${url.hostname}`;
     this.broker = memoryBroker(url.hostname);
   }
@@ -161,14 +179,13 @@ export class MemoryTransport implements Transport {
   }
 
   async send(kind: QueueKind, queue: string, data: unknown): Promise<void> {
-    if (kind === 'inqueue') {
-      this.broker.publish('', queue, encode(data));
-    } else {
-      this.broker.publish(queue, '', encode(data));
+    const routed = kind === 'inqueue' ? this.broker.publish('', queue, encode(data)) : this.broker.publish(queue, '', encode(data));
+    if (!routed) {
+      this.stats.unroutable += 1;
     }
   }
 
-  async announce(message: DiscoveryMessage): Promise<void> {
+  async announce(message: DiscoveryMessage, _ttlMs: number): Promise<void> {
     this.broker.declareQueue(DISCOVERY_QUEUE);
     this.broker.publish('', DISCOVERY_QUEUE, encode(message));
   }
@@ -187,8 +204,8 @@ export class MemoryTransport implements Transport {
       prefetch: Number.MAX_SAFE_INTEGER,
       inFlight: 0,
       handler: (delivery) => {
-        delivery.ack();
-        handler(delivery.data);
+        void delivery.ack();
+        handler(decode(delivery.body));
       },
     });
     return {

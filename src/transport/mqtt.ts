@@ -1,59 +1,73 @@
 /**
  * MQTT transport on mqtt.js. Every queue is a topic of the same name and
- * creating one is a no-op (WIRE: "MQTT layout"). MQTT has no nack, so a failed
- * message is republished on the topic `dead-<queue>`, which is where a
- * dead-letter queue lives on AMQP too. MQTT has no prefetch either: deliveries
- * beyond the prefetch count wait here, in order, until earlier ones settle.
+ * creating one is a no-op (WIRE: "MQTT layout").
+ *
+ * Delivery guarantees: QoS 1 both ways. An input's PUBACK is sent only when
+ * its job is settled, through mqtt.js's `handleMessage` hook; mqtt.js reads
+ * its socket one message at a time while that hook is pending, so each
+ * consuming connection has one job in flight, and a prefetch of N opens N
+ * connections that share the subscription (`$share/<group>/<topic>`). Outputs
+ * go out on a connection of their own, so waiting for their PUBACKs never
+ * waits on a pending input. With a client id, sessions are persistent
+ * (clean=false): the broker keeps subscriptions and unacknowledged messages
+ * while the participant is away. MQTT has no nack: a failed message is
+ * republished on the topic `dead-<queue>`.
  */
 import createDebug from 'debug';
+import { EventEmitter } from 'node:events';
 import * as mqtt from 'mqtt';
 import { BrokerError, ErrorCode, errorMessage } from '../errors';
 import { decode, encode } from '../protocol/codec';
 import { DISCOVERY_QUEUE, deadLetterQueueName, type DiscoveryMessage } from '../protocol/definition';
-import type { Delivery, QueueKind, SubscribeOptions, Subscription, Transport } from './transport';
+import { backoffDelay, DEFAULT_CONNECT_TIMEOUT_MS, type TransportOptions } from './options';
+import type { Delivery, QueueKind, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
 import { redactUrl } from './url';
 
 const debug = createDebug('noflo-runtime-msgflo:mqtt');
 
-type TopicHandler = (payload: Buffer) => void;
-
-/** Transport over one MQTT client connection. */
-export class MqttTransport implements Transport {
+/** Transport over MQTT connections: one for publishing, more for consuming. */
+export class MqttTransport extends EventEmitter<TransportEvents> implements Transport {
   readonly protocol = 'mqtt' as const;
   readonly displayUrl: string;
+  readonly stats: TransportStats = { unroutable: 0, reconnects: 0 };
   private readonly url: string;
-  private client: mqtt.MqttClient | null = null;
-  private readonly handlers = new Map<string, TopicHandler>();
+  private readonly options: TransportOptions;
+  private publisher: mqtt.MqttClient | undefined;
+  private readonly clients = new Set<mqtt.MqttClient>();
+  private readonly taps = new Map<string, (data: unknown) => void>();
 
-  constructor(url: string) {
+  constructor(url: string, options: TransportOptions = {}) {
+    super();
     this.url = url;
+    this.options = options;
     this.displayUrl = redactUrl(url);
   }
 
   async connect(): Promise<void> {
-    try {
-      this.client = await mqtt.connectAsync(this.url, { connectTimeout: 10_000, reconnectPeriod: 1000 }, false);
-    } catch (cause) {
-      throw new BrokerError(ErrorCode.BrokerConnection, `cannot connect to MQTT broker ${this.displayUrl}: ${errorMessage(cause)}`, { cause });
-    }
-    this.client.on('error', (err) => debug('client error %s', err.message));
-    this.client.on('message', (topic, payload) => {
-      const handler = this.handlers.get(topic);
-      if (handler) {
-        handler(payload);
-      } else {
-        debug('message on "%s" with no subscriber', topic);
+    const publisher = await this.open('pub');
+    publisher.on('message', (topic, payload) => this.taps.get(topic)?.(decode(payload)));
+    let online = true;
+    publisher.on('offline', () => {
+      if (online) {
+        online = false;
+        this.emit('disconnected', new Error(`connection to ${this.displayUrl} lost`));
       }
     });
+    publisher.on('connect', () => {
+      if (!online) {
+        online = true;
+        this.stats.reconnects += 1;
+        this.emit('reconnected');
+      }
+    });
+    this.publisher = publisher;
   }
 
   async close(): Promise<void> {
-    const client = this.client;
-    this.client = null;
-    this.handlers.clear();
-    if (client) {
-      await client.endAsync();
-    }
+    const clients = [...this.clients];
+    this.clients.clear();
+    this.publisher = undefined;
+    await Promise.all(clients.map((client) => client.endAsync().catch((err: unknown) => debug('close: %s', errorMessage(err)))));
   }
 
   async createQueue(): Promise<void> {
@@ -61,117 +75,150 @@ export class MqttTransport implements Transport {
   }
 
   async send(kind: QueueKind, queue: string, data: unknown): Promise<void> {
-    await this.publish(queue, encode(data), kind);
+    await this.publish(queue, encode(data), `${kind} "${queue}"`);
   }
 
   async announce(message: DiscoveryMessage): Promise<void> {
-    await this.publish(DISCOVERY_QUEUE, encode(message), 'inqueue');
+    await this.publish(DISCOVERY_QUEUE, encode(message), `topic "${DISCOVERY_QUEUE}"`);
   }
 
   async subscribe(queue: string, handler: (delivery: Delivery) => void, options: SubscribeOptions): Promise<Subscription> {
-    const gate = new PrefetchGate(options.prefetch, handler);
-    await this.listen(queue, (payload) => {
-      gate.offer({
-        payload,
-        onNack: () => {
-          this.publish(deadLetterQueueName(queue), payload, 'inqueue').catch((err: unknown) => {
-            debug('could not dead-letter a message of "%s": %s', queue, errorMessage(err));
-          });
-        },
+    const shared = options.prefetch > 1;
+    const topic = shared ? `$share/${sharedGroup(this.options.clientId, queue)}/${queue}` : queue;
+    const consumers: mqtt.MqttClient[] = [];
+    for (let i = 0; i < options.prefetch; i += 1) {
+      const consumer = await this.open(shared ? `${queue}-${i}` : queue);
+      let connection = 0;
+      consumer.on('close', () => {
+        connection += 1;
       });
-    });
-    return { cancel: () => this.unlisten(queue) };
+      consumer.handleMessage = (packet, done) => {
+        const current = connection;
+        // A PUBACK from a connection since lost would acknowledge whatever
+        // the broker reuses the message id for on the new one: drop it, the
+        // broker redelivers the message.
+        const settle = (): void => {
+          if (connection === current) {
+            done();
+          }
+        };
+        handler(this.delivery(queue, packet, settle));
+      };
+      consumers.push(consumer);
+      try {
+        const [grant] = await consumer.subscribeAsync(topic, { qos: 1 });
+        if (!grant || grant.qos > 2) {
+          throw new Error(shared ? 'refused; a prefetch above 1 needs a broker with shared subscriptions (Mosquitto 2, EMQX, HiveMQ)' : 'refused by the broker');
+        }
+      } catch (cause) {
+        await Promise.all(consumers.map((c) => this.end(c)));
+        throw new BrokerError(ErrorCode.BrokerOperation, `cannot subscribe to MQTT topic "${topic}" on ${this.displayUrl}: ${errorMessage(cause)}`, { cause });
+      }
+    }
+    debug('consuming "%s" on %d connection(s)', topic, consumers.length);
+    return {
+      cancel: async () => {
+        // Unsubscribing would drop the persistent session's queued messages; just leave.
+        await Promise.all(consumers.map((c) => this.end(c)));
+      },
+    };
   }
 
   async tap(queue: string, handler: (data: unknown) => void): Promise<Subscription> {
-    await this.listen(queue, (payload) => handler(decode(payload)));
-    return { cancel: () => this.unlisten(queue) };
+    const publisher = this.requirePublisher();
+    this.taps.set(queue, handler);
+    await publisher.subscribeAsync(queue, { qos: 1 });
+    return {
+      cancel: async () => {
+        this.taps.delete(queue);
+        await publisher.unsubscribeAsync(queue);
+      },
+    };
   }
 
-  private async listen(topic: string, handler: TopicHandler): Promise<void> {
-    const client = this.requireClient();
-    if (this.handlers.has(topic)) {
-      throw new BrokerError(ErrorCode.BrokerOperation, `already subscribed to MQTT topic "${topic}" on ${this.displayUrl}`);
+  private delivery(queue: string, packet: mqtt.IPublishPacket, settle: () => void): Delivery {
+    let settled = false;
+    const body = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    return {
+      body,
+      redelivered: packet.dup === true,
+      ack: async () => {
+        if (!settled) {
+          settled = true;
+          settle();
+        }
+      },
+      nack: async (reason: string) => {
+        if (settled) {
+          return;
+        }
+        settled = true;
+        debug('dead-lettering a message of "%s": %s', queue, reason);
+        try {
+          await this.publish(deadLetterQueueName(queue), body, `topic "${deadLetterQueueName(queue)}"`);
+        } catch (err) {
+          // Without its PUBACK the broker delivers the message again, so it is not lost.
+          debug('could not dead-letter a message of "%s": %s', queue, errorMessage(err));
+          return;
+        }
+        settle();
+      },
+    };
+  }
+
+  /** Open a connection, retrying for a bounded time at start; mqtt.js reconnects it afterwards. */
+  private async open(role: string): Promise<mqtt.MqttClient> {
+    const { clientId, tls } = this.options;
+    const options: mqtt.IClientOptions = {
+      connectTimeout: 10_000,
+      reconnectPeriod: 1000,
+      keepalive: 60,
+      ...(clientId ? { clientId: `${clientId}-${role}`, clean: false } : { clean: true }),
+      ...tls,
+    };
+    const started = Date.now();
+    const timeout = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const client = await mqtt.connectAsync(this.url, options, false);
+        client.on('error', (err) => debug('client error: %s', err.message));
+        this.clients.add(client);
+        return client;
+      } catch (cause) {
+        const refused = /not authori[sz]ed|bad user ?name or password|connection refused: (bad|not)/i.test(errorMessage(cause));
+        if (refused || Date.now() - started >= timeout) {
+          const reason = refused ? 'access refused: check the user name and password' : errorMessage(cause);
+          throw new BrokerError(ErrorCode.BrokerConnection, `cannot connect to MQTT broker ${this.displayUrl}: ${reason}`, { cause });
+        }
+        debug('connecting to %s failed (%s); retrying', this.displayUrl, errorMessage(cause));
+        await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt)));
+      }
     }
-    this.handlers.set(topic, handler);
+  }
+
+  private async end(client: mqtt.MqttClient): Promise<void> {
+    this.clients.delete(client);
+    await client.endAsync().catch((err: unknown) => debug('close: %s', errorMessage(err)));
+  }
+
+  private async publish(topic: string, payload: Buffer, what: string): Promise<void> {
+    const publisher = this.requirePublisher();
     try {
-      await client.subscribeAsync(topic, { qos: 1 });
+      await publisher.publishAsync(topic, payload, { qos: 1 });
     } catch (cause) {
-      this.handlers.delete(topic);
-      throw new BrokerError(ErrorCode.BrokerOperation, `cannot subscribe to MQTT topic "${topic}": ${errorMessage(cause)}`, { cause });
-    }
-    debug('subscribed to "%s"', topic);
-  }
-
-  private async unlisten(topic: string): Promise<void> {
-    this.handlers.delete(topic);
-    if (this.client) {
-      await this.client.unsubscribeAsync(topic);
+      throw new BrokerError(ErrorCode.BrokerOperation, `publish to ${what} failed: ${errorMessage(cause)}`, { cause });
     }
   }
 
-  private async publish(topic: string, payload: Buffer, kind: QueueKind): Promise<void> {
-    const client = this.requireClient();
-    try {
-      await client.publishAsync(topic, payload, { qos: 1 });
-    } catch (cause) {
-      throw new BrokerError(ErrorCode.BrokerOperation, `publish to ${kind} "${topic}" failed: ${errorMessage(cause)}`, { cause });
-    }
-  }
-
-  private requireClient(): mqtt.MqttClient {
-    if (!this.client) {
+  private requirePublisher(): mqtt.MqttClient {
+    if (!this.publisher) {
       throw new BrokerError(ErrorCode.BrokerOperation, `not connected to MQTT broker ${this.displayUrl}`);
     }
-    return this.client;
+    return this.publisher;
   }
 }
 
-interface Pending {
-  payload: Buffer;
-  onNack: () => void;
-}
-
-/** Holds deliveries beyond the prefetch count until earlier ones settle. */
-class PrefetchGate {
-  private inFlight = 0;
-  private readonly waiting: Pending[] = [];
-
-  constructor(
-    private readonly prefetch: number,
-    private readonly handler: (delivery: Delivery) => void,
-  ) {}
-
-  offer(pending: Pending): void {
-    if (this.inFlight >= this.prefetch) {
-      this.waiting.push(pending);
-      return;
-    }
-    this.deliver(pending);
-  }
-
-  private deliver(pending: Pending): void {
-    this.inFlight += 1;
-    let settled = false;
-    const settle = (failed: boolean): void => {
-      if (settled) {
-        return;
-      }
-      settled = true;
-      if (failed) {
-        pending.onNack();
-      }
-      this.inFlight -= 1;
-      const next = this.waiting.shift();
-      if (next) {
-        this.deliver(next);
-      }
-    };
-    this.handler({
-      data: decode(pending.payload),
-      size: pending.payload.length,
-      ack: () => settle(false),
-      nack: () => settle(true),
-    });
-  }
+/** Shared-subscription group: the participant's, so several processes of one role share the work. */
+function sharedGroup(clientId: string | undefined, queue: string): string {
+  return (clientId ?? queue).replace(/[/+#]/g, '_');
 }

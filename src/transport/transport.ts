@@ -3,6 +3,8 @@
  * based. One implementation per broker protocol, chosen by URL scheme in
  * `./index.ts`. See WIRE: "AMQP 0-9-1 layout" and "MQTT layout".
  */
+import type { EventEmitter } from 'node:events';
+import type { DiscoveryMessage } from '../protocol/definition';
 
 /**
  * Which side of a participant a queue is on. An inqueue is consumed from (on
@@ -10,8 +12,6 @@
  * dead-letter exchange); an outqueue is published to (on AMQP: a fanout
  * exchange).
  */
-import type { DiscoveryMessage } from '../protocol/definition';
-
 export type QueueKind = 'inqueue' | 'outqueue';
 
 /** Options for declaring a queue. */
@@ -20,16 +20,23 @@ export interface QueueOptions {
   persistent?: boolean;
 }
 
-/** A message delivered to a subscriber. Settle it exactly once. */
+/** A message delivered to a subscriber. Settle it once; later calls do nothing. */
 export interface Delivery {
-  /** The decoded body: parsed JSON, or the text when it is not JSON. */
-  readonly data: unknown;
-  /** Size of the body in bytes. */
-  readonly size: number;
-  /** The message was handled: remove it from the queue. */
-  ack(): void;
-  /** The message failed: route it to the dead-letter queue. */
-  nack(): void;
+  /** The body as received. */
+  readonly body: Buffer;
+  /** Whether the broker delivered this message before (AMQP `redelivered`, MQTT `dup`). */
+  readonly redelivered: boolean;
+  /**
+   * The message was handled: remove it from the queue. Resolves when done,
+   * or at once when the connection it came on is gone (the broker then
+   * delivers it again).
+   */
+  ack(): Promise<void>;
+  /**
+   * The message failed: route it to the dead-letter queue `dead-<queue>`,
+   * carrying `reason`.
+   */
+  nack(reason: string): Promise<void>;
 }
 
 /** Options for consuming a queue. */
@@ -44,27 +51,46 @@ export interface Subscription {
   cancel(): Promise<void>;
 }
 
+/** Counters a transport keeps. */
+export interface TransportStats {
+  /** Publishes the broker could route nowhere (an outport with nothing bound). */
+  unroutable: number;
+  /** Connections re-established after a loss. */
+  reconnects: number;
+}
+
+/** Lifecycle notifications of a transport. */
+export interface TransportEvents {
+  /** The connection was lost; the transport is trying to get it back. */
+  disconnected: [Error];
+  /** The connection is back, topology and subscriptions restored. */
+  reconnected: [];
+}
+
 /** A broker connection. */
-export interface Transport {
+export interface Transport extends Pick<EventEmitter<TransportEvents>, 'on' | 'once' | 'off'> {
   /** The URL scheme family, `amqp`, `mqtt` or `memory`. */
   readonly protocol: 'amqp' | 'mqtt' | 'memory';
   /** The broker URL with any password removed, safe to print. */
   readonly displayUrl: string;
+  readonly stats: Readonly<TransportStats>;
   connect(): Promise<void>;
   /** Close the connection; outstanding publishes are flushed first. */
   close(): Promise<void>;
-  /** Declare a queue of the given kind; idempotent. */
+  /** Declare a queue of the given kind; idempotent, and redone after a reconnect. */
   createQueue(kind: QueueKind, queue: string, options?: QueueOptions): Promise<void>;
   /**
-   * Publish a packet. To an `inqueue` it goes straight to the queue; to an
-   * `outqueue` it goes to that queue's exchange, reaching whatever is bound.
+   * Publish a packet, resolving once the broker has it. To an `inqueue` it
+   * goes straight to the queue; to an `outqueue` it goes to that queue's
+   * exchange, reaching whatever is bound. While disconnected it waits.
    */
   send(kind: QueueKind, queue: string, data: unknown): Promise<void>;
   /**
    * Send a discovery message to the `fbp` queue, declared exactly as the
-   * msgflo coordinator declares it (a plain durable queue).
+   * msgflo coordinator declares it, expiring after `ttlMs` where the broker
+   * supports it (a newer one will have replaced it by then).
    */
-  announce(message: DiscoveryMessage): Promise<void>;
+  announce(message: DiscoveryMessage, ttlMs: number): Promise<void>;
   /** Consume an inqueue. The handler must settle every delivery. */
   subscribe(queue: string, handler: (delivery: Delivery) => void, options: SubscribeOptions): Promise<Subscription>;
   /**

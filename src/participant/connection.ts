@@ -1,0 +1,32 @@
+/**
+ * From participant options to the transport's connection options.
+ */
+import { readFileSync } from 'node:fs';
+import { InvalidOptionError, errorMessage } from '../errors';
+import type { TlsOptions, TransportOptions } from '../transport/options';
+import type { ParticipantOptions } from './options';
+
+/** The connection options a participant's transport needs; reads the TLS files. */
+export function transportOptions(options: ParticipantOptions): TransportOptions {
+  const result: TransportOptions = {
+    connectTimeoutMs: options.connectTimeout,
+    queueType: options.queueType,
+    deliveryLimit: options.deliveryLimit,
+    clientId: options.clientId,
+  };
+  const tls: TlsOptions = {};
+  for (const key of ['ca', 'cert', 'key'] as const) {
+    const file = options.tls[key];
+    if (file) {
+      try {
+        tls[key] = readFileSync(file);
+      } catch (cause) {
+        throw new InvalidOptionError(`invalid --tls-${key} "${file}": ${errorMessage(cause)}`, { cause });
+      }
+    }
+  }
+  if (Object.keys(tls).length > 0) {
+    result.tls = tls;
+  }
+  return result;
+}

@@ -1,0 +1,47 @@
+/**
+ * Connection options shared by the transports.
+ */
+
+/** TLS material for `amqps://` and `mqtts://`. */
+export interface TlsOptions {
+  /** CA certificates to trust (PEM). */
+  ca?: Buffer;
+  /** Client certificate (PEM), for brokers that require one. */
+  cert?: Buffer;
+  /** Client private key (PEM). */
+  key?: Buffer;
+  /** Verify the broker's certificate (default true). */
+  rejectUnauthorized?: boolean;
+}
+
+/** How to connect and what to declare. */
+export interface TransportOptions {
+  /**
+   * How long to keep trying to connect at start, in ms, before giving up
+   * (default 30 s). Once connected, a lost connection is retried forever.
+   */
+  connectTimeoutMs?: number;
+  tls?: TlsOptions;
+  /** AMQP: the type of inqueues (default classic). */
+  queueType?: 'classic' | 'quorum';
+  /** AMQP, quorum queues: deliveries of one message before RabbitMQ dead-letters it (default 5). */
+  deliveryLimit?: number;
+  /**
+   * MQTT: a client id that stays the same across restarts, so the broker
+   * keeps the session (subscriptions and unacknowledged messages) while the
+   * participant is away. Without it, a random id and a clean session.
+   */
+  clientId?: string;
+}
+
+/** Default of {@link TransportOptions.connectTimeoutMs}. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+
+/** Default of {@link TransportOptions.deliveryLimit}. */
+export const DEFAULT_DELIVERY_LIMIT = 5;
+
+/** Reconnect delays: exponential from 100 ms to 5 s, with jitter so workers do not reconnect in lockstep. */
+export function backoffDelay(attempt: number): number {
+  const base = Math.min(5000, 100 * 2 ** Math.max(0, attempt - 1));
+  return Math.round(base * (0.8 + Math.random() * 0.4));
+}
