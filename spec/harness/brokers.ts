@@ -7,6 +7,12 @@
  * we spawn is started detached, so it leads its own process group: stop() and
  * the process-exit hook kill those groups (plus any descendant that left the
  * group), and nothing else.
+ *
+ * For fault-injection tests a handle can also restart() the broker (clean
+ * SIGTERM shutdown or SIGKILL crash) or kill() and later start() it, keeping
+ * its data dir, ports and node name, so persistent state survives. With the
+ * `tls` option a broker gets a second, TLS listener (see ./tls for throwaway
+ * certificates).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -29,17 +35,82 @@ export interface BrokerHandle {
   /** Connection URL on 127.0.0.1, e.g. `amqp://guest:guest@127.0.0.1:40123`. */
   readonly url: string;
   /**
+   * URL of the TLS listener, present only when the broker was started with
+   * {@link BrokerOptions.tls}: `amqps://guest:guest@127.0.0.1:<port>` or
+   * `mqtts://127.0.0.1:<port>`. Connect with the CA (and, if required, a
+   * client certificate) from the {@link TlsMaterial}.
+   */
+  readonly tlsUrl?: string;
+  /**
+   * Stop the broker server, wait `downtimeMs`, and start it again with the
+   * same data dir, ports, node name and config; resolves once it accepts
+   * connections again (same readiness checks as the first start).
+   *
+   * The default `signal: 'SIGTERM'` is a clean shutdown (RabbitMQ and
+   * Mosquitto write their state; SIGKILL if they take longer than 20 s).
+   * `signal: 'SIGKILL'` simulates a crash: equivalent to {@link kill} then
+   * {@link start}. On a broker that is down (after {@link kill}) it only
+   * starts it. Client connections are dropped either way.
+   *
+   * Operations on one handle run one after the other; after {@link stop}
+   * they reject. If the broker does not come back, the promise rejects with
+   * its log tail and the broker stays down ({@link stop} still cleans up).
+   */
+  restart(options?: RestartOptions): Promise<void>;
+  /**
+   * SIGKILL the broker server (a crash: nothing is flushed beyond what the
+   * broker already wrote) and leave it down; its data dir, ports and (for
+   * RabbitMQ) epmd are kept for {@link start}. No-op if already down.
+   */
+  kill(): Promise<void>;
+  /**
+   * Start the server again after {@link kill} with the same data dir, ports
+   * and config; resolves once it accepts connections. No-op if it is running.
+   */
+  start(): Promise<void>;
+  /**
    * Kill the broker and every process it started, then remove its temp dir.
    * Idempotent; bounded in time (SIGKILL after about 5 s). Rejects only if a
-   * process survived SIGKILL.
+   * process survived SIGKILL. Aborts a restart/start that is waiting for the
+   * broker to come up.
    */
   stop(): Promise<void>;
+}
+
+/** Options for {@link BrokerHandle.restart}. */
+export interface RestartOptions {
+  /** How long the broker stays down between stop and start; default 0. */
+  downtimeMs?: number;
+  /** `'SIGTERM'` (default): clean shutdown; `'SIGKILL'`: crash. */
+  signal?: 'SIGTERM' | 'SIGKILL';
+}
+
+/**
+ * Certificates for a TLS listener (PEM file paths; see `makeTlsMaterial` in
+ * ./tls). Keep the files in place while the broker runs: restarts read them
+ * again, and Erlang's ssl may read them at handshake time rather than at startup.
+ */
+export interface TlsMaterial {
+  /** CA certificate the broker verifies client certificates against. */
+  ca: string;
+  /** Server certificate (valid for 127.0.0.1). */
+  cert: string;
+  /** Private key of `cert`. */
+  key: string;
+  /**
+   * Refuse TLS clients that present no certificate signed by `ca`. Default
+   * false: no client certificate needed (RabbitMQ still verifies one that is
+   * presented; Mosquitto does not ask for one).
+   */
+  requireClientCert?: boolean;
 }
 
 /** Options for {@link startRabbitMQ} and {@link startMosquitto}. */
 export interface BrokerOptions {
   /** Receives every output line of the broker processes (prefixed with the process name). */
   log?: (line: string) => void;
+  /** Also listen for TLS on another free 127.0.0.1 port, exposed as {@link BrokerHandle.tlsUrl}. */
+  tls?: TlsMaterial;
 }
 
 const LOOPBACK = '127.0.0.1';
@@ -54,6 +125,8 @@ const MOSQUITTO_READY_TIMEOUT_MS = 15_000;
 const EPMD_READY_TIMEOUT_MS = 5_000;
 const POLL_INTERVAL_MS = 200;
 const STOP_GRACE_MS = 5_000;
+/** Grace period for restart(): a broker that is going to be reused should get to flush its state. */
+const RESTART_GRACE_MS = 20_000;
 const KILL_WAIT_MS = 2_000;
 const LOG_TAIL_LINES = 40;
 
@@ -367,17 +440,22 @@ async function waitForExit(pgid: number, seen: Set<number>, timeoutMs: number): 
 }
 
 /**
- * SIGTERM `graceful` pids, wait up to {@link STOP_GRACE_MS}, then SIGKILL the
- * whole process group and every remaining process of ours.
+ * SIGTERM `graceful` pids, wait up to `graceMs`, then SIGKILL the whole
+ * process group and every remaining process of ours. With `signal: 'SIGKILL'`
+ * skip the SIGTERM step (a simulated crash).
  */
-async function terminate(spawned: Spawned, graceful: readonly number[]): Promise<void> {
+async function terminate(spawned: Spawned, graceful: readonly number[], options: { signal?: 'SIGTERM' | 'SIGKILL'; graceMs?: number } = {}): Promise<void> {
   const pgid = spawned.pid;
+  const graceMs = options.graceMs ?? STOP_GRACE_MS;
   const seen = ourProcesses(pgid, [pgid, ...graceful]);
   if (seen.size > 0) {
-    for (const pid of graceful) sendSignal(pid, 'SIGTERM');
-    let survivors = await waitForExit(pgid, seen, STOP_GRACE_MS);
+    let survivors = seen;
+    if (options.signal !== 'SIGKILL') {
+      for (const pid of graceful) sendSignal(pid, 'SIGTERM');
+      survivors = await waitForExit(pgid, seen, graceMs);
+      if (survivors.size > 0) debug('%s: pids %o still running after %d ms, sending SIGKILL', spawned.name, [...survivors], graceMs);
+    }
     if (survivors.size > 0) {
-      debug('%s: pids %o still running after %d ms, sending SIGKILL', spawned.name, [...survivors], STOP_GRACE_MS);
       sendSignal(-pgid, 'SIGKILL');
       for (const pid of survivors) sendSignal(pid, 'SIGKILL');
       survivors = await waitForExit(pgid, seen, KILL_WAIT_MS);
@@ -451,6 +529,19 @@ async function probeMqtt(url: string): Promise<void> {
   if (!connected) throw new Error('MQTT client ended without CONNACK');
 }
 
+/** A plain TCP connect, for the TLS listener: a handshake would need client certificates we may not have. */
+async function probeTcp(port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const socket = net.connect({ host: LOOPBACK, port });
+    socket.setTimeout(2_000, () => socket.destroy(new Error(`no connection to ${LOOPBACK}:${port}`)));
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('error', reject);
+  });
+}
+
 function formatTail(label: string, lines: readonly string[]): string {
   if (lines.length === 0) return `(no ${label} output)`;
   return [`last ${label} output:`, ...lines.map((line) => `  ${line}`)].join('\n');
@@ -491,6 +582,130 @@ async function cleanupAfterFailure(stop: () => Promise<void>, original: unknown)
 }
 
 // ---------------------------------------------------------------------------
+// Lifecycle (shared by both brokers)
+
+/** What differs between the brokers; {@link manage} adds the state machine around it. */
+interface ServerControl {
+  /**
+   * Spawn the broker server and wait until it accepts connections. The wait
+   * fails promptly once `aborted()` returns true (stop() was called). On any
+   * failure the spawned server is killed before the promise rejects.
+   */
+  launch(aborted: () => boolean): Promise<void>;
+  /** Stop the running server process tree (not RabbitMQ's epmd); SIGTERM first unless `signal` is SIGKILL. */
+  halt(signal: 'SIGTERM' | 'SIGKILL', graceMs: number): Promise<void>;
+  /** Stop the helper processes (epmd) and remove the temp dir; the server is already down. */
+  dispose(): Promise<void>;
+}
+
+/** Ensure the TLS files exist and are readable now, rather than at the first handshake (RabbitMQ reads them lazily). */
+async function resolveTls(tls: TlsMaterial): Promise<Required<TlsMaterial>> {
+  const resolved = {
+    ca: path.resolve(tls.ca),
+    cert: path.resolve(tls.cert),
+    key: path.resolve(tls.key),
+    requireClientCert: tls.requireClientCert ?? false,
+  };
+  for (const file of [resolved.ca, resolved.cert, resolved.key]) {
+    if (/\s/.test(file)) throw new Error(`TLS file path must not contain whitespace (broker config syntax): ${JSON.stringify(file)}`);
+    await fsp.access(file, fs.constants.R_OK);
+  }
+  return resolved;
+}
+
+/** Wrap a started server in a {@link BrokerHandle}: serialized restart/kill/start, and a stop() that wins over all of them. */
+function manage(kind: BrokerHandle['kind'], url: string, tlsUrl: string | undefined, control: ServerControl): BrokerHandle {
+  let running = true;
+  let stopping = false;
+  let queue: Promise<void> = Promise.resolve();
+  let wakeUp: (() => void) | undefined;
+
+  const serialize = (what: string, operation: () => Promise<void>): Promise<void> => {
+    const result = queue.then(() => {
+      if (stopping) throw new Error(`${what}: broker ${url} has been stopped`);
+      return operation();
+    });
+    queue = result.catch(() => undefined);
+    return result;
+  };
+  const down = async (signal: 'SIGTERM' | 'SIGKILL', graceMs: number): Promise<void> => {
+    if (!running) return;
+    running = false;
+    await control.halt(signal, graceMs);
+  };
+  const up = async (): Promise<void> => {
+    if (running) return;
+    if (stopping) throw new Error(`broker ${url} has been stopped`);
+    await control.launch(() => stopping);
+    running = true;
+  };
+  /** A downtime that stop() can cut short. */
+  const pause = (ms: number): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        wakeUp = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      wakeUp = done;
+    });
+
+  return {
+    kind,
+    url,
+    ...(tlsUrl === undefined ? {} : { tlsUrl }),
+    restart: (options: RestartOptions = {}) =>
+      serialize('restart', async () => {
+        const started = Date.now();
+        await down(options.signal ?? 'SIGTERM', RESTART_GRACE_MS);
+        const stoppedAt = Date.now();
+        if (options.downtimeMs !== undefined && options.downtimeMs > 0) await pause(options.downtimeMs);
+        const startingAt = Date.now();
+        await up();
+        debug('%s restarted: down in %d ms, up in %d ms', url, stoppedAt - started, Date.now() - startingAt);
+      }),
+    kill: () => serialize('kill', () => down('SIGKILL', 0)),
+    start: () => serialize('start', up),
+    stop: once(async () => {
+      stopping = true;
+      wakeUp?.();
+      await queue; // a pending launch notices `stopping` within one poll
+      try {
+        await down('SIGTERM', STOP_GRACE_MS);
+      } finally {
+        await control.dispose();
+        debug('%s stopped', url);
+      }
+    }),
+  };
+}
+
+/**
+ * Spawn via `spawnServer`, then wait with `probes` until ready; kill the new server
+ * if that fails. Shared by both brokers' {@link ServerControl.launch}.
+ */
+async function launchServer(
+  what: string,
+  spawnServer: () => Promise<Spawned>,
+  probes: readonly (() => Promise<void>)[],
+  gracefulPids: (server: Spawned) => number[],
+  aborted: () => boolean,
+  timeoutMs: number,
+  describe: (server: Spawned) => string,
+): Promise<Spawned> {
+  const server = await spawnServer();
+  const exited = (): string | undefined => (aborted() ? 'was stopped (stop() called)' : server.exitReason());
+  try {
+    for (const probe of probes) await waitUntilReady(what, probe, exited, timeoutMs, () => describe(server));
+  } catch (err) {
+    await terminate(server, gracefulPids(server), { signal: 'SIGKILL' }).catch((killErr: unknown) => debug('killing %s after failed start: %s', what, (killErr as Error).message));
+    throw err;
+  }
+  return server;
+}
+
+// ---------------------------------------------------------------------------
 // RabbitMQ
 
 /** Environment without inherited RabbitMQ/Erlang settings, which could point the node elsewhere. */
@@ -515,70 +730,116 @@ function readPidFile(file: string): number | undefined {
 /**
  * Start a private RabbitMQ node on 127.0.0.1 with its own epmd, data dir and
  * cookie, and wait until it accepts AMQP connections (typically ~5 s).
+ *
+ * With `options.tls` it also gets an AMQPS listener ({@link BrokerHandle.tlsUrl})
+ * that verifies client certificates against `tls.ca` when presented
+ * (`verify_peer`) and refuses clients without one if `requireClientCert`.
+ *
+ * The node name, epmd, ports and mnesia dir stay the same across
+ * {@link BrokerHandle.restart}, so durable queues and persistent messages survive it.
  */
 export async function startRabbitMQ(options: BrokerOptions = {}): Promise<BrokerHandle> {
   await requireBinaries('RabbitMQ', [RABBITMQ_SERVER, EPMD]);
+  const tls = options.tls === undefined ? undefined : await resolveTls(options.tls);
   const started = Date.now();
   const dir = await makeTempDir('noflo-msgflo-rabbitmq-');
-  const ports = await freePorts(3);
+  const ports = await freePorts(tls ? 4 : 3);
   const amqpPort = portAt(ports, 0);
   const distPort = portAt(ports, 1);
   const epmdPort = portAt(ports, 2);
+  const tlsPort = tls ? portAt(ports, 3) : undefined;
   const url = `amqp://guest:guest@${LOOPBACK}:${amqpPort}`;
+  const tlsUrl = tlsPort === undefined ? undefined : `amqps://guest:guest@${LOOPBACK}:${tlsPort}`;
   const pidFile = path.join(dir, 'pid');
   const logDir = path.join(dir, 'log');
 
+  const config = [`listeners.tcp.1 = ${LOOPBACK}:${amqpPort}`, 'loopback_users = none'];
+  if (tls && tlsPort !== undefined) {
+    config.push(
+      `listeners.ssl.1 = ${LOOPBACK}:${tlsPort}`,
+      `ssl_options.cacertfile = ${tls.ca}`,
+      `ssl_options.certfile = ${tls.cert}`,
+      `ssl_options.keyfile = ${tls.key}`,
+      'ssl_options.verify = verify_peer',
+      `ssl_options.fail_if_no_peer_cert = ${String(tls.requireClientCert)}`,
+    );
+  }
   await fsp.writeFile(path.join(dir, 'enabled_plugins'), '[].\n');
-  await fsp.writeFile(path.join(dir, 'rabbitmq.conf'), `listeners.tcp.1 = ${LOOPBACK}:${amqpPort}\nloopback_users = none\n`);
+  await fsp.writeFile(path.join(dir, 'rabbitmq.conf'), `${config.join('\n')}\n`);
 
   let epmd: Spawned | undefined;
   let server: Spawned | undefined;
-  const stop = once(async () => {
-    // Stop the node before its epmd, so it can unregister cleanly.
+  const describe = (current: Spawned | undefined = server): string =>
+    [formatTail('epmd', epmd?.tail ?? []), formatTail('rabbitmq-server', current?.tail ?? []), fileTails(logDir)].filter(Boolean).join('\n');
+  // SIGTERM goes to beam.smp (clean shutdown: init:stop) and to the wrapper script, which forwards it.
+  const gracefulPids = (spawned: Spawned): number[] => {
     const beamPid = readPidFile(pidFile);
-    if (server) await terminate(server, beamPid === undefined ? [server.pid] : [beamPid, server.pid]);
-    if (epmd) await terminate(epmd, [epmd.pid]);
-    await removeDir(dir);
-    debug('RabbitMQ %s stopped', url);
+    return beamPid === undefined ? [spawned.pid] : [beamPid, spawned.pid];
+  };
+  // Fixed for the node's lifetime: the same node name means the same mnesia dir after a restart.
+  const serverEnv = isolatedEnv({
+    HOME: dir, // the Erlang cookie is written to $HOME
+    ERL_EPMD_PORT: String(epmdPort),
+    // RabbitMQ runs helper `erl -sname ...` nodes, which would try `epmd -daemon` (a session of its
+    // own, on 0.0.0.0) before finding ours; never start one, ours is already up.
+    ERL_FLAGS: '-start_epmd false',
+    RABBITMQ_NODENAME: `rt${randomBytes(6).toString('hex')}@localhost`,
+    RABBITMQ_NODE_IP_ADDRESS: LOOPBACK,
+    RABBITMQ_NODE_PORT: String(amqpPort),
+    RABBITMQ_DIST_PORT: String(distPort),
+    RABBITMQ_MNESIA_BASE: path.join(dir, 'mnesia'),
+    RABBITMQ_LOG_BASE: logDir,
+    RABBITMQ_ENABLED_PLUGINS_FILE: path.join(dir, 'enabled_plugins'),
+    RABBITMQ_CONFIG_FILE: path.join(dir, 'rabbitmq'), // RabbitMQ appends .conf itself
+    // Keep /etc/rabbitmq out of it: these files need not exist.
+    RABBITMQ_CONF_ENV_FILE: path.join(dir, 'rabbitmq-env.conf'),
+    RABBITMQ_ADVANCED_CONFIG_FILE: path.join(dir, 'advanced.config'),
+    RABBITMQ_PID_FILE: pidFile,
+    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: `-kernel inet_dist_use_interface {127,0,0,1}`,
   });
-  const describe = (): string => [formatTail('epmd', epmd?.tail ?? []), formatTail('rabbitmq-server', server?.tail ?? []), fileTails(logDir)].filter(Boolean).join('\n');
+  const probes = [() => probeAmqp(url), ...(tlsPort === undefined ? [] : [() => probeTcp(tlsPort)])];
+
+  const control: ServerControl = {
+    async launch(aborted) {
+      // A pid file left by a killed node would name a dead (or, worse, reused) pid.
+      await fsp.rm(pidFile, { force: true });
+      server = await launchServer(
+        `RabbitMQ on ${url}`,
+        // /usr/lib/..., not /usr/sbin/rabbitmq-server, which would switch to the rabbitmq user.
+        () => spawnTracked('rabbitmq-server', RABBITMQ_SERVER, [], serverEnv, dir, options.log),
+        probes,
+        gracefulPids,
+        aborted,
+        RABBITMQ_READY_TIMEOUT_MS,
+        describe,
+      );
+    },
+    async halt(signal, graceMs) {
+      const current = server;
+      if (!current) return;
+      await terminate(current, gracefulPids(current), { signal, graceMs });
+      server = undefined;
+    },
+    async dispose() {
+      // Only after the node is down, so it can unregister cleanly.
+      if (epmd) await terminate(epmd, [epmd.pid]);
+      await removeDir(dir);
+    },
+  };
 
   try {
     // Our own epmd on a private port: the system one (if any) listens on 0.0.0.0 and is not ours.
+    // It keeps running across restarts and is stopped only by stop().
     const env = isolatedEnv({ HOME: dir, ERL_EPMD_PORT: String(epmdPort) });
     epmd = await spawnTracked('epmd', EPMD, ['-address', LOOPBACK, '-port', String(epmdPort)], env, dir, options.log);
     const epmdProcess = epmd;
-    await waitUntilReady(`epmd on ${LOOPBACK}:${epmdPort}`, () => probeEpmd(epmdPort), () => epmdProcess.exitReason(), EPMD_READY_TIMEOUT_MS, describe);
-
-    const serverEnv = isolatedEnv({
-      HOME: dir, // the Erlang cookie is written to $HOME
-      ERL_EPMD_PORT: String(epmdPort),
-      // RabbitMQ runs helper `erl -sname ...` nodes, which would try `epmd -daemon` (a session of its
-      // own, on 0.0.0.0) before finding ours; never start one, ours is already up.
-      ERL_FLAGS: '-start_epmd false',
-      RABBITMQ_NODENAME: `rt${randomBytes(6).toString('hex')}@localhost`,
-      RABBITMQ_NODE_IP_ADDRESS: LOOPBACK,
-      RABBITMQ_NODE_PORT: String(amqpPort),
-      RABBITMQ_DIST_PORT: String(distPort),
-      RABBITMQ_MNESIA_BASE: path.join(dir, 'mnesia'),
-      RABBITMQ_LOG_BASE: logDir,
-      RABBITMQ_ENABLED_PLUGINS_FILE: path.join(dir, 'enabled_plugins'),
-      RABBITMQ_CONFIG_FILE: path.join(dir, 'rabbitmq'), // RabbitMQ appends .conf itself
-      // Keep /etc/rabbitmq out of it: these files need not exist.
-      RABBITMQ_CONF_ENV_FILE: path.join(dir, 'rabbitmq-env.conf'),
-      RABBITMQ_ADVANCED_CONFIG_FILE: path.join(dir, 'advanced.config'),
-      RABBITMQ_PID_FILE: pidFile,
-      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: `-kernel inet_dist_use_interface {127,0,0,1}`,
-    });
-    // /usr/lib/..., not /usr/sbin/rabbitmq-server, which would switch to the rabbitmq user.
-    server = await spawnTracked('rabbitmq-server', RABBITMQ_SERVER, [], serverEnv, dir, options.log);
-    const serverProcess = server;
-    await waitUntilReady(`RabbitMQ on ${url}`, () => probeAmqp(url), () => serverProcess.exitReason(), RABBITMQ_READY_TIMEOUT_MS, describe);
+    await waitUntilReady(`epmd on ${LOOPBACK}:${epmdPort}`, () => probeEpmd(epmdPort), () => epmdProcess.exitReason(), EPMD_READY_TIMEOUT_MS, () => describe());
+    await control.launch(() => false);
   } catch (err) {
-    return cleanupAfterFailure(stop, err);
+    return cleanupAfterFailure(() => control.dispose(), err);
   }
-  debug('RabbitMQ ready on %s after %d ms (dir %s, beam pid %s)', url, Date.now() - started, dir, readPidFile(pidFile));
-  return { kind: 'amqp', url, stop };
+  debug('RabbitMQ ready on %s%s after %d ms (dir %s, beam pid %s)', url, tlsUrl === undefined ? '' : ` and ${tlsUrl}`, Date.now() - started, dir, readPidFile(pidFile));
+  return manage('amqp', url, tlsUrl, control);
 }
 
 // ---------------------------------------------------------------------------
@@ -587,43 +848,84 @@ export async function startRabbitMQ(options: BrokerOptions = {}): Promise<Broker
 /**
  * Start a private Mosquitto on 127.0.0.1 with persistence in its own temp dir,
  * and wait until it accepts MQTT connections.
+ *
+ * The persistence DB (sessions, subscriptions, queued QoS 1/2 messages,
+ * retained messages) is written on SIGTERM and every ~1 s (autosave), so a
+ * clean {@link BrokerHandle.restart} loses nothing and a crash (`kill()`)
+ * loses at most the last couple of seconds.
+ *
+ * With `options.tls` it also gets an MQTTS listener ({@link BrokerHandle.tlsUrl});
+ * with `requireClientCert` it refuses clients without a certificate signed by `tls.ca`.
  */
 export async function startMosquitto(options: BrokerOptions = {}): Promise<BrokerHandle> {
   await requireBinaries('Mosquitto', [MOSQUITTO]);
+  const tls = options.tls === undefined ? undefined : await resolveTls(options.tls);
   const started = Date.now();
   const dir = await makeTempDir('noflo-msgflo-mosquitto-');
-  const port = await freePort();
+  const ports = await freePorts(tls ? 2 : 1);
+  const port = portAt(ports, 0);
+  const tlsPort = tls ? portAt(ports, 1) : undefined;
   const url = `mqtt://${LOOPBACK}:${port}`;
+  const tlsUrl = tlsPort === undefined ? undefined : `mqtts://${LOOPBACK}:${tlsPort}`;
   const configFile = path.join(dir, 'mosquitto.conf');
   const config = [
-    `listener ${port} ${LOOPBACK}`,
+    // Global settings first: listener-specific ones apply to the `listener` line above them.
+    'per_listener_settings false',
     'allow_anonymous true',
     'persistence true',
     `persistence_location ${dir}/`,
+    // Seconds; besides this, Mosquitto writes the DB on a clean (SIGTERM) shutdown.
+    'autosave_interval 1',
     // Unlimited in flight and a deep queue: tests push bursts through single clients.
     'max_queued_messages 100000',
     'max_inflight_messages 0',
-    // As root Mosquitto would drop to the "mosquitto" user, which cannot write our 0700 temp dir;
-    // naming the current user keeps it as is (ignored when not root).
+    // As root Mosquitto would drop to the "mosquitto" user, which cannot write our 0700 temp dir
+    // (nor read TLS keys in someone else's); naming the current user keeps it as is (ignored when not root).
     `user ${os.userInfo().username}`,
     'log_dest stderr',
+    `listener ${port} ${LOOPBACK}`,
   ];
+  if (tls && tlsPort !== undefined) {
+    config.push(
+      `listener ${tlsPort} ${LOOPBACK}`,
+      `cafile ${tls.ca}`,
+      `certfile ${tls.cert}`,
+      `keyfile ${tls.key}`,
+      `require_certificate ${String(tls.requireClientCert)}`,
+    );
+  }
   await fsp.writeFile(configFile, `${config.join('\n')}\n`);
 
   let server: Spawned | undefined;
-  const stop = once(async () => {
-    if (server) await terminate(server, [server.pid]);
-    await removeDir(dir);
-    debug('Mosquitto %s stopped', url);
-  });
+  const probes = [() => probeMqtt(url), ...(tlsPort === undefined ? [] : [() => probeTcp(tlsPort)])];
+  const control: ServerControl = {
+    async launch(aborted) {
+      server = await launchServer(
+        `Mosquitto on ${url}`,
+        () => spawnTracked('mosquitto', MOSQUITTO, ['-c', configFile], { ...process.env }, dir, options.log),
+        probes,
+        (spawned) => [spawned.pid],
+        aborted,
+        MOSQUITTO_READY_TIMEOUT_MS,
+        (current) => formatTail('mosquitto', current.tail),
+      );
+    },
+    async halt(signal, graceMs) {
+      const current = server;
+      if (!current) return;
+      await terminate(current, [current.pid], { signal, graceMs });
+      server = undefined;
+    },
+    async dispose() {
+      await removeDir(dir);
+    },
+  };
 
   try {
-    server = await spawnTracked('mosquitto', MOSQUITTO, ['-c', configFile], { ...process.env }, dir, options.log);
-    const serverProcess = server;
-    await waitUntilReady(`Mosquitto on ${url}`, () => probeMqtt(url), () => serverProcess.exitReason(), MOSQUITTO_READY_TIMEOUT_MS, () => formatTail('mosquitto', serverProcess.tail));
+    await control.launch(() => false);
   } catch (err) {
-    return cleanupAfterFailure(stop, err);
+    return cleanupAfterFailure(() => control.dispose(), err);
   }
-  debug('Mosquitto ready on %s after %d ms (dir %s)', url, Date.now() - started, dir);
-  return { kind: 'mqtt', url, stop };
+  debug('Mosquitto ready on %s%s after %d ms (dir %s)', url, tlsUrl === undefined ? '' : ` and ${tlsUrl}`, Date.now() - started, dir);
+  return manage('mqtt', url, tlsUrl, control);
 }

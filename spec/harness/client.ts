@@ -11,6 +11,8 @@ import * as mqtt from 'mqtt';
 export class Collector {
   /** Raw bodies as text. */
   readonly bodies: string[] = [];
+  /** AMQP headers of each kept message (undefined on MQTT). */
+  readonly headers: Array<Record<string, unknown> | undefined> = [];
   private waiters: Array<() => void> = [];
 
   /** @param accept - which bodies to keep; all of them by default */
@@ -27,11 +29,12 @@ export class Collector {
     });
   }
 
-  push(body: string): void {
+  push(body: string, headers?: Record<string, unknown>): void {
     if (!this.accept(body)) {
       return;
     }
     this.bodies.push(body);
+    this.headers.push(headers);
     for (const wake of this.waiters.splice(0)) {
       wake();
     }
@@ -93,7 +96,7 @@ async function connectAmqp(url: string): Promise<TestClient> {
   const consume = async (queue: string, collector: Collector): Promise<Collector> => {
     await channel.consume(queue, (message) => {
       if (message) {
-        collector.push(message.content.toString('utf8'));
+        collector.push(message.content.toString('utf8'), message.properties.headers as Record<string, unknown> | undefined);
       }
     }, { noAck: true });
     return collector;
