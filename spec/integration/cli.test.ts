@@ -9,8 +9,9 @@ import { runCli, startCli } from '../harness/cli';
 import { cp, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { brokerUrls, mqttUrl } from '../harness/env';
+import { amqpUrl, brokerUrls, mqttUrl } from '../harness/env';
 import { FIXTURES, REPO_ROOT } from '../harness/participants';
+import { eventually } from '../harness/wait';
 
 describe('command line: bad input stops the start with one line', () => {
   const cases: Array<[string, string[], RegExp]> = [
@@ -179,5 +180,43 @@ describe('command line with --cache', () => {
       runtime.child.kill('SIGTERM');
       assert.equal((await runtime.exited).code, 0);
     }
+  });
+});
+
+describe('command line: exceptions in components', () => {
+  test('an exception thrown later fails only its job; the process stays up', async (t) => {
+    const role = uniqueRole();
+    const peer = await connectClient('amqp', amqpUrl());
+    t.after(() => peer.close());
+    const runtime = startCli(t, ['--name', role, '--graph', 'fixtures/Throw', '--basedir', FIXTURES, '--deadletter', '*', '--prefetch', '4'], { MSGFLO_BROKER: amqpUrl() });
+    await runtime.waitForOutput(/is running/);
+    const out = await peer.listen(`${role}.OUT`);
+    const dead = await peer.drain(`dead-${role}.IN`);
+    await peer.send(`${role}.IN`, '{"later": "thrown from a timer"}');
+    await peer.send(`${role}.IN`, '{"reject": "rejected promise"}');
+    await peer.send(`${role}.IN`, '"good one"');
+    await peer.send(`${role}.IN`, '"another"');
+    assert.deepEqual(await out.waitFor(2), ['good one', 'another']);
+    await dead.waitFor(2);
+    const reasons = dead.headers.map((h) => h?.['x-msgflo-error']).sort();
+    assert.deepEqual(reasons, ['rejected promise', 'thrown from a timer']);
+    assert.equal(runtime.child.exitCode, null, 'still running');
+    await eventually(() => /failed: thrown from a timer/.test(runtime.stderr) && /failed: rejected promise/.test(runtime.stderr), () => `both failures on stderr: ${runtime.stderr}`);
+    runtime.child.kill('SIGTERM');
+    assert.equal((await runtime.exited).code, 0);
+  });
+
+  test('--crash-on-exception exits as the original did, leaving the message to the broker', async (t) => {
+    const role = uniqueRole();
+    const peer = await connectClient('amqp', amqpUrl());
+    t.after(() => peer.close());
+    const runtime = startCli(t, ['--name', role, '--graph', 'fixtures/Throw', '--basedir', FIXTURES, '--crash-on-exception'], { MSGFLO_BROKER: amqpUrl() });
+    await runtime.waitForOutput(/is running/);
+    await peer.send(`${role}.IN`, '{"later": "fatal"}');
+    const exit = await runtime.exited;
+    assert.equal(exit.code, 1);
+    assert.match(exit.stderr, /uncaught exception: fatal; exiting/);
+    const queued = await peer.drain(`${role}.IN`);
+    assert.deepEqual(await queued.waitFor(1), [{ later: 'fatal' }], 'the unsettled message is back in its queue');
   });
 });

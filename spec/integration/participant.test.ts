@@ -6,6 +6,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { brokerUrls } from '../harness/env';
 import { connectClient, uniqueRole, type TestClient } from '../harness/client';
 import { startParticipant } from '../harness/participants';
+import { eventually } from '../harness/wait';
 
 for (const broker of brokerUrls()) {
   describe(`participant on ${broker.kind}`, () => {
@@ -95,6 +96,54 @@ for (const broker of brokerUrls()) {
       await peer.send(`${role}.IN`, JSON.stringify({ fail: 'bad input' }));
       assert.deepEqual(await dead.waitFor(1), [{ fail: 'bad input' }]);
       assert.deepEqual(await errors.waitFor(1), [{ name: 'Error', message: 'bad input' }]);
+      if (broker.kind === 'amqp') {
+        assert.equal(dead.headers[0]?.['x-msgflo-error'], 'bad input', 'the dead letter says why');
+        assert.equal(dead.headers[0]?.['x-msgflo-queue'], `${role}.IN`);
+      }
+    });
+
+    test('dead-letters oversized and over-deep messages, and goes on', async (t) => {
+      const peer = await client(t);
+      const role = uniqueRole();
+      const participant = await startParticipant(t, broker.url, { name: role, graph: 'core/Repeat', deadletter: '*', maxMessageSize: 1000, maxDepth: 10 });
+      const jobs: string[] = [];
+      participant.on('job', (job) => jobs.push(job.reason ?? job.outcome));
+      const out = await peer.listen(`${role}.OUT`);
+      const dead = await peer.drain(`dead-${role}.IN`);
+      const big = JSON.stringify('x'.repeat(2000));
+      const deep = '['.repeat(20) + ']'.repeat(20);
+      const shallow = '['.repeat(10) + '"[[[[[[[[[[[[[[[[["' + ']'.repeat(10);
+      for (const body of [big, deep, shallow, '"fine"']) {
+        await peer.send(`${role}.IN`, body);
+      }
+      assert.deepEqual(await dead.waitFor(2), [JSON.parse(big), JSON.parse(deep)]);
+      assert.equal((await out.waitFor(2)).length, 2);
+      assert.deepEqual(out.messages[1], 'fine');
+      await eventually(() => jobs.length === 4, 'four jobs settled');
+      assert.match(jobs[0] ?? '', /message too large: 2002 bytes, the limit is 1000/);
+      assert.match(jobs[1] ?? '', /nested too deeply: more than 10 levels/);
+      if (broker.kind === 'amqp') {
+        assert.match(String(dead.headers[0]?.['x-msgflo-error']), /too large/);
+      }
+    });
+
+    test('dead-letters a job that does not finish within --job-timeout, and goes on', async (t) => {
+      const peer = await client(t);
+      const role = uniqueRole();
+      const participant = await startParticipant(t, broker.url, { name: role, graph: 'fixtures/Throw', deadletter: '*', jobTimeout: 200 });
+      const jobs: string[] = [];
+      participant.on('job', (job) => jobs.push(job.reason ?? job.outcome));
+      const out = await peer.listen(`${role}.OUT`);
+      const dead = await peer.drain(`dead-${role}.IN`);
+      await peer.send(`${role}.IN`, '{"hang": true}');
+      await peer.send(`${role}.IN`, '"after"');
+      assert.deepEqual(await dead.waitFor(1), [{ hang: true }]);
+      assert.deepEqual(await out.waitFor(1), ['after']);
+      await eventually(() => jobs.length === 2, 'both jobs settled');
+      assert.deepEqual(jobs, ['timeout', 'ack']);
+      if (broker.kind === 'amqp') {
+        assert.equal(dead.headers[0]?.['x-msgflo-error'], 'timeout');
+      }
     });
 
     test('replaces the graph\'s IIPs with --iips', async (t) => {
@@ -160,10 +209,7 @@ for (const broker of brokerUrls()) {
       for (let i = 0; i < 5; i += 1) {
         await peer.send(`${role}.IN`, String(i));
       }
-      const deadline = Date.now() + 5000;
-      while (jobs.length < 5 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await eventually(() => jobs.length === 5, () => `5 jobs settled, got ${jobs.join()}`, 5000).catch(() => undefined);
       assert.deepEqual(jobs, ['ack', 'ack', 'ack', 'ack', 'ack'], 'with prefetch 1, a stalled job would hold back the rest');
     });
 

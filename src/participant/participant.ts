@@ -14,11 +14,14 @@ import { decodeWithin, type BodyLimits } from '../protocol/codec';
 import { deadLetterQueueName, discoveryMessage, type ParticipantDefinition } from '../protocol/definition';
 import { createComponentLoader, resolveGraph, type ComponentLoader, type GraphSource } from '../runtime/graph-source';
 import { GraphNetwork, type JobSink } from '../runtime/network';
-import type { Delivery, Subscription, Transport } from '../transport/transport';
+import type { Delivery, Subscription, Transport, TransportStats } from '../transport/transport';
 import { buildDefinition, deadLetterPorts } from './definition';
 import type { ParticipantOptions } from './options';
 
 const debug = createDebug('noflo-runtime-msgflo:participant');
+
+/** How long stopping waits for the NoFlo network's components to finish. */
+const NETWORK_STOP_TIMEOUT_MS = 2000;
 
 /** How a job ended. */
 export interface JobOutcome {
@@ -91,6 +94,11 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       throw new Error(`participant "${this.options.name}" is not started`);
     }
     return this.currentDefinition;
+  }
+
+  /** The broker connection's counters: unroutable outputs, reconnects. */
+  get stats(): Readonly<TransportStats> {
+    return this.transport.stats;
   }
 
   /** Jobs currently in flight. */
@@ -175,8 +183,19 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     for (const job of this.inFlight) {
       clearTimeout(job.timer);
     }
-    await this.network?.shutdown();
+    const network = this.network;
     this.network = undefined;
+    if (network) {
+      // NoFlo waits for every component to finish its work; a hung one (a
+      // timed-out job) never does, and must not hold the shutdown.
+      const stopped = await Promise.race([
+        network.shutdown().then(() => true),
+        new Promise<false>((resolve) => setTimeout(resolve, NETWORK_STOP_TIMEOUT_MS, false).unref()),
+      ]);
+      if (!stopped) {
+        this.warn(new Error(`the graph did not stop within ${NETWORK_STOP_TIMEOUT_MS} ms (a component still busy); closing anyway`));
+      }
+    }
     await this.transport.close();
   }
 

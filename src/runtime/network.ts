@@ -47,12 +47,31 @@ interface OpenJob<J> {
   cancelled: boolean;
 }
 
+/** A job as the code running for it sees it. */
+interface JobScope {
+  readonly id: string;
+  readonly network: GraphNetwork<unknown>;
+}
+
 /**
  * The job whose processing the current code runs for. A component's timers
  * and promises inherit it, so an exception they throw, caught by the
- * process-wide handler, can fail that job alone: see {@link failCurrentJob}.
+ * process-wide handler, can fail that job alone (see {@link failCurrentJob}),
+ * and the component activations it causes can be told apart.
  */
-const jobContext = new AsyncLocalStorage<(error: unknown) => void>();
+const jobContext = new AsyncLocalStorage<JobScope>();
+
+/** The part of a NoFlo process context that activation tracking touches. */
+interface ProcessContext {
+  activated: boolean;
+  deactivated: boolean;
+  result: { __resolved?: boolean };
+}
+
+interface Activation {
+  readonly component: Component;
+  readonly context: ProcessContext;
+}
 
 /**
  * Fail the job the current asynchronous context belongs to, if any; for
@@ -60,11 +79,11 @@ const jobContext = new AsyncLocalStorage<(error: unknown) => void>();
  * job was found.
  */
 export function failCurrentJob(error: unknown): boolean {
-  const fail = jobContext.getStore();
-  if (!fail) {
+  const scope = jobContext.getStore();
+  if (!scope) {
     return false;
   }
-  fail(error);
+  scope.network.fail(scope.id, errorMessage(error));
   return true;
 }
 
@@ -88,6 +107,8 @@ export class GraphNetwork<J> {
   private readonly jobs = new Map<string, OpenJob<J>>();
   private sink: JobSink<J> | undefined;
   private nextJob = 0;
+  /** Component work each open job started, to release it when the job is given up. */
+  private readonly activations = new Map<string, Activation[]>();
   private idleCheck: NodeJS.Immediate | undefined;
   private readonly jobPrefix = `msgflo-job-${Math.random().toString(36).slice(2, 8)}-`;
 
@@ -106,11 +127,9 @@ export class GraphNetwork<J> {
       this.listen(port.definition.id);
     }
     for (const process of Object.values(this.network.processes)) {
-      process.component?.on('deactivate', (load: number) => {
-        if (load === 0) {
-          this.scheduleIdleCheck();
-        }
-      });
+      if (process.component) {
+        this.track(process.component);
+      }
     }
     this.network.on('process-error', (event: { id?: string; error?: unknown }) => {
       debug('process %s failed: %s', event.id, errorMessage(event.error));
@@ -171,7 +190,7 @@ export class GraphNetwork<J> {
     const id = this.jobPrefix + this.nextJob;
     this.jobs.set(id, { handle: job, error: undefined, cancelled: false });
     jobContext.run(
-      (error) => this.fail(id, errorMessage(error)),
+      { id, network: this as GraphNetwork<unknown> },
       () => {
         socket.post(new noflo.IP('openBracket', id));
         socket.post(new noflo.IP('data', data));
@@ -192,6 +211,7 @@ export class GraphNetwork<J> {
     }
     job.cancelled = true;
     this.sink?.complete(job.handle, reason);
+    this.release(id);
   }
 
   /** Stop the network's components. */
@@ -326,9 +346,49 @@ export class GraphNetwork<J> {
       return;
     }
     this.jobs.delete(id);
+    this.activations.delete(id);
     if (!job.cancelled) {
       this.sink?.complete(job.handle, job.error);
     }
+  }
+
+  /**
+   * Watch a component's activations. NoFlo keeps a component's results in
+   * order: one that never finishes (a job that hung or threw in a timer)
+   * holds back the results of every job after it, and keeps the component
+   * busy for good. Knowing which job started which activation lets
+   * {@link GraphNetwork.fail} release the given-up job's work.
+   */
+  private track(component: Component): void {
+    const activate = component.activate.bind(component);
+    component.activate = (context: ProcessContext) => {
+      activate(context);
+      const scope = jobContext.getStore();
+      if (scope && scope.network === (this as GraphNetwork<unknown>)) {
+        const list = this.activations.get(scope.id);
+        if (list) {
+          list.push({ component, context });
+        } else {
+          this.activations.set(scope.id, [{ component, context }]);
+        }
+      }
+    };
+    component.on('deactivate', (load: number) => {
+      if (load === 0) {
+        this.scheduleIdleCheck();
+      }
+    });
+  }
+
+  /** Mark a given-up job's unfinished work done, so the results queued behind it flow. */
+  private release(id: string): void {
+    for (const { component, context } of this.activations.get(id) ?? []) {
+      if (context.activated && !context.deactivated) {
+        context.result.__resolved = true;
+        component.deactivate(context);
+      }
+    }
+    this.activations.delete(id);
   }
 
   private scheduleIdleCheck(): void {
