@@ -18,6 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startMosquitto, startRabbitMQ, type BrokerHandle, type BrokerOptions } from './harness/brokers';
 import { AMQP_URL_VAR, MQTT_URL_VAR } from './harness/env';
+import { FIGURES_FILE_VAR, formatFigures, type Figures } from './harness/figures';
 
 /** dist/spec, where this file runs from. */
 const SPEC_DIR = __dirname;
@@ -204,6 +205,18 @@ function summarize(tapFile: string, exitCode: number, elapsedMs: number): string
   return `tests: ${parts.join(', ')} (${seconds(elapsedMs)})`;
 }
 
+/** The delivery figures the fault-injection tests recorded, as a table. */
+function printFigures(file: string): void {
+  let text = '';
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return; // No fault-injection test ran.
+  }
+  const rows = text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Figures);
+  console.log(`\ndelivery under faults:\n${formatFigures(rows)}\n`);
+}
+
 // ---------------------------------------------------------------------------
 // Main
 
@@ -234,17 +247,20 @@ async function main(): Promise<number> {
   const brokers = await provisionBrokers();
   const tapDir = fs.mkdtempSync(path.join(os.tmpdir(), 'noflo-msgflo-tap-'));
   const tapFile = path.join(tapDir, 'report.tap');
+  const figuresFile = path.join(tapDir, 'figures.jsonl');
   // On 'exit' so that a forced exit (second Ctrl-C) cleans up too.
   process.on('exit', () => fs.rmSync(tapDir, { recursive: true, force: true }));
   let exitCode = 1;
   try {
     console.log(`brokers: ${brokers.description}`);
-    exitCode = interrupted ? signalExitCode(interrupted) : await runTests(files, options, brokers.env, tapFile);
+    const env = { ...brokers.env, [FIGURES_FILE_VAR]: figuresFile };
+    exitCode = interrupted ? signalExitCode(interrupted) : await runTests(files, options, env, tapFile);
   } finally {
     const stopErrors = await stopBrokers(brokers.handles);
     for (const error of stopErrors) console.error(`warning: ${error}`);
     if (stopErrors.length > 0 && exitCode === 0) exitCode = 1;
   }
+  printFigures(figuresFile);
   console.log(summarize(tapFile, exitCode, Date.now() - started));
   // An interrupted run is not a test result, whatever the test process exited with.
   return interrupted ? signalExitCode(interrupted) : exitCode;

@@ -71,6 +71,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   private readonly inFlight = new Set<Job>();
   private discoveryTimer: NodeJS.Timeout | undefined;
   private drained: (() => void) | undefined;
+  private stopping = false;
   private readonly flowtrace: Flowtrace | undefined;
   private readonly sink: JobSink<Job> = {
     output: (port, data, job) => this.output(port, data, job),
@@ -166,6 +167,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
    * still running then are left unsettled: the broker delivers them again.
    */
   async stop(timeout = this.options.drainTimeout): Promise<void> {
+    this.stopping = true;
     clearInterval(this.discoveryTimer);
     for (const subscription of this.subscriptions.splice(0)) {
       await subscription.cancel().catch((err: unknown) => debug('cancel failed: %s', errorMessage(err)));
@@ -231,6 +233,11 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   }
 
   private receive(port: string, delivery: Delivery): void {
+    if (this.stopping) {
+      // Delivered while consumption was being cancelled: left unsettled, the
+      // broker gives it to the next consumer once we disconnect.
+      return;
+    }
     const job: Job = { port, delivery, started: Date.now(), id: undefined, publishes: undefined, network: undefined, timer: undefined, settling: false };
     this.inFlight.add(job);
     const decoded = decodeWithin(delivery.body, this.limits);

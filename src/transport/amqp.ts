@@ -119,6 +119,18 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     for (const waiter of this.publisherWaiters.splice(0)) {
       waiter.reject(new BrokerError(ErrorCode.BrokerOperation, `connection to ${this.displayUrl} closed`));
     }
+    // Channels first: amqplib interleaves the frames of different channels,
+    // so a connection close can overtake an ack still queued on a consumer
+    // channel, and the broker would deliver that message again. A channel's
+    // close is ordered after its own acks.
+    const channels = [...[...this.consumers].map((c) => c.channel), this.publisher];
+    await Promise.all(
+      channels.map(async (channel) => {
+        if (channel && !this.closedChannels.has(channel)) {
+          await channel.close().catch((err: unknown) => debug('closing a channel: %s', errorMessage(err)));
+        }
+      }),
+    );
     const connection = this.connection;
     this.connection = undefined;
     await connection?.close().catch((err: unknown) => debug('close: %s', errorMessage(err)));
@@ -232,7 +244,6 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     return {
       cancel: async () => {
         consumer.cancelled = true;
-        this.consumers.delete(consumer);
         const { channel, consumerTag } = consumer;
         if (channel && consumerTag && !this.closedChannels.has(channel)) {
           await channel.cancel(consumerTag).catch((err: unknown) => debug('cancel: %s', errorMessage(err)));

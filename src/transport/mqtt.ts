@@ -84,27 +84,41 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
 
   async subscribe(queue: string, handler: (delivery: Delivery) => void, options: SubscribeOptions): Promise<Subscription> {
     const shared = options.prefetch > 1;
-    const topic = shared ? `$share/${sharedGroup(this.options.clientId, queue)}/${queue}` : queue;
+    const topic = shared ? `$share/${sharedGroup(queue)}/${queue}` : queue;
     const consumers: mqtt.MqttClient[] = [];
+    let paused = false;
     for (let i = 0; i < options.prefetch; i += 1) {
-      const consumer = await this.open(shared ? `${queue}-${i}` : queue);
       let connection = 0;
-      consumer.on('close', () => {
-        connection += 1;
-      });
-      consumer.handleMessage = (packet, done) => {
-        const current = connection;
-        // A PUBACK from a connection since lost would acknowledge whatever
-        // the broker reuses the message id for on the new one: drop it, the
-        // broker redelivers the message.
-        const settle = (): void => {
-          if (connection === current) {
-            done();
+      // Installed before connecting: a resumed session's messages arrive
+      // right after CONNACK, and mqtt.js's default would PUBACK them unread.
+      const consumer = await this.open(shared ? `${queue}-${i}` : queue, (client) => {
+        client.on('close', () => {
+          connection += 1;
+        });
+        client.handleMessage = (packet, done) => {
+          if (paused) {
+            // Cancelled: leave it unacknowledged, and this connection blocked;
+            // the broker gives it to the session again after we close.
+            return;
           }
+          const current = connection;
+          // A PUBACK from a connection since lost would acknowledge whatever
+          // the broker reuses the message id for on the new one: drop it, the
+          // broker redelivers the message.
+          const settle = (): void => {
+            if (connection === current) {
+              done();
+            }
+          };
+          handler(this.delivery(queue, packet, settle));
         };
-        handler(this.delivery(queue, packet, settle));
-      };
+      });
       consumers.push(consumer);
+      if (resumed.has(consumer)) {
+        // The broker kept the session, subscription included, and is already
+        // sending its backlog; a SUBACK would only come after that backlog.
+        continue;
+      }
       try {
         const [grant] = await consumer.subscribeAsync(topic, { qos: 1 });
         if (!grant || grant.qos > 2) {
@@ -118,8 +132,10 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     debug('consuming "%s" on %d connection(s)', topic, consumers.length);
     return {
       cancel: async () => {
-        // Unsubscribing would drop the persistent session's queued messages; just leave.
-        await Promise.all(consumers.map((c) => this.end(c)));
+        // Stop taking messages, but keep the connections until close(): the
+        // jobs in flight send their PUBACKs on them. Unsubscribing would drop
+        // the persistent session's queued messages.
+        paused = true;
       },
     };
   }
@@ -166,8 +182,11 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     };
   }
 
-  /** Open a connection, retrying for a bounded time at start; mqtt.js reconnects it afterwards. */
-  private async open(role: string): Promise<mqtt.MqttClient> {
+  /**
+   * Open a connection, retrying for a bounded time at start; mqtt.js
+   * reconnects it afterwards. `prepare` runs on the client before it connects.
+   */
+  private async open(role: string, prepare: (client: mqtt.MqttClient) => void = () => undefined): Promise<mqtt.MqttClient> {
     const { clientId, tls } = this.options;
     const options: mqtt.IClientOptions = {
       connectTimeout: 10_000,
@@ -180,7 +199,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     const timeout = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     for (let attempt = 1; ; attempt += 1) {
       try {
-        const client = await mqtt.connectAsync(this.url, options, false);
+        const client = await connectPrepared(this.url, options, prepare);
         client.on('error', (err) => debug('client error: %s', err.message));
         this.clients.add(client);
         return client;
@@ -218,7 +237,37 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
   }
 }
 
-/** Shared-subscription group: the participant's, so several processes of one role share the work. */
-function sharedGroup(clientId: string | undefined, queue: string): string {
-  return (clientId ?? queue).replace(/[/+#]/g, '_');
+/** Clients whose broker session was still there when they connected. */
+const resumed = new WeakSet<mqtt.MqttClient>();
+
+/** Connect like mqtt.connectAsync without retries, with `prepare` run on the client first. */
+function connectPrepared(url: string, options: mqtt.IClientOptions, prepare: (client: mqtt.MqttClient) => void): Promise<mqtt.MqttClient> {
+  const client = mqtt.connect(url, { ...options, reconnectPeriod: 0 });
+  prepare(client);
+  return new Promise((resolve, reject) => {
+    const fail = (err: Error): void => {
+      client.removeListener('connect', succeed);
+      client.end(true);
+      reject(err);
+    };
+    const failClosed = (): void => fail(new Error('connection closed before CONNACK'));
+    const succeed = (connack: mqtt.IConnackPacket): void => {
+      if (connack.sessionPresent) {
+        resumed.add(client);
+      }
+      client.removeListener('error', fail);
+      client.removeListener('close', failClosed);
+      // Reconnect from now on; at start the caller retries on its own terms.
+      client.options.reconnectPeriod = options.reconnectPeriod ?? 1000;
+      resolve(client);
+    };
+    client.once('connect', succeed);
+    client.once('error', fail);
+    client.once('close', failClosed);
+  });
+}
+
+/** Shared-subscription group: named after the queue, so every process consuming it shares the work. */
+function sharedGroup(queue: string): string {
+  return queue.replace(/[/+#]/g, '_');
 }
