@@ -4,6 +4,7 @@
  * the queue's exchange, so it takes nothing away from the queue's consumers.
  */
 import { InvalidOptionError } from '../errors';
+import { readTls } from '../participant/connection';
 import { chooseBroker, configuredBroker } from './broker';
 
 /** Flags of the dump command. */
@@ -11,6 +12,9 @@ export interface DumpFlags {
   queue: string;
   amount?: string;
   broker?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 /** Print messages arriving on `flags.queue`; stop after `flags.amount` of them, if given. */
@@ -19,7 +23,8 @@ export async function dump(flags: DumpFlags): Promise<void> {
   if (!(amount === Infinity || (Number.isInteger(amount) && amount > 0))) {
     throw new InvalidOptionError(`invalid --amount "${flags.amount}": expected a whole number of at least 1`);
   }
-  const { transport } = await chooseBroker(configuredBroker(flags.broker), { startEmbedded: false });
+  const tls = readTls({ ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey });
+  const { transport } = await chooseBroker(configuredBroker(flags.broker), { startEmbedded: false, transport: tls ? { tls } : {} });
   await transport.connect();
   let seen = 0;
   await new Promise<void>((resolve, reject) => {

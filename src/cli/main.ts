@@ -59,6 +59,9 @@ export function program(): Command {
     .requiredOption('-q, --queue <queue>', 'queue to send to, e.g. repeat.IN')
     .requiredOption('-j, --json <data>', 'message, as JSON')
     .option('-b, --broker <url>', 'broker URL (default: $MSGFLO_BROKER, else the embedded broker address)')
+    .option('--tls-ca <file>', 'CA certificate(s) to trust, PEM')
+    .option('--tls-cert <file>', 'client certificate, PEM')
+    .option('--tls-key <file>', 'client private key, PEM')
     .action(async (flags) => send(flags));
 
   cli
@@ -67,6 +70,9 @@ export function program(): Command {
     .requiredOption('-q, --queue <queue>', 'queue or outport to listen to, e.g. repeat.OUT')
     .option('-a, --amount <n>', 'exit after this many messages')
     .option('-b, --broker <url>', 'broker URL (default: $MSGFLO_BROKER, else the embedded broker address)')
+    .option('--tls-ca <file>', 'CA certificate(s) to trust, PEM')
+    .option('--tls-cert <file>', 'client certificate, PEM')
+    .option('--tls-key <file>', 'client private key, PEM')
     .action(async (flags) => dump(flags));
 
   return cli;

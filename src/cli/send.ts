@@ -2,6 +2,7 @@
  * `send`: put one message on a queue, as msgflo-send-message does.
  */
 import { InvalidOptionError } from '../errors';
+import { readTls } from '../participant/connection';
 import { chooseBroker, configuredBroker } from './broker';
 import { info } from './output';
 
@@ -10,6 +11,9 @@ export interface SendFlags {
   queue: string;
   json: string;
   broker?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 /** Send `flags.json` to `flags.queue` and close. */
@@ -20,7 +24,8 @@ export async function send(flags: SendFlags): Promise<void> {
   } catch (cause) {
     throw new InvalidOptionError(`invalid --json ${JSON.stringify(flags.json)}: not JSON (quote strings: '"text"')`, { cause });
   }
-  const { transport } = await chooseBroker(configuredBroker(flags.broker), { startEmbedded: false });
+  const tls = readTls({ ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey });
+  const { transport } = await chooseBroker(configuredBroker(flags.broker), { startEmbedded: false, transport: tls ? { tls } : {} });
   await transport.connect();
   try {
     await transport.send('inqueue', flags.queue, data);

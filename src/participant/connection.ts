@@ -14,9 +14,18 @@ export function transportOptions(options: ParticipantOptions): TransportOptions 
     deliveryLimit: options.deliveryLimit,
     clientId: options.clientId,
   };
+  const tls = readTls(options.tls);
+  if (tls) {
+    result.tls = tls;
+  }
+  return result;
+}
+
+/** Read TLS files (PEM) named by `--tls-ca`, `--tls-cert`, `--tls-key`; undefined when none is named. */
+export function readTls(files: { readonly ca?: string | undefined; readonly cert?: string | undefined; readonly key?: string | undefined }): TlsOptions | undefined {
   const tls: TlsOptions = {};
   for (const key of ['ca', 'cert', 'key'] as const) {
-    const file = options.tls[key];
+    const file = files[key];
     if (file) {
       try {
         tls[key] = readFileSync(file);
@@ -25,8 +34,5 @@ export function transportOptions(options: ParticipantOptions): TransportOptions 
       }
     }
   }
-  if (Object.keys(tls).length > 0) {
-    result.tls = tls;
-  }
-  return result;
+  return Object.keys(tls).length > 0 ? tls : undefined;
 }
