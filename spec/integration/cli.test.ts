@@ -89,14 +89,15 @@ for (const broker of brokerUrls()) {
       assert.match(runtime.stdout, new RegExp(`${role}-[0-9a-f-]+ \\(fixtures/Prefixed\\) is running on ${broker.kind}://`));
       assert.ok(!runtime.stdout.includes('guest:guest'), 'the broker password is not printed');
 
-      const dump = startCli(t, ['dump', '--queue', `${role}.OUT`, '--amount', '2'], env);
+      // send and dump take --broker after the subcommand (no environment).
+      const dump = startCli(t, ['dump', '--queue', `${role}.OUT`, '--amount', '2', '--broker', broker.url]);
       await new Promise((resolve) => setTimeout(resolve, 100));
       const deadline = Date.now() + 10_000;
       while (!dump.stderr.includes('listening') && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
       for (const json of ['"one"', '"two"']) {
-        const sent = await runCli(t, ['send', '--queue', `${role}.IN`, '--json', json], env);
+        const sent = await runCli(t, ['send', '--queue', `${role}.IN`, '--json', json, '--broker', broker.url]);
         assert.equal(sent.code, 0, sent.stderr);
       }
       const dumped = await dump.exited;

@@ -5,6 +5,9 @@ import { createTransport, type Transport, type TransportOptions } from '../trans
 import { EMBEDDED_URL, startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded';
 import { info } from './output';
 
+/** How long `send` and `dump` try to reach the broker before giving up. */
+export const TOOL_CONNECT_TIMEOUT_MS = 5000;
+
 /** A transport for the configured broker, and the embedded broker if one was started. */
 export interface BrokerChoice {
   readonly transport: Transport;

@@ -5,7 +5,7 @@
  */
 import { InvalidOptionError } from '../errors';
 import { readTls } from '../participant/connection';
-import { chooseBroker, configuredBroker } from './broker';
+import { chooseBroker, configuredBroker, TOOL_CONNECT_TIMEOUT_MS } from './broker';
 
 /** Flags of the dump command. */
 export interface DumpFlags {
@@ -24,7 +24,7 @@ export async function dump(flags: DumpFlags): Promise<void> {
     throw new InvalidOptionError(`invalid --amount "${flags.amount}": expected a whole number of at least 1`);
   }
   const tls = readTls({ ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey });
-  const { transport } = await chooseBroker(configuredBroker(flags.broker), { startEmbedded: false, transport: tls ? { tls } : {} });
+  const { transport } = await chooseBroker(configuredBroker(flags.broker), { startEmbedded: false, transport: { connectTimeoutMs: TOOL_CONNECT_TIMEOUT_MS, ...(tls ? { tls } : {}) } });
   await transport.connect();
   let seen = 0;
   await new Promise<void>((resolve, reject) => {

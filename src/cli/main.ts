@@ -51,6 +51,8 @@ export function program(): Command {
     .option('--crash-on-exception', 'exit on an exception thrown by a component, as the original did')
     .addHelpText('after', EXAMPLES)
     .showSuggestionAfterError()
+    // Flags after `send` or `dump` are theirs, --broker included.
+    .enablePositionalOptions()
     .action(async (flags) => run(flags));
 
   cli

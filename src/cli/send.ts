@@ -3,7 +3,7 @@
  */
 import { InvalidOptionError } from '../errors';
 import { readTls } from '../participant/connection';
-import { chooseBroker, configuredBroker } from './broker';
+import { chooseBroker, configuredBroker, TOOL_CONNECT_TIMEOUT_MS } from './broker';
 import { info } from './output';
 
 /** Flags of the send command. */
@@ -25,7 +25,7 @@ export async function send(flags: SendFlags): Promise<void> {
     throw new InvalidOptionError(`invalid --json ${JSON.stringify(flags.json)}: not JSON (quote strings: '"text"')`, { cause });
   }
   const tls = readTls({ ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey });
-  const { transport } = await chooseBroker(configuredBroker(flags.broker), { startEmbedded: false, transport: tls ? { tls } : {} });
+  const { transport } = await chooseBroker(configuredBroker(flags.broker), { startEmbedded: false, transport: { connectTimeoutMs: TOOL_CONNECT_TIMEOUT_MS, ...(tls ? { tls } : {}) } });
   await transport.connect();
   try {
     await transport.send('inqueue', flags.queue, data);
