@@ -16,6 +16,9 @@ Examples:
   $ ${PROGRAM} --name compute_* --graph project/MyGraph --broker amqp://guest:guest@localhost
   $ ${PROGRAM} --name worker --graph graphs/Worker.fbp --prefetch 8 --deadletter '*'
   $ ${PROGRAM} --name repeat --graph core/Repeat --attr inports.in.queue=jobs --attr outports.out.hidden=true
+  $ ${PROGRAM} --participants workers.json --broker amqp://localhost
+      host every participant of workers.json in this one process
+  $ ${PROGRAM} --system graphs/System.fbp --keep-going
   $ ${PROGRAM} send --queue repeat.IN --json '{"hello": "world"}'
   $ ${PROGRAM} dump --queue repeat.OUT --amount 1
 
@@ -49,6 +52,9 @@ export function program(): Command {
     .option('--tls-cert <file>', 'client certificate, PEM')
     .option('--tls-key <file>', 'client private key, PEM')
     .option('--crash-on-exception', 'exit on an exception thrown by a component, as the original did')
+    .option('--participants <file>', 'host the participants of a JSON file (an array of options objects) in this process')
+    .option('--system <graph>', 'host every node of a system graph whose component NoFlo can load here, named after the node')
+    .option('--keep-going', 'with --participants or --system: run the others when a participant cannot start')
     .addHelpText('after', EXAMPLES)
     .showSuggestionAfterError()
     // Flags after `send` or `dump` are theirs, --broker included.

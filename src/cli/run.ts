@@ -3,12 +3,13 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { errorMessage } from '../errors';
+import { InvalidOptionError, errorMessage } from '../errors';
 import { transportOptions } from '../participant/connection';
 import { normalizeOptions, type ParticipantInput } from '../participant/options';
 import { Participant } from '../participant/participant';
 import { failCurrentJob } from '../runtime/network';
 import { chooseBroker } from './broker';
+import { runHost, type HostFlags } from './host';
 import { info, warn } from './output';
 
 /** Flags of the run command, as commander parses them. */
@@ -46,9 +47,9 @@ function seconds(value: string | undefined): number | string | undefined {
   return Number.isFinite(number) && number > 0 ? Math.round(number * 1000) : value;
 }
 
-/** Start the participant described by `flags` and keep it running. */
-export async function run(flags: RunFlags): Promise<void> {
-  const input: ParticipantInput = {
+/** The participant options the flags give (name and graph may be empty). */
+function inputFromFlags(flags: RunFlags): ParticipantInput {
+  return {
     name: flags.name ?? '',
     graph: flags.graph ?? '',
     broker: flags.broker,
@@ -72,8 +73,24 @@ export async function run(flags: RunFlags): Promise<void> {
     tlsKey: flags.tlsKey,
     crashOnException: flags.crashOnException,
   };
+}
+
+/** Defined flags only, as defaults for the participants of a host. */
+function definedOnly(input: ParticipantInput): Partial<ParticipantInput> {
+  return Object.fromEntries(Object.entries(input).filter(([key, value]) => value !== undefined && value !== '' && key !== 'name' && key !== 'graph'));
+}
+
+/** Start the participant(s) described by `flags` and keep running. */
+export async function run(flags: RunFlags & HostFlags): Promise<void> {
+  const input = inputFromFlags(flags);
+  if (flags.participants || flags.system) {
+    if (flags.name || flags.graph) {
+      throw new InvalidOptionError(`--name and --graph are for one participant; with ${flags.participants ? '--participants' : '--system'}, the ${flags.participants ? 'file' : 'graph'} names them`);
+    }
+    await runHost(flags, definedOnly(input), flags.crashOnException ?? false);
+    return;
+  }
   const options = normalizeOptions(input);
-  guardProcess(options.crashOnException);
   const { transport, embedded } = await chooseBroker(options.broker, { startEmbedded: true, transport: transportOptions(options) });
   const participant = new Participant(options, transport);
   participant.on('job', (outcome) => {
@@ -92,35 +109,15 @@ export async function run(flags: RunFlags): Promise<void> {
     await embedded?.close();
     throw err;
   }
-  info(`${definition.id} (${definition.component}) is running on ${transport.displayUrl}`);
-  for (const port of definition.inports) {
-    info(`  in  ${port.id.padEnd(12)} ${port.queue ?? '(hidden)'}`);
-  }
-  for (const port of definition.outports) {
-    info(`  out ${port.id.padEnd(12)} ${port.queue ?? '(hidden)'}`);
-  }
-
-  let stopping = false;
-  const shutdown = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      warn(`${signal} again: exiting without waiting for ${participant.jobsInFlight} jobs`);
-      process.exit(1);
-    }
-    stopping = true;
-    info(`${signal}: finishing ${participant.jobsInFlight} jobs in flight, then stopping`);
-    participant
-      .stop()
-      .then(() => embedded?.close())
-      .then(
-        () => process.exit(0),
-        (err: unknown) => {
-          warn(`shutdown failed: ${errorMessage(err)}`);
-          process.exit(1);
-        },
-      );
-  };
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
+  printDefinition(participant);
+  onSignals(
+    () => participant.jobsInFlight,
+    async () => {
+      await participant.stop();
+      await embedded?.close();
+    },
+    options.crashOnException,
+  );
   if (options.trace) {
     process.on('SIGUSR2', () => {
       const file = path.join(os.tmpdir(), `${definition.id}.flowtrace.json`);
@@ -131,6 +128,45 @@ export async function run(flags: RunFlags): Promise<void> {
     });
     info(`tracing: send SIGUSR2 (kill -USR2 ${process.pid}) to write the Flowtrace to ${os.tmpdir()}`);
   }
+}
+
+/** Print a started participant: its id, component, broker and queues. */
+export function printDefinition(participant: Participant): void {
+  const definition = participant.definition;
+  info(`${definition.id} (${definition.component}) is running on ${participant.brokerUrl}`);
+  for (const port of definition.inports) {
+    info(`  in  ${port.id.padEnd(12)} ${port.queue ?? '(hidden)'}`);
+  }
+  for (const port of definition.outports) {
+    info(`  out ${port.id.padEnd(12)} ${port.queue ?? '(hidden)'}`);
+  }
+}
+
+/**
+ * SIGTERM/SIGINT: `stop` (which lets in-flight jobs finish), then exit 0; a
+ * second signal exits at once. Exceptions outside NoFlo's handling fail
+ * their job, or exit with `crash`.
+ */
+export function onSignals(inFlight: () => number, stop: () => Promise<void>, crash: boolean): void {
+  guardProcess(crash);
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      warn(`${signal} again: exiting without waiting for ${inFlight()} jobs`);
+      process.exit(1);
+    }
+    stopping = true;
+    info(`${signal}: finishing ${inFlight()} jobs in flight, then stopping`);
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        warn(`shutdown failed: ${errorMessage(err)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
 }
 
 /**

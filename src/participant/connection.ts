@@ -10,9 +10,7 @@ import type { ParticipantOptions } from './options';
 export function transportOptions(options: ParticipantOptions): TransportOptions {
   const result: TransportOptions = {
     connectTimeoutMs: options.connectTimeout,
-    queueType: options.queueType,
-    deliveryLimit: options.deliveryLimit,
-    clientId: options.clientId,
+    clientId: `${options.clientId}-pub`,
   };
   const tls = readTls(options.tls);
   if (tls) {

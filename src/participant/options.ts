@@ -85,7 +85,8 @@ export interface ParticipantInput {
   attr?: readonly string[] | undefined;
 }
 
-const ATTR_KEYS = [
+/** The options a participant takes, by name: `--attr` keys and participants-file keys. */
+export const PARTICIPANT_KEYS: readonly string[] = [
   'name', 'graph', 'broker', 'basedir', 'prefetch', 'deadletter', 'iips', 'inports', 'outports', 'dedicatedNetwork', 'cache', 'trace',
   'discoveryPeriod', 'maxMessageSize', 'maxDepth', 'jobTimeout', 'drainTimeout', 'connectTimeout', 'queueType', 'deliveryLimit', 'clientId',
   'tlsCa', 'tlsCert', 'tlsKey', 'crashOnException',
@@ -161,8 +162,8 @@ export function applyAttributes(input: ParticipantInput, attrs: readonly string[
     }
     const keys = attr.slice(0, eq).split('.');
     const value = attr.slice(eq + 1);
-    if (!ATTR_KEYS.includes(keys[0] ?? '')) {
-      throw new InvalidOptionError(`invalid --attr "${attr}": unknown option "${keys[0]}" (known: ${ATTR_KEYS.join(', ')})`);
+    if (!PARTICIPANT_KEYS.includes(keys[0] ?? '')) {
+      throw new InvalidOptionError(`invalid --attr "${attr}": unknown option "${keys[0]}" (known: ${PARTICIPANT_KEYS.join(', ')})`);
     }
     let node = target;
     keys.forEach((key, index) => {

@@ -72,17 +72,30 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   private discoveryTimer: NodeJS.Timeout | undefined;
   private drained: (() => void) | undefined;
   private stopping = false;
+  private readonly ownDiscoveryTimer: boolean;
+  private readonly onDisconnected = (err: Error): void => {
+    this.emit('disconnected', err);
+  };
+  private readonly onReconnected = (): void => {
+    this.emit('reconnected');
+    this.announce().catch((err: unknown) => this.warn(err));
+  };
   private readonly flowtrace: Flowtrace | undefined;
   private readonly sink: JobSink<Job> = {
     output: (port, data, job) => this.output(port, data, job),
     complete: (job, error) => this.complete(job, error),
   };
 
-  constructor(options: ParticipantOptions, transport: Transport, deps: { loader?: ComponentLoader } = {}) {
+  /**
+   * @param deps - a component loader to share; `discoveryTimer: false` when
+   *   the caller re-announces the participant itself (a host of many)
+   */
+  constructor(options: ParticipantOptions, transport: Transport, deps: { loader?: ComponentLoader; discoveryTimer?: boolean } = {}) {
     super();
     this.options = options;
     this.transport = transport;
     this.loader = deps.loader;
+    this.ownDiscoveryTimer = deps.discoveryTimer ?? true;
     this.limits = { maxBytes: options.maxMessageSize, maxDepth: options.maxDepth };
     if (options.trace) {
       this.flowtrace = new Flowtrace({ label: options.name, runtime: 'noflo-runtime-msgflo', type: 'noflo-nodejs' });
@@ -95,6 +108,11 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       throw new Error(`participant "${this.options.name}" is not started`);
     }
     return this.currentDefinition;
+  }
+
+  /** The broker's URL, without password. */
+  get brokerUrl(): string {
+    return this.transport.displayUrl;
   }
 
   /** The broker connection's counters: unroutable outputs, reconnects. */
@@ -126,11 +144,8 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     }
     this.currentDefinition = definition;
 
-    this.transport.on('disconnected', (err) => this.emit('disconnected', err));
-    this.transport.on('reconnected', () => {
-      this.emit('reconnected');
-      this.announce().catch((err: unknown) => this.warn(err));
-    });
+    this.transport.on('disconnected', this.onDisconnected);
+    this.transport.on('reconnected', this.onReconnected);
     await this.transport.connect();
     for (const port of definition.outports) {
       if (port.queue) {
@@ -138,25 +153,29 @@ export class Participant extends EventEmitter<ParticipantEvents> {
         await this.transport.createQueue('outqueue', port.queue);
       }
     }
+    const queueOptions = { queueType: options.queueType, deliveryLimit: options.deliveryLimit };
     for (const port of definition.inports) {
       if (port.queue) {
-        await this.transport.createQueue('inqueue', port.queue);
+        await this.transport.createQueue('inqueue', port.queue, queueOptions);
       }
     }
     for (const port of deadLetters) {
-      await this.transport.createQueue('inqueue', deadLetterQueueName(port.queue as string));
+      await this.transport.createQueue('inqueue', deadLetterQueueName(port.queue as string), queueOptions);
     }
     for (const port of definition.inports) {
       if (port.queue) {
         const id = port.id;
-        this.subscriptions.push(await this.transport.subscribe(port.queue, (delivery) => this.receive(id, delivery), { prefetch: options.prefetch }));
+        const subscribeOptions = { prefetch: options.prefetch, session: options.clientId };
+        this.subscriptions.push(await this.transport.subscribe(port.queue, (delivery) => this.receive(id, delivery), subscribeOptions));
       }
     }
     await this.announce();
-    this.discoveryTimer = setInterval(() => {
-      this.announce().catch((err: unknown) => this.warn(err));
-    }, this.announceInterval());
-    this.discoveryTimer.unref();
+    if (this.ownDiscoveryTimer) {
+      this.discoveryTimer = setInterval(() => {
+        this.announce().catch((err: unknown) => this.warn(err));
+      }, (options.discoveryPeriod * 1000) / 2.2);
+      this.discoveryTimer.unref();
+    }
     debug('participant %s started', definition.id);
     return definition;
   }
@@ -169,7 +188,8 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   async stop(timeout = this.options.drainTimeout): Promise<void> {
     this.stopping = true;
     clearInterval(this.discoveryTimer);
-    for (const subscription of this.subscriptions.splice(0)) {
+    const subscriptions = this.subscriptions.splice(0);
+    for (const subscription of subscriptions) {
       await subscription.cancel().catch((err: unknown) => debug('cancel failed: %s', errorMessage(err)));
     }
     if (this.inFlight.size > 0) {
@@ -185,6 +205,9 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     for (const job of this.inFlight) {
       clearTimeout(job.timer);
     }
+    for (const subscription of subscriptions) {
+      await subscription.close().catch((err: unknown) => debug('closing a subscription failed: %s', errorMessage(err)));
+    }
     const network = this.network;
     this.network = undefined;
     if (network) {
@@ -198,6 +221,8 @@ export class Participant extends EventEmitter<ParticipantEvents> {
         this.warn(new Error(`the graph did not stop within ${NETWORK_STOP_TIMEOUT_MS} ms (a component still busy); closing anyway`));
       }
     }
+    this.transport.off('disconnected', this.onDisconnected);
+    this.transport.off('reconnected', this.onReconnected);
     await this.transport.close();
   }
 
@@ -212,10 +237,6 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     await writeFile(file, JSON.stringify(this.flowtrace.toJSON(), null, 2));
   }
 
-  private announceInterval(): number {
-    return (this.options.discoveryPeriod * 1000) / 2.2;
-  }
-
   private async startNetwork(): Promise<GraphNetwork<Job>> {
     const network = await GraphNetwork.start<Job>(this.source as GraphSource, {
       loader: this.loader as ComponentLoader,
@@ -227,7 +248,8 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     return network;
   }
 
-  private async announce(): Promise<void> {
+  /** Send the discovery message (again). */
+  async announce(): Promise<void> {
     // Stale once the next one is due; by then a newer one stands in the queue.
     await this.transport.announce(discoveryMessage(this.definition), this.options.discoveryPeriod * 1000);
   }

@@ -124,13 +124,8 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     // channel, and the broker would deliver that message again. A channel's
     // close is ordered after its own acks.
     const channels = [...[...this.consumers].map((c) => c.channel), this.publisher];
-    await Promise.all(
-      channels.map(async (channel) => {
-        if (channel && !this.closedChannels.has(channel)) {
-          await channel.close().catch((err: unknown) => debug('closing a channel: %s', errorMessage(err)));
-        }
-      }),
-    );
+    this.consumers.clear();
+    await Promise.all(channels.map((channel) => this.closeChannel(channel)));
     const connection = this.connection;
     this.connection = undefined;
     await connection?.close().catch((err: unknown) => debug('close: %s', errorMessage(err)));
@@ -141,12 +136,13 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     // Arguments must equal those of msgflo-nodejs, or RabbitMQ refuses the redeclaration.
     const durability = persistent ? {} : { durable: false, autoDelete: true };
     const declare = async (channel: amqp.Channel): Promise<void> => {
+      // Declared again on every reconnection, with the options of the first declaration.
       await channel.assertExchange(queue, 'fanout', durability);
       if (kind === 'inqueue') {
         const deadLetters = deadLetterQueueName(queue);
         // Failed messages are published to it by us, so it must exist even with no queue behind it.
         await channel.assertExchange(deadLetters, 'fanout', {});
-        await channel.assertQueue(queue, { ...durability, deadLetterExchange: deadLetters, ...this.queueArguments() });
+        await channel.assertQueue(queue, { ...durability, deadLetterExchange: deadLetters, ...queueArguments(options) });
         await channel.bindQueue(queue, queue, '');
       }
     };
@@ -249,7 +245,19 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
           await channel.cancel(consumerTag).catch((err: unknown) => debug('cancel: %s', errorMessage(err)));
         }
       },
+      close: async () => {
+        consumer.cancelled = true;
+        this.consumers.delete(consumer);
+        await this.closeChannel(consumer.channel);
+      },
     };
+  }
+
+  /** Close a channel unless it is closed already: after its own acks, which it orders before. */
+  private async closeChannel(channel: amqp.Channel | undefined): Promise<void> {
+    if (channel && !this.closedChannels.has(channel)) {
+      await channel.close().catch((err: unknown) => debug('closing a channel: %s', errorMessage(err)));
+    }
   }
 
   private async startConsumer(consumer: Consumer, model: amqp.ChannelModel): Promise<void> {
@@ -267,13 +275,6 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     channel.on('error', (err: Error) => debug('channel error: %s', err.message));
     channel.on('close', () => this.closedChannels.add(channel));
     return channel;
-  }
-
-  private queueArguments(): Record<string, unknown> {
-    if (this.options.queueType !== 'quorum') {
-      return {};
-    }
-    return { arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': this.options.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT } };
   }
 
   /** Run a declaration now and remember it for reconnections. */
@@ -391,6 +392,13 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     }
     await this.publish(deadLetterQueueName(queue), '', message.content, options, `dead-letter exchange "${deadLetterQueueName(queue)}"`);
   }
+}
+
+function queueArguments(options: QueueOptions): Record<string, unknown> {
+  if (options.queueType !== 'quorum') {
+    return {};
+  }
+  return { arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': options.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT } };
 }
 
 function isAccessRefused(err: Error): boolean {

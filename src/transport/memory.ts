@@ -192,7 +192,7 @@ export class MemoryTransport extends EventEmitter<TransportEvents> implements Tr
 
   async subscribe(queue: string, handler: (delivery: Delivery) => void, options: SubscribeOptions): Promise<Subscription> {
     const stop = this.broker.consume(queue, { prefetch: options.prefetch, inFlight: 0, handler });
-    return { cancel: async () => stop() };
+    return { cancel: async () => stop(), close: async () => stop() };
   }
 
   async tap(queue: string, handler: (data: unknown) => void): Promise<Subscription> {
@@ -208,11 +208,10 @@ export class MemoryTransport extends EventEmitter<TransportEvents> implements Tr
         handler(decode(delivery.body));
       },
     });
-    return {
-      cancel: async () => {
-        stop();
-        this.broker.unbind(own, queue);
-      },
+    const cancel = async (): Promise<void> => {
+      stop();
+      this.broker.unbind(own, queue);
     };
+    return { cancel, close: cancel };
   }
 }

@@ -44,7 +44,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
   }
 
   async connect(): Promise<void> {
-    const publisher = await this.open('pub');
+    const publisher = await this.open(this.options.clientId);
     publisher.on('message', (topic, payload) => this.taps.get(topic)?.(decode(payload)));
     let online = true;
     publisher.on('offline', () => {
@@ -91,7 +91,8 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
       let connection = 0;
       // Installed before connecting: a resumed session's messages arrive
       // right after CONNACK, and mqtt.js's default would PUBACK them unread.
-      const consumer = await this.open(shared ? `${queue}-${i}` : queue, (client) => {
+      const session = options.session ? `${options.session}-${shared ? `${queue}-${i}` : queue}` : undefined;
+      const consumer = await this.open(session, (client) => {
         client.on('close', () => {
           connection += 1;
         });
@@ -137,6 +138,10 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
         // the persistent session's queued messages.
         paused = true;
       },
+      close: async () => {
+        paused = true;
+        await Promise.all(consumers.map((c) => this.end(c)));
+      },
     };
   }
 
@@ -144,12 +149,12 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     const publisher = this.requirePublisher();
     this.taps.set(queue, handler);
     await publisher.subscribeAsync(queue, { qos: 1 });
-    return {
-      cancel: async () => {
-        this.taps.delete(queue);
+    const cancel = async (): Promise<void> => {
+      if (this.taps.delete(queue)) {
         await publisher.unsubscribeAsync(queue);
-      },
+      }
     };
+    return { cancel, close: cancel };
   }
 
   private delivery(queue: string, packet: mqtt.IPublishPacket, settle: () => void): Delivery {
@@ -186,14 +191,13 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
    * Open a connection, retrying for a bounded time at start; mqtt.js
    * reconnects it afterwards. `prepare` runs on the client before it connects.
    */
-  private async open(role: string, prepare: (client: mqtt.MqttClient) => void = () => undefined): Promise<mqtt.MqttClient> {
-    const { clientId, tls } = this.options;
+  private async open(clientId: string | undefined, prepare: (client: mqtt.MqttClient) => void = () => undefined): Promise<mqtt.MqttClient> {
     const options: mqtt.IClientOptions = {
       connectTimeout: 10_000,
       reconnectPeriod: 1000,
       keepalive: 60,
-      ...(clientId ? { clientId: `${clientId}-${role}`, clean: false } : { clean: true }),
-      ...tls,
+      ...(clientId ? { clientId, clean: false } : { clean: true }),
+      ...this.options.tls,
     };
     const started = Date.now();
     const timeout = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;

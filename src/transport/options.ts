@@ -1,6 +1,7 @@
 /**
  * Connection options shared by the transports.
  */
+import type { QueueOptions } from './transport';
 
 /** TLS material for `amqps://` and `mqtts://`. */
 export interface TlsOptions {
@@ -22,22 +23,14 @@ export interface TransportOptions {
    */
   connectTimeoutMs?: number;
   tls?: TlsOptions;
-  /** AMQP: the type of inqueues (default classic). */
-  queueType?: 'classic' | 'quorum';
-  /** AMQP, quorum queues: deliveries of one message before RabbitMQ dead-letters it (default 5). */
-  deliveryLimit?: number;
-  /**
-   * MQTT: a client id that stays the same across restarts, so the broker
-   * keeps the session (subscriptions and unacknowledged messages) while the
-   * participant is away. Without it, a random id and a clean session.
-   */
+  /** MQTT: the client id of the publishing connection; random when absent. */
   clientId?: string;
 }
 
 /** Default of {@link TransportOptions.connectTimeoutMs}. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 
-/** Default of {@link TransportOptions.deliveryLimit}. */
+/** Default of {@link QueueOptions.deliveryLimit}. */
 export const DEFAULT_DELIVERY_LIMIT = 5;
 
 /** Reconnect delays: exponential from 100 ms to 5 s, with jitter so workers do not reconnect in lockstep. */

@@ -3,7 +3,6 @@
  * based. One implementation per broker protocol, chosen by URL scheme in
  * `./index.ts`. See WIRE: "AMQP 0-9-1 layout" and "MQTT layout".
  */
-import type { EventEmitter } from 'node:events';
 import type { DiscoveryMessage } from '../protocol/definition';
 
 /**
@@ -18,6 +17,10 @@ export type QueueKind = 'inqueue' | 'outqueue';
 export interface QueueOptions {
   /** Durable (true, the default) or auto-deleted when unused. */
   persistent?: boolean;
+  /** AMQP: the type of an inqueue (default classic). */
+  queueType?: 'classic' | 'quorum';
+  /** AMQP, quorum queues: deliveries of one message before RabbitMQ dead-letters it (default 5). */
+  deliveryLimit?: number;
 }
 
 /** A message delivered to a subscriber. Settle it once; later calls do nothing. */
@@ -43,12 +46,25 @@ export interface Delivery {
 export interface SubscribeOptions {
   /** How many unsettled deliveries may be in flight at once. */
   prefetch: number;
+  /**
+   * MQTT: a name that stays the same across restarts, from which the
+   * consuming connections' client ids are made, so the broker keeps their
+   * sessions (subscriptions and unacknowledged messages) while the
+   * participant is away. Without it, random ids and clean sessions.
+   */
+  session?: string;
 }
 
 /** A running subscription. */
 export interface Subscription {
   /** Stop receiving new deliveries; unsettled ones may still be settled. */
   cancel(): Promise<void>;
+  /**
+   * Release what the subscription holds (its channel or connections), after
+   * cancel() and once its deliveries are settled: deliveries still unsettled
+   * go back to the broker.
+   */
+  close(): Promise<void>;
 }
 
 /** Counters a transport keeps. */
@@ -68,7 +84,10 @@ export interface TransportEvents {
 }
 
 /** A broker connection. */
-export interface Transport extends Pick<EventEmitter<TransportEvents>, 'on' | 'once' | 'off'> {
+export interface Transport {
+  on<K extends keyof TransportEvents>(event: K, listener: (...args: TransportEvents[K]) => void): unknown;
+  once<K extends keyof TransportEvents>(event: K, listener: (...args: TransportEvents[K]) => void): unknown;
+  off<K extends keyof TransportEvents>(event: K, listener: (...args: TransportEvents[K]) => void): unknown;
   /** The URL scheme family, `amqp`, `mqtt` or `memory`. */
   readonly protocol: 'amqp' | 'mqtt' | 'memory';
   /** The broker URL with any password removed, safe to print. */

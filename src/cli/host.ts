@@ -1,0 +1,95 @@
+/**
+ * Hosting many participants in one process: from `--participants FILE.json`
+ * or from the nodes of `--system GRAPH`. The other flags are defaults for
+ * every participant.
+ */
+import { InvalidOptionError, errorMessage } from '../errors';
+import { Host, ParticipantStartError } from '../host/host';
+import { readManifest } from '../host/manifest';
+import { planSystem } from '../host/system';
+import type { ParticipantInput } from '../participant/options';
+import { createComponentLoader } from '../runtime/graph-source';
+import { EMBEDDED_URL, startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded';
+import { configuredBroker } from './broker';
+import { info, warn } from './output';
+import { onSignals, printDefinition } from './run';
+
+/** What to host, and how to treat a participant that cannot start. */
+export interface HostFlags {
+  participants?: string;
+  system?: string;
+  keepGoing?: boolean;
+}
+
+/** Start every participant named by `flags`, with `defaults`, and keep them running. */
+export async function runHost(flags: HostFlags, defaults: Partial<ParticipantInput>, crashOnException: boolean): Promise<void> {
+  if (flags.participants && flags.system) {
+    throw new InvalidOptionError('give --participants or --system, not both');
+  }
+  const basedir = defaults.basedir ?? process.cwd();
+  let inputs: ParticipantInput[];
+  if (flags.participants) {
+    inputs = await readManifest(flags.participants);
+  } else {
+    const plan = await planSystem(flags.system as string, await createComponentLoader(basedir, { cache: defaults.cache ?? false }), basedir);
+    for (const node of plan.leftAlone) {
+      info(`left alone: ${node.node} (${node.component}): ${node.reason}`);
+    }
+    if (plan.participants.length === 0) {
+      throw new InvalidOptionError(`system graph "${flags.system}": none of its nodes is a NoFlo component here (--basedir "${basedir}")`);
+    }
+    inputs = plan.participants;
+  }
+
+  let embedded: EmbeddedBroker | undefined;
+  const broker = configuredBroker(defaults.broker);
+  const everyHasBroker = inputs.every((input) => input.broker);
+  if (!broker && !everyHasBroker) {
+    embedded = await startEmbeddedBroker();
+    info(embedded ? `no broker configured: started the embedded MQTT broker on ${embedded.url}` : `no broker configured: using the MQTT broker on ${EMBEDDED_URL}`);
+  }
+  const host = new Host({ ...defaults, broker: broker ?? EMBEDDED_URL });
+  host.on('job', (outcome) => {
+    if (outcome.outcome === 'nack') {
+      warn(`job on ${outcome.role} port ${outcome.port} failed: ${outcome.reason ?? 'unknown error'}`);
+    }
+  });
+  host.on('warning', (role, err) => warn(`${role}: ${err.message}`));
+  host.on('disconnected', (role, err) => warn(`${role}: lost the broker connection (${err.message}); reconnecting, outputs wait`));
+  host.on('reconnected', (role) => info(`${role}: reconnected`));
+
+  const failures: ParticipantStartError[] = [];
+  // One at a time: they share the component loader and connections, and
+  // starting 100 NoFlo networks at once only makes every one of them slower.
+  for (const input of inputs) {
+    try {
+      printDefinition(await host.add(input));
+    } catch (err) {
+      if (!(err instanceof ParticipantStartError)) {
+        throw err;
+      }
+      failures.push(err);
+      warn(`cannot start ${err.message}`);
+      if (!flags.keepGoing) {
+        break;
+      }
+    }
+  }
+  const started = host.list().length;
+  if (failures.length > 0 && (!flags.keepGoing || started === 0)) {
+    await host.stop().catch((err: unknown) => warn(`stopping: ${errorMessage(err)}`));
+    await embedded?.close();
+    throw new InvalidOptionError(
+      flags.keepGoing ? 'no participant could start' : `${failures.length} participant(s) could not start; --keep-going runs the others without them`,
+    );
+  }
+  info(`hosting ${started} participant(s)${failures.length > 0 ? `, ${failures.length} could not start` : ''}`);
+  onSignals(
+    () => host.participants.reduce((sum, p) => sum + p.jobsInFlight, 0),
+    async () => {
+      await host.stop();
+      await embedded?.close();
+    },
+    crashOnException,
+  );
+}

@@ -1,0 +1,160 @@
+/**
+ * Many participants in one process. Each is an independent node of the
+ * system, with its own role, graph, queues, prefetch and dead-lettering, and
+ * every message still passes through the broker. What is safe to share is
+ * shared: one connection per broker URL (each participant consumes on
+ * channels of its own, so prefetch and delivery tags stay its own), one
+ * component loader per project directory, one discovery timer.
+ */
+import createDebug from 'debug';
+import { EventEmitter } from 'node:events';
+import { InvalidOptionError, MsgfloError, ErrorCode, errorMessage } from '../errors';
+import type { ParticipantDefinition } from '../protocol/definition';
+import { readTls } from '../participant/connection';
+import { normalizeOptions, type ParticipantInput, type ParticipantOptions } from '../participant/options';
+import { Participant, type JobOutcome } from '../participant/participant';
+import { createComponentLoader, type ComponentLoader } from '../runtime/graph-source';
+import type { TransportOptions } from '../transport/options';
+import { TransportPool } from './pool';
+
+const debug = createDebug('noflo-runtime-msgflo:host');
+
+/** A participant that could not start, by name. */
+export class ParticipantStartError extends MsgfloError {
+  /** The role that failed. */
+  readonly role: string;
+
+  constructor(role: string, graph: string, cause: unknown) {
+    super(cause instanceof MsgfloError ? cause.code : ErrorCode.GraphLoad, `participant "${role}" (${graph}): ${errorMessage(cause)}`, { cause });
+    this.role = role;
+  }
+}
+
+/** Notifications of a {@link Host}, each naming the participant's role. */
+export interface HostEvents {
+  job: [JobOutcome];
+  warning: [role: string, error: Error];
+  disconnected: [role: string, error: Error];
+  reconnected: [role: string];
+}
+
+/** A process's participants. */
+export class Host extends EventEmitter<HostEvents> {
+  private readonly pool = new TransportPool();
+  private readonly loaders = new Map<string, Promise<ComponentLoader>>();
+  private readonly running = new Map<string, { participant: Participant; options: ParticipantOptions }>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerPeriod = Infinity;
+
+  /**
+   * @param defaults - options every participant gets unless it says otherwise
+   *   (broker, basedir, TLS files, ...)
+   */
+  constructor(
+    private readonly defaults: Partial<ParticipantInput> = {},
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {
+    super();
+  }
+
+  /** Start a participant; throws {@link ParticipantStartError} naming it when it cannot start. */
+  async add(input: ParticipantInput): Promise<Participant> {
+    const merged = { ...this.defaults, ...input };
+    let options: ParticipantOptions;
+    try {
+      options = normalizeOptions(merged, this.env);
+      if (!options.broker) {
+        throw new InvalidOptionError('no broker: give a broker URL (amqp://, mqtt://) or set MSGFLO_BROKER');
+      }
+    } catch (err) {
+      throw new ParticipantStartError(merged.name || '(no name)', merged.graph || '(no graph)', err);
+    }
+    const participant = new Participant(options, this.pool.lease(options.broker as string, this.transportOptions(options)), {
+      loader: await this.loader(options),
+      discoveryTimer: false,
+    });
+    const role = options.name;
+    participant.on('job', (outcome) => this.emit('job', outcome));
+    participant.on('warning', (err) => this.emit('warning', role, err));
+    participant.on('disconnected', (err) => this.emit('disconnected', role, err));
+    participant.on('reconnected', () => this.emit('reconnected', role));
+    try {
+      await participant.start();
+    } catch (err) {
+      await participant.stop(0).catch((stopErr: unknown) => debug('cleanup of %s: %s', role, errorMessage(stopErr)));
+      throw new ParticipantStartError(role, options.graph, err);
+    }
+    this.running.set(participant.definition.id, { participant, options });
+    this.schedule(options.discoveryPeriod);
+    debug('hosting %s', participant.definition.id);
+    return participant;
+  }
+
+  /**
+   * Stop a participant, by id or by role (every participant of that role):
+   * it stops consuming, finishes its jobs and is no longer announced.
+   * Resolves with how many were removed.
+   */
+  async remove(idOrRole: string): Promise<number> {
+    const matches = [...this.running].filter(([id, { options }]) => id === idOrRole || options.name === idOrRole);
+    for (const [id] of matches) {
+      this.running.delete(id);
+    }
+    await Promise.all(matches.map(([, { participant }]) => participant.stop()));
+    return matches.length;
+  }
+
+  /** The definitions of the participants running. */
+  list(): ParticipantDefinition[] {
+    return [...this.running.values()].map(({ participant }) => participant.definition);
+  }
+
+  /** The participants running. */
+  get participants(): Participant[] {
+    return [...this.running.values()].map(({ participant }) => participant);
+  }
+
+  /** Stop every participant, each finishing its jobs first. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    const all = [...this.running.values()];
+    this.running.clear();
+    await Promise.all(all.map(({ participant }) => participant.stop()));
+  }
+
+  private transportOptions(options: ParticipantOptions): TransportOptions {
+    const result: TransportOptions = { connectTimeoutMs: options.connectTimeout };
+    const tls = readTls(options.tls);
+    if (tls) {
+      result.tls = tls;
+    }
+    return result;
+  }
+
+  private loader(options: ParticipantOptions): Promise<ComponentLoader> {
+    const key = `${options.basedir}\n${options.cache}`;
+    let loader = this.loaders.get(key);
+    if (!loader) {
+      loader = createComponentLoader(options.basedir, { cache: options.cache });
+      loader.catch(() => this.loaders.delete(key));
+      this.loaders.set(key, loader);
+    }
+    return loader;
+  }
+
+  /** One timer announces everyone, as often as the shortest discovery period asks. */
+  private schedule(period: number): void {
+    if (period >= this.timerPeriod) {
+      return;
+    }
+    clearInterval(this.timer);
+    this.timerPeriod = period;
+    this.timer = setInterval(() => {
+      for (const { participant, options } of this.running.values()) {
+        participant.announce().catch((err: unknown) => this.emit('warning', options.name, err instanceof Error ? err : new Error(String(err))));
+      }
+    }, (period * 1000) / 2.2);
+    this.timer.unref();
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * `--system GRAPH`: a MsgFlo system graph, whose nodes are roles. Every node
+ * whose component NoFlo can load here is hosted under the node's name, with
+ * the graph's IIPs to that node as its IIPs; the others (participants of
+ * other runtimes, `msgflo/RoundRobin` markers) are left to whoever runs them.
+ */
+import path from 'node:path';
+import type { ParticipantInput } from '../participant/options';
+import { loadGraphFile, type ComponentLoader } from '../runtime/graph-source';
+
+/** The component of a round-robin marker node. */
+export const ROUND_ROBIN = 'msgflo/RoundRobin';
+
+/** A node not hosted here, and why. */
+export interface LeftAlone {
+  readonly node: string;
+  readonly component: string;
+  readonly reason: string;
+}
+
+/** What to host of a system graph. */
+export interface SystemPlan {
+  readonly participants: ParticipantInput[];
+  readonly leftAlone: LeftAlone[];
+}
+
+/** Read a system graph and decide which of its nodes this process hosts. */
+export async function planSystem(file: string, loader: ComponentLoader, basedir: string): Promise<SystemPlan> {
+  const graph = await loadGraphFile(path.resolve(basedir, file));
+  const components = loader.components ?? {};
+  const participants: ParticipantInput[] = [];
+  const leftAlone: LeftAlone[] = [];
+  for (const node of graph.nodes) {
+    const component = node.component;
+    if (component === ROUND_ROBIN) {
+      leftAlone.push({ node: node.id, component, reason: 'a round-robin binding, made by the coordinator' });
+    } else if (!(component in components)) {
+      leftAlone.push({ node: node.id, component, reason: 'no NoFlo component of that name here (a participant of another runtime?)' });
+    } else {
+      const iips: Record<string, unknown> = {};
+      for (const iip of graph.initializers) {
+        if (iip.to.node === node.id) {
+          iips[iip.to.port] = iip.from.data;
+        }
+      }
+      participants.push({ name: node.id, graph: component, iips });
+    }
+  }
+  return { participants, leftAlone };
+}
