@@ -28,6 +28,10 @@ export {
 export { normalizeOptions, type ParticipantInput, type ParticipantOptions } from './participant/options';
 export { Participant, type JobOutcome, type ParticipantEvents } from './participant/participant';
 export { transportOptions } from './participant/connection';
+export { Host, ParticipantStartError, type HostEvents } from './host/host';
+export { parseManifest, readManifest } from './host/manifest';
+export { planSystem, ROUND_ROBIN, type LeftAlone, type SystemPlan } from './host/system';
+export { TransportPool } from './host/pool';
 export { failCurrentJob } from './runtime/network';
 export { DEAD_LETTER_HEADERS } from './transport/amqp';
 export {
