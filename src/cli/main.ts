@@ -3,6 +3,8 @@
  */
 import { Command, Option } from 'commander';
 import { dump } from './dump';
+import { procfile } from './procfile';
+import { setup } from './setup';
 import { fail, PROGRAM } from './output';
 import { run } from './run';
 import { send } from './send';
@@ -19,6 +21,9 @@ Examples:
   $ ${PROGRAM} --participants workers.json --broker amqp://localhost
       host every participant of workers.json in this one process
   $ ${PROGRAM} --system graphs/System.fbp --keep-going
+  $ ${PROGRAM} setup graphs/System.fbp --participants --forever
+      host the system's NoFlo participants and bind them all
+  $ ${PROGRAM} procfile graphs/System.fbp --ignore worker > Procfile
   $ ${PROGRAM} send --queue repeat.IN --json '{"hello": "world"}'
   $ ${PROGRAM} dump --queue repeat.OUT --amount 1
 
@@ -60,6 +65,26 @@ export function program(): Command {
     // Flags after `send` or `dump` are theirs, --broker included.
     .enablePositionalOptions()
     .action(async (flags) => run(flags));
+
+  cli
+    .command('setup')
+    .description('bind the participants of a system graph (like msgflo-setup); exits once bound, unless --forever')
+    .argument('<graph>', 'system graph, .fbp or .json')
+    .option('-b, --broker <url>', 'broker URL (default: $MSGFLO_BROKER, else the embedded broker address)')
+    .option('--basedir <dir>', 'project directory for graphs and components (default: current directory)')
+    .option('--participants', "also host the graph's NoFlo participants in this process")
+    .option('--forever', 'keep coordinating (late participants, restarts) until SIGTERM')
+    .option('--timeout <seconds>', 'how long to wait for the roles to be discovered', '30')
+    .action(async (graph: string, flags) => setup(graph, flags));
+
+  cli
+    .command('procfile')
+    .description('print a Procfile with a line per role of a system graph (like msgflo-procfile)')
+    .argument('<graph>', 'system graph, .fbp or .json')
+    .option('--basedir <dir>', 'project directory for graphs and components (default: current directory)')
+    .option('--ignore <role>', 'leave a role out (repeatable)', collect)
+    .option('--include <line>', 'add a line, e.g. for a participant of another runtime (repeatable)', collect)
+    .action(async (graph: string, flags) => procfile(graph, flags));
 
   cli
     .command('send')

@@ -5,6 +5,7 @@
  */
 import type { TransportOptions } from '../transport/options';
 import type { Delivery, QueueKind, QueueOptions, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from '../transport/transport';
+import type { Binding } from '../protocol/bindings';
 import type { DiscoveryMessage } from '../protocol/definition';
 import { createTransport } from '../transport';
 
@@ -116,5 +117,17 @@ class Lease implements Transport {
 
   tap(queue: string, handler: (data: unknown) => void): Promise<Subscription> {
     return this.entry.transport.tap(queue, handler);
+  }
+
+  consumeDiscovery(handler: (message: unknown) => void): Promise<Subscription> {
+    return this.entry.transport.consumeDiscovery(handler);
+  }
+
+  addBinding(binding: Binding): Promise<void> {
+    return this.entry.transport.addBinding(binding);
+  }
+
+  removeBinding(binding: Binding): Promise<void> {
+    return this.entry.transport.removeBinding(binding);
   }
 }

@@ -197,6 +197,9 @@ export class GraphNetwork<J> {
         socket.post(new noflo.IP('closeBracket', id));
       },
     );
+    // A packet that starts no work (one for a control port, kept until data
+    // arrives elsewhere) brings no deactivation to notice: look now.
+    this.scheduleIdleCheck();
     return id;
   }
 

@@ -15,6 +15,7 @@ import createDebug from 'debug';
 import { EventEmitter } from 'node:events';
 import { BrokerError, ErrorCode, errorMessage } from '../errors';
 import { decode, encode } from '../protocol/codec';
+import { bindingKey, type Binding } from '../protocol/bindings';
 import { DISCOVERY_QUEUE, deadLetterQueueName, type DiscoveryMessage } from '../protocol/definition';
 import { backoffDelay, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_DELIVERY_LIMIT, type TransportOptions } from './options';
 import type { Delivery, QueueKind, QueueOptions, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
@@ -190,6 +191,57 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
         }
       }, { noAck: true });
       return Object.assign(channel, { consumerTag });
+    });
+  }
+
+  async consumeDiscovery(handler: (message: unknown) => void): Promise<Subscription> {
+    await this.declare(`queue "${DISCOVERY_QUEUE}"`, (channel) => channel.assertQueue(DISCOVERY_QUEUE));
+    return this.consume(async (model) => {
+      const channel = await this.openChannel(model);
+      const { consumerTag } = await channel.consume(DISCOVERY_QUEUE, (message) => {
+        if (message) {
+          handler(decode(message.content));
+        }
+      }, { noAck: true });
+      return Object.assign(channel, { consumerTag });
+    });
+  }
+
+  async addBinding(binding: Binding): Promise<void> {
+    await this.declare(`binding ${bindingKey(binding)}`, async (channel) => {
+      if (binding.type === 'pubsub') {
+        await channel.bindQueue(binding.tgt, binding.src, '');
+        return;
+      }
+      // Round robin as msgflo makes it: a direct exchange between source and target.
+      const direct = `out-${binding.src}`;
+      await channel.assertExchange(direct, 'direct', {});
+      await channel.bindExchange(direct, binding.src, '');
+      await channel.bindQueue(binding.tgt, direct, '');
+      if (binding.deadletter) {
+        const deadLetters = deadLetterQueueName(binding.tgt);
+        await channel.assertExchange(deadLetters, 'fanout', {});
+        await channel.bindQueue(binding.deadletter, deadLetters, '');
+      }
+    });
+  }
+
+  async removeBinding(binding: Binding): Promise<void> {
+    const key = `binding ${bindingKey(binding)}`;
+    this.declarations.delete(key);
+    const model = this.model;
+    if (!model) {
+      return; // Not bound again on reconnection, since forgotten above.
+    }
+    await this.onChannel(model, `removal of ${key}`, async (channel) => {
+      if (binding.type === 'pubsub') {
+        await channel.unbindQueue(binding.tgt, binding.src, '');
+      } else {
+        await channel.unbindQueue(binding.tgt, `out-${binding.src}`, '');
+        if (binding.deadletter) {
+          await channel.unbindQueue(binding.deadletter, deadLetterQueueName(binding.tgt), '');
+        }
+      }
     });
   }
 

@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { BrokerError, ErrorCode } from '../errors';
 import { decode, encode } from '../protocol/codec';
+import type { Binding } from '../protocol/bindings';
 import { DISCOVERY_QUEUE, deadLetterQueueName, type DiscoveryMessage } from '../protocol/definition';
 import type { Delivery, QueueKind, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
 
@@ -213,5 +214,34 @@ export class MemoryTransport extends EventEmitter<TransportEvents> implements Tr
       this.broker.unbind(own, queue);
     };
     return { cancel, close: cancel };
+  }
+
+  async consumeDiscovery(handler: (message: unknown) => void): Promise<Subscription> {
+    this.broker.declareQueue(DISCOVERY_QUEUE);
+    const stop = this.broker.consume(DISCOVERY_QUEUE, {
+      prefetch: Number.MAX_SAFE_INTEGER,
+      inFlight: 0,
+      handler: (delivery) => {
+        void delivery.ack();
+        handler(decode(delivery.body));
+      },
+    });
+    return { cancel: async () => stop(), close: async () => stop() };
+  }
+
+  async addBinding(binding: Binding): Promise<void> {
+    // Round robin differs from pubsub only in how a broker spreads one
+    // queue's messages; bound the same way here.
+    this.broker.bind(binding.tgt, binding.src);
+    if (binding.deadletter) {
+      this.broker.bind(binding.deadletter, deadLetterQueueName(binding.tgt));
+    }
+  }
+
+  async removeBinding(binding: Binding): Promise<void> {
+    this.broker.unbind(binding.tgt, binding.src);
+    if (binding.deadletter) {
+      this.broker.unbind(binding.deadletter, deadLetterQueueName(binding.tgt));
+    }
   }
 }

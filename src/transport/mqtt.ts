@@ -18,6 +18,7 @@ import { EventEmitter } from 'node:events';
 import * as mqtt from 'mqtt';
 import { BrokerError, ErrorCode, errorMessage } from '../errors';
 import { decode, encode } from '../protocol/codec';
+import { bindingKey, type Binding } from '../protocol/bindings';
 import { DISCOVERY_QUEUE, deadLetterQueueName, type DiscoveryMessage } from '../protocol/definition';
 import { backoffDelay, DEFAULT_CONNECT_TIMEOUT_MS, type TransportOptions } from './options';
 import type { Delivery, QueueKind, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
@@ -34,7 +35,9 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
   private readonly options: TransportOptions;
   private publisher: mqtt.MqttClient | undefined;
   private readonly clients = new Set<mqtt.MqttClient>();
-  private readonly taps = new Map<string, (data: unknown) => void>();
+  /** Handlers of what arrives on the publishing connection's subscriptions, by topic. */
+  private readonly taps = new Map<string, Set<(payload: Buffer) => void>>();
+  private readonly forwards = new Map<string, Subscription>();
 
   constructor(url: string, options: TransportOptions = {}) {
     super();
@@ -45,7 +48,11 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
 
   async connect(): Promise<void> {
     const publisher = await this.open(this.options.clientId);
-    publisher.on('message', (topic, payload) => this.taps.get(topic)?.(decode(payload)));
+    publisher.on('message', (topic, payload) => {
+      for (const handler of this.taps.get(topic) ?? []) {
+        handler(payload);
+      }
+    });
     let online = true;
     publisher.on('offline', () => {
       if (online) {
@@ -146,12 +153,50 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
   }
 
   async tap(queue: string, handler: (data: unknown) => void): Promise<Subscription> {
+    return this.listen(queue, (payload) => handler(decode(payload)));
+  }
+
+  async consumeDiscovery(handler: (message: unknown) => void): Promise<Subscription> {
+    return this.tap(DISCOVERY_QUEUE, handler);
+  }
+
+  async addBinding(binding: Binding): Promise<void> {
+    if (binding.type === 'roundrobin') {
+      throw new BrokerError(ErrorCode.BrokerOperation, `cannot bind ${binding.src} -> ${binding.tgt} round robin on MQTT: round-robin bindings need AMQP (RabbitMQ)`);
+    }
+    const key = bindingKey(binding);
+    if (this.forwards.has(key)) {
+      return;
+    }
+    // MQTT cannot bind topics: forward, for as long as this connection lasts.
+    const subscription = await this.listen(binding.src, (payload) => {
+      this.publish(binding.tgt, payload, `topic "${binding.tgt}"`).catch((err: unknown) => debug('forwarding to %s failed: %s', binding.tgt, errorMessage(err)));
+    });
+    this.forwards.set(key, subscription);
+  }
+
+  async removeBinding(binding: Binding): Promise<void> {
+    const key = bindingKey(binding);
+    const subscription = this.forwards.get(key);
+    this.forwards.delete(key);
+    await subscription?.cancel();
+  }
+
+  /** Subscribe the publishing connection to a topic, for one more handler. */
+  private async listen(topic: string, handler: (payload: Buffer) => void): Promise<Subscription> {
     const publisher = this.requirePublisher();
-    this.taps.set(queue, handler);
-    await publisher.subscribeAsync(queue, { qos: 1 });
+    let handlers = this.taps.get(topic);
+    if (!handlers) {
+      handlers = new Set();
+      this.taps.set(topic, handlers);
+      await publisher.subscribeAsync(topic, { qos: 1 });
+    }
+    handlers.add(handler);
     const cancel = async (): Promise<void> => {
-      if (this.taps.delete(queue)) {
-        await publisher.unsubscribeAsync(queue);
+      const current = this.taps.get(topic);
+      if (current?.delete(handler) && current.size === 0) {
+        this.taps.delete(topic);
+        await publisher.unsubscribeAsync(topic);
       }
     };
     return { cancel, close: cancel };

@@ -3,6 +3,7 @@
  * based. One implementation per broker protocol, chosen by URL scheme in
  * `./index.ts`. See WIRE: "AMQP 0-9-1 layout" and "MQTT layout".
  */
+import type { Binding } from '../protocol/bindings';
 import type { DiscoveryMessage } from '../protocol/definition';
 
 /**
@@ -117,4 +118,14 @@ export interface Transport {
    * queue of our own bound to it (AMQP) or a plain subscription (MQTT).
    */
   tap(queue: string, handler: (data: unknown) => void): Promise<Subscription>;
+  /** Receive every message sent to the `fbp` discovery queue (decoded). */
+  consumeDiscovery(handler: (message: unknown) => void): Promise<Subscription>;
+  /**
+   * Connect a source outqueue to a target inqueue. AMQP binds them (and
+   * keeps the binding after the coordinator is gone); MQTT, which cannot
+   * bind topics, forwards while this connection lasts.
+   */
+  addBinding(binding: Binding): Promise<void>;
+  /** Undo {@link Transport.addBinding}. */
+  removeBinding(binding: Binding): Promise<void>;
 }

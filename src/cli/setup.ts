@@ -1,0 +1,79 @@
+/**
+ * `setup GRAPH`: bind the participants of a system graph (as msgflo-setup
+ * does), optionally hosting its NoFlo participants in this process, then
+ * exit or keep coordinating.
+ */
+import { Coordinator } from '../coordinator/coordinator';
+import { Host } from '../host/host';
+import { planSystem } from '../host/system';
+import { describeBinding } from '../protocol/bindings';
+import { createComponentLoader, loadGraphFile } from '../runtime/graph-source';
+import path from 'node:path';
+import { chooseBroker, configuredBroker } from './broker';
+import { info, warn } from './output';
+import { onSignals, printDefinition } from './run';
+
+/** Flags of the setup command. */
+export interface SetupFlags {
+  broker?: string;
+  basedir?: string;
+  participants?: boolean;
+  forever?: boolean;
+  timeout?: string;
+}
+
+/** Bind the system of `graphFile`. */
+export async function setup(graphFile: string, flags: SetupFlags): Promise<void> {
+  const basedir = path.resolve(flags.basedir ?? process.cwd());
+  const file = path.resolve(basedir, graphFile);
+  const graph = await loadGraphFile(file);
+  const broker = configuredBroker(flags.broker);
+  const { transport, embedded } = await chooseBroker(broker, { startEmbedded: flags.participants === true });
+  const url = broker ?? 'mqtt://127.0.0.1:1883';
+
+  let host: Host | undefined;
+  if (flags.participants) {
+    const plan = await planSystem(file, await createComponentLoader(basedir), basedir);
+    host = new Host({ broker: url, basedir });
+    for (const node of plan.leftAlone) {
+      info(`left alone: ${node.node} (${node.component}): ${node.reason}`);
+    }
+    for (const input of plan.participants) {
+      printDefinition(await host.add(input));
+    }
+  }
+
+  const coordinator = new Coordinator(transport);
+  coordinator.on('bound', (binding) => info(describeBinding(binding)));
+  coordinator.on('unbound', (binding) => info(`unbound ${describeBinding(binding)}`));
+  coordinator.on('warning', (err) => warn(err.message));
+  coordinator.on('invalid', (reason) => warn(`ignored a message on fbp: ${reason}`));
+  coordinator.on('participant', (change, definition) => {
+    if (change !== 'updated') {
+      info(`participant ${change}: ${definition.id} (${definition.role}, ${definition.component})`);
+    }
+  });
+  const stopAll = async (): Promise<void> => {
+    await coordinator.stop();
+    await host?.stop();
+    await embedded?.close();
+  };
+  try {
+    await coordinator.start();
+    await coordinator.load(graph);
+    await coordinator.waitForSystem(Number(flags.timeout ?? 30) * 1000);
+  } catch (err) {
+    await stopAll().catch(() => undefined);
+    throw err;
+  }
+  info(`bound ${coordinator.bindings().length} binding(s) for ${coordinator.roles().length} role(s)`);
+  if (!flags.forever) {
+    await stopAll();
+    if (host) {
+      info('participants stopped: --forever keeps them and the coordinator running');
+    }
+    return;
+  }
+  info('coordinating until SIGTERM');
+  onSignals(() => host?.participants.reduce((sum, p) => sum + p.jobsInFlight, 0) ?? 0, stopAll, false);
+}

@@ -1,0 +1,235 @@
+/**
+ * The coordinator: knows every participant from discovery, and turns a
+ * system graph (roles as nodes, edges between their ports) into broker
+ * bindings. Bindings follow the participants: an edge whose roles appear
+ * later (or come back after a restart) is bound then.
+ */
+import createDebug from 'debug';
+import { EventEmitter } from 'node:events';
+import { InvalidOptionError } from '../errors';
+import { bindingKey, graphBindings, ROUND_ROBIN_COMPONENT, type Binding, type Edge, type SystemGraph } from '../protocol/bindings';
+import type { ParticipantDefinition } from '../protocol/definition';
+import type { Graph } from '../runtime/graph-source';
+import type { Subscription, Transport } from '../transport/transport';
+import { ParticipantRegistry } from './registry';
+
+const debug = createDebug('noflo-runtime-msgflo:coordinator');
+
+/** Notifications of a {@link Coordinator}. */
+export interface CoordinatorEvents {
+  participant: [change: 'added' | 'updated' | 'removed', definition: ParticipantDefinition];
+  bound: [Binding];
+  unbound: [Binding];
+  /** A packet on an exported outport of the system graph. */
+  data: [port: string, data: unknown];
+  /** A message on `fbp` that was not a valid discovery message. */
+  invalid: [reason: string];
+  /** Something failed that the coordinator carries on after (a binding, an IIP). */
+  warning: [Error];
+}
+
+/** An exported port of the system graph: a node and one of its ports. */
+interface Exported {
+  readonly process: string;
+  readonly port: string;
+}
+
+/** Coordinator settings. */
+export interface CoordinatorOptions {
+  /** Forget participants not heard from for this long (default 60 s). */
+  readonly timeoutMs?: number;
+}
+
+/** Wires the participants on one broker into a system. */
+export class Coordinator extends EventEmitter<CoordinatorEvents> {
+  readonly registry: ParticipantRegistry;
+  private nodes = new Map<string, string>();
+  private edges: Edge[] = [];
+  private iips: Array<{ process: string; port: string; data: unknown }> = [];
+  private exportedIn = new Map<string, Exported>();
+  private exportedOut = new Map<string, Exported>();
+  private readonly bound = new Map<string, Binding>();
+  private readonly iipsSent = new Set<number>();
+  private readonly outTaps = new Map<string, Subscription>();
+  private discovery: Subscription | undefined;
+  private work: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly transport: Transport,
+    options: CoordinatorOptions = {},
+  ) {
+    super();
+    this.registry = new ParticipantRegistry(options.timeoutMs);
+    for (const change of ['added', 'updated', 'removed'] as const) {
+      this.registry.on(change, (definition) => {
+        this.emit('participant', change, definition);
+        if (change !== 'removed') {
+          this.schedule();
+        }
+      });
+    }
+    this.registry.on('invalid', (reason) => {
+      debug('ignored a message on fbp: %s', reason);
+      this.emit('invalid', reason);
+    });
+  }
+
+  /** Connect and start listening to discovery. */
+  async start(): Promise<void> {
+    await this.transport.connect();
+    this.discovery = await this.transport.consumeDiscovery((message) => this.registry.handle(message));
+    this.registry.start();
+  }
+
+  /** Stop listening; the bindings made stay on AMQP (MQTT forwarding stops). */
+  async stop(): Promise<void> {
+    this.registry.stop();
+    await this.work;
+    await this.discovery?.cancel();
+    for (const tap of this.outTaps.values()) {
+      await tap.cancel();
+    }
+    await this.transport.close();
+  }
+
+  /**
+   * Apply a system graph: its edges become bindings as their roles are
+   * discovered, its IIPs are sent to their roles' inqueues, its exported
+   * ports can be sent to ({@link Coordinator.send}) and read (`data`).
+   */
+  async load(graph: Graph): Promise<void> {
+    this.nodes = new Map(graph.nodes.map((node) => [node.id, node.component]));
+    this.edges = graph.edges.map((edge) => ({ src: { process: edge.from.node, port: edge.from.port }, tgt: { process: edge.to.node, port: edge.to.port } }));
+    this.iips = graph.initializers.map((iip) => ({ process: iip.to.node, port: iip.to.port, data: iip.from.data as unknown }));
+    this.exportedIn = new Map(Object.entries(graph.inports).map(([name, target]) => [name, { process: target.process, port: target.port }]));
+    this.exportedOut = new Map(Object.entries(graph.outports).map(([name, target]) => [name, { process: target.process, port: target.port }]));
+    this.iipsSent.clear();
+    await this.schedule();
+  }
+
+  /** Add an edge at run time; bound as soon as both roles are known. */
+  async addEdge(edge: Edge): Promise<void> {
+    this.edges.push(edge);
+    await this.schedule();
+  }
+
+  /** Remove an edge at run time, and its binding. */
+  async removeEdge(edge: Edge): Promise<void> {
+    const same = (e: Edge): boolean => e.src.process === edge.src.process && e.src.port === edge.src.port && e.tgt.process === edge.tgt.process && e.tgt.port === edge.tgt.port;
+    this.edges = this.edges.filter((e) => !same(e));
+    await this.schedule();
+  }
+
+  /** The roles of the graph that must be discovered (every node but round-robin markers). */
+  roles(): string[] {
+    return [...this.nodes].filter(([, component]) => component !== ROUND_ROBIN_COMPONENT).map(([node]) => node);
+  }
+
+  /** Roles of the graph not discovered yet. */
+  missingRoles(): string[] {
+    return this.roles().filter((role) => !this.registry.byRole(role));
+  }
+
+  /** The bindings made so far. */
+  bindings(): Binding[] {
+    return [...this.bound.values()];
+  }
+
+  /** Resolve once every role of the graph is discovered and bound; reject naming the missing ones after `timeoutMs`. */
+  async waitForSystem(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await this.work;
+      const missing = this.missingRoles();
+      if (missing.length === 0) {
+        return;
+      }
+      if (Date.now() > deadline) {
+        throw new InvalidOptionError(`no participant of role ${missing.map((r) => `"${r}"`).join(', ')} (${missing.map((r) => this.nodes.get(r)).join(', ')}) was discovered within ${timeoutMs / 1000} s`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** Send a packet to an exported inport of the system graph. */
+  async send(port: string, data: unknown): Promise<void> {
+    const target = this.exportedIn.get(port);
+    if (!target) {
+      throw new InvalidOptionError(`the system graph has no exported inport "${port}" (it has: ${[...this.exportedIn.keys()].join(', ') || 'none'})`);
+    }
+    const queue = this.registry.byRole(target.process)?.inports.find((p) => p.id === target.port)?.queue;
+    if (!queue) {
+      throw new InvalidOptionError(`exported inport "${port}": no participant of role "${target.process}" with an inport "${target.port}" is known yet`);
+    }
+    await this.transport.send('inqueue', queue, data);
+  }
+
+  /** Reconcile once the current reconciliation is done; resolves after it. */
+  private schedule(): Promise<void> {
+    this.work = this.work.then(() => this.reconcile()).catch((err: unknown) => this.warn(err));
+    return this.work;
+  }
+
+  private async reconcile(): Promise<void> {
+    const definitions = new Map<string, ParticipantDefinition>();
+    for (const role of this.roles()) {
+      const definition = this.registry.byRole(role);
+      if (definition) {
+        definitions.set(role, definition);
+      }
+    }
+    const system: SystemGraph = { nodes: this.nodes, edges: this.edges };
+    const { bindings, problems } = graphBindings(system, definitions);
+    for (const problem of problems) {
+      this.warn(new Error(problem));
+    }
+    const wanted = new Map(bindings.map((b) => [bindingKey(b), b]));
+    for (const [key, binding] of this.bound) {
+      if (!wanted.has(key)) {
+        await this.transport.removeBinding(binding);
+        this.bound.delete(key);
+        this.emit('unbound', binding);
+      }
+    }
+    for (const [key, binding] of wanted) {
+      if (!this.bound.has(key)) {
+        try {
+          await this.transport.addBinding(binding);
+          this.bound.set(key, binding);
+          this.emit('bound', binding);
+        } catch (err) {
+          this.warn(err);
+        }
+      }
+    }
+    await this.sendIips(definitions);
+    await this.tapExportedOutports(definitions);
+  }
+
+  private async sendIips(definitions: ReadonlyMap<string, ParticipantDefinition>): Promise<void> {
+    for (const [index, iip] of this.iips.entries()) {
+      const queue = definitions.get(iip.process)?.inports.find((p) => p.id === iip.port)?.queue;
+      if (queue && !this.iipsSent.has(index)) {
+        this.iipsSent.add(index);
+        await this.transport.send('inqueue', queue, iip.data);
+      }
+    }
+  }
+
+  private async tapExportedOutports(definitions: ReadonlyMap<string, ParticipantDefinition>): Promise<void> {
+    for (const [name, source] of this.exportedOut) {
+      const queue = definitions.get(source.process)?.outports.find((p) => p.id === source.port)?.queue;
+      if (queue && !this.outTaps.has(name)) {
+        this.outTaps.set(name, await this.transport.tap(queue, (data) => this.emit('data', name, data)));
+      }
+    }
+  }
+
+  private warn(err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    debug('%s', error.message);
+    if (this.listenerCount('warning') > 0) {
+      this.emit('warning', error);
+    }
+  }
+}
