@@ -108,6 +108,8 @@ async function connectAmqp(url: string): Promise<TestClient> {
       await channel.waitForConfirms();
     },
     async listen(queue) {
+      // Declared as the participant declares its outports, so listening may come first.
+      await channel.assertExchange(queue, 'fanout', {});
       const { queue: own } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
       await channel.bindQueue(own, queue, '');
       return consume(own, new Collector());

@@ -175,3 +175,38 @@ describe('setup and procfile commands', () => {
     assert.match(included.stdout, /^worker: python worker\.py$/m);
   });
 });
+
+describe('msgflo/Coordinator, a NoFlo component', () => {
+  test('graphs/Supervisor.fbp, run by this runtime, binds a system and reports it on its outports', async (t) => {
+    const url = amqpUrl();
+    const { writeFile, mkdtemp, rm } = await import('node:fs/promises');
+    const os = await import('node:os');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'msgflo-supervisor-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const [first, second, supervisor] = [uniqueRole('first'), uniqueRole('second'), uniqueRole('supervisor')];
+    const system = path.join(dir, 'System.fbp');
+    await writeFile(system, `${first}(core/Repeat) OUT -> IN ${second}(core/Repeat)\n`);
+
+    const host = startHost(t, url);
+    await host.add({ name: first, graph: 'core/Repeat' });
+    await host.add({ name: second, graph: 'core/Repeat' });
+    const peer = await connectClient('amqp', url);
+    t.after(() => peer.close());
+    const bindings = await peer.listen(`${supervisor}.BINDING`);
+    const participants = await peer.listen(`${supervisor}.PARTICIPANT`);
+
+    const { startCli } = await import('../harness/cli');
+    const runtime = startCli(t, ['--name', supervisor, '--graph', 'graphs/Supervisor.fbp', '--broker', url, '--iips', JSON.stringify({ broker: url, graph: system })]);
+    await runtime.waitForOutput(/is running/);
+    assert.deepEqual(await bindings.waitFor(1), [{ change: 'added', binding: { type: 'pubsub', src: `${first}.OUT`, tgt: `${second}.IN` } }]);
+    await eventually(
+      () => [first, second].every((role) => participants.messages.some((m) => (m as { participant: { role: string } }).participant.role === role)),
+      'both roles reported',
+    );
+    const out = await peer.listen(`${second}.OUT`);
+    await peer.send(`${first}.IN`, '"supervised"');
+    assert.deepEqual(await out.waitFor(1), ['supervised']);
+    runtime.child.kill('SIGTERM');
+    assert.equal((await runtime.exited).code, 0);
+  });
+});

@@ -1,0 +1,2 @@
+// msgflo/Coordinator: see src/components/coordinator.ts.
+module.exports = require('../dist/src/components/coordinator');
