@@ -99,9 +99,8 @@ for (const broker of brokerUrls()) {
   });
 }
 
-describe('coordinator on amqp: round robin with dead letters', () => {
+for (const { kind, url } of brokerUrls()) describe(`coordinator on ${kind}: round robin with dead letters`, () => {
   test('two participants of one role share the work; failures land in the dead-letter queue', async (t) => {
-    const url = amqpUrl();
     const [source, worker, dead] = [uniqueRole('src'), uniqueRole('work'), uniqueRole('dead')];
     const graph = await loadGraphFile(path.join(FIXTURES, 'systems', 'Pair.fbp'));
     for (const node of [...graph.nodes]) {
@@ -131,7 +130,7 @@ describe('coordinator on amqp: round robin with dead letters', () => {
     await eventually(() => coordinator.bindings().length === 1, 'the round-robin binding');
     assert.deepEqual(coordinator.bindings(), [{ type: 'roundrobin', src: `${source}.OUT`, tgt: `${worker}.IN`, deadletter: `${dead}.IN` }]);
 
-    const peer = await connectClient('amqp', url);
+    const peer = await connectClient(kind, url);
     t.after(() => peer.close());
     const done = await peer.listen(`${worker}.OUT`);
     const deadLetters = await peer.listen(`${dead}.OUT`);

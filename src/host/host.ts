@@ -60,6 +60,12 @@ export class Host extends EventEmitter<HostEvents> {
   /** Start a participant; throws {@link ParticipantStartError} naming it when it cannot start. */
   async add(input: ParticipantInput): Promise<Participant> {
     const merged = { ...this.defaults, ...input };
+    const sameRole = [...this.running.values()].filter(({ options }) => options.name === merged.name).length;
+    if (sameRole > 0 && !input.clientId) {
+      // MQTT sessions are per client id: a second participant of a role needs
+      // its own, and the same one after a restart (same order, same id).
+      merged.clientId = `msgflo-${merged.name}-${sameRole + 1}`;
+    }
     let options: ParticipantOptions;
     try {
       options = normalizeOptions(merged, this.env);

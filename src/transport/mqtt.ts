@@ -38,6 +38,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
   /** Handlers of what arrives on the publishing connection's subscriptions, by topic. */
   private readonly taps = new Map<string, Set<(payload: Buffer) => void>>();
   private readonly forwards = new Map<string, Subscription>();
+  private sharedSupport: Promise<boolean> | undefined;
 
   constructor(url: string, options: TransportOptions = {}) {
     super();
@@ -90,7 +91,16 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
   }
 
   async subscribe(queue: string, handler: (delivery: Delivery) => void, options: SubscribeOptions): Promise<Subscription> {
-    const shared = options.prefetch > 1;
+    // Shared subscriptions make every consumer of a queue (this process's
+    // connections, other processes of the role) share its messages, as on
+    // AMQP; brokers without them (aedes) get the plain topic, one connection.
+    const shared = await this.supportsSharedSubscriptions();
+    if (!shared && options.prefetch > 1) {
+      throw new BrokerError(
+        ErrorCode.BrokerOperation,
+        `cannot consume "${queue}" with prefetch ${options.prefetch}: the MQTT broker ${this.displayUrl} does not deliver to shared subscriptions ($share/...), which a prefetch above 1 needs; use --prefetch 1, or a broker with them (Mosquitto 2, EMQX, HiveMQ)`,
+      );
+    }
     const topic = shared ? `$share/${sharedGroup(queue)}/${queue}` : queue;
     const consumers: mqtt.MqttClient[] = [];
     let paused = false;
@@ -162,17 +172,58 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
 
   async addBinding(binding: Binding): Promise<void> {
     if (binding.type === 'roundrobin') {
-      throw new BrokerError(ErrorCode.BrokerOperation, `cannot bind ${binding.src} -> ${binding.tgt} round robin on MQTT: round-robin bindings need AMQP (RabbitMQ)`);
+      if (!(await this.supportsSharedSubscriptions())) {
+        throw new BrokerError(
+          ErrorCode.BrokerOperation,
+          `cannot bind ${binding.src} -> ${binding.tgt} round robin: the MQTT broker ${this.displayUrl} does not deliver to shared subscriptions ($share/...), which round robin on MQTT needs (Mosquitto 2, EMQX, HiveMQ have them)`,
+        );
+      }
     }
     const key = bindingKey(binding);
     if (this.forwards.has(key)) {
       return;
     }
     // MQTT cannot bind topics: forward, for as long as this connection lasts.
-    const subscription = await this.listen(binding.src, (payload) => {
-      this.publish(binding.tgt, payload, `topic "${binding.tgt}"`).catch((err: unknown) => debug('forwarding to %s failed: %s', binding.tgt, errorMessage(err)));
-    });
-    this.forwards.set(key, subscription);
+    // Round robin needs nothing more: the target's consumers share one
+    // subscription, so each forwarded message reaches one of them.
+    const forward = (from: string, to: string): Promise<Subscription> =>
+      this.listen(from, (payload) => {
+        this.publish(to, payload, `topic "${to}"`).catch((err: unknown) => debug('forwarding to %s failed: %s', to, errorMessage(err)));
+      });
+    const subscriptions = [await forward(binding.src, binding.tgt)];
+    if (binding.deadletter) {
+      subscriptions.push(await forward(deadLetterQueueName(binding.tgt), binding.deadletter));
+    }
+    this.forwards.set(key, { cancel: async () => void (await Promise.all(subscriptions.map((s) => s.cancel()))), close: async () => undefined });
+  }
+
+  /**
+   * Whether the broker delivers to shared subscriptions: some (aedes) accept
+   * `$share/...` filters and then deliver nothing, so try one. Asked once.
+   */
+  private supportsSharedSubscriptions(): Promise<boolean> {
+    this.sharedSupport ??= (async () => {
+      const publisher = this.requirePublisher();
+      const probe = `msgflo-probe-${Math.random().toString(36).slice(2)}`;
+      let delivered: () => void = () => undefined;
+      const arrived = new Promise<boolean>((resolve) => {
+        delivered = () => resolve(true);
+        setTimeout(() => resolve(false), 2000).unref();
+      });
+      this.taps.set(probe, new Set([() => delivered()]));
+      try {
+        const [grant] = await publisher.subscribeAsync(`$share/${probe}/${probe}`, { qos: 1 });
+        if (!grant || grant.qos > 2) {
+          return false;
+        }
+        await publisher.publishAsync(probe, 'probe', { qos: 1 });
+        return await arrived;
+      } finally {
+        this.taps.delete(probe);
+        await publisher.unsubscribeAsync(`$share/${probe}/${probe}`).catch(() => undefined);
+      }
+    })();
+    return this.sharedSupport;
   }
 
   async removeBinding(binding: Binding): Promise<void> {
