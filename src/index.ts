@@ -32,6 +32,11 @@ export { Host, ParticipantStartError, type HostEvents } from './host/host';
 export { parseManifest, readManifest } from './host/manifest';
 export { planSystem, ROUND_ROBIN, type LeftAlone, type SystemPlan } from './host/system';
 export { TransportPool } from './host/pool';
+export { Coordinator, type CoordinatorEvents, type CoordinatorOptions } from './coordinator/coordinator';
+export { ParticipantRegistry, type RegistryEvents } from './coordinator/registry';
+export { bindingKey, describeBinding, graphBindings, ROUND_ROBIN_COMPONENT, type Binding, type Edge, type Endpoint, type SystemGraph } from './protocol/bindings';
+export { parseDiscovery, type ParsedDiscovery } from './protocol/discovery';
+export { loadGraphFile, type Graph } from './runtime/graph-source';
 export { failCurrentJob } from './runtime/network';
 export { DEAD_LETTER_HEADERS } from './transport/amqp';
 export {
