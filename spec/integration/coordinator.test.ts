@@ -11,7 +11,8 @@ import type { Binding } from '../../src/protocol/bindings';
 import { loadGraphFile } from '../../src/runtime/graph-source';
 import { createTransport } from '../../src/transport';
 import { connectClient, uniqueRole } from '../harness/client';
-import { runCli } from '../harness/cli';
+import { runCli, startCli } from '../harness/cli';
+import { temporaryFile } from '../harness/files';
 import { amqpUrl, brokerUrls } from '../harness/env';
 import { FIXTURES } from '../harness/participants';
 import { eventually } from '../harness/wait';
@@ -178,13 +179,8 @@ describe('setup and procfile commands', () => {
 describe('msgflo/Coordinator, a NoFlo component', () => {
   test('graphs/Supervisor.fbp, run by this runtime, binds a system and reports it on its outports', async (t) => {
     const url = amqpUrl();
-    const { writeFile, mkdtemp, rm } = await import('node:fs/promises');
-    const os = await import('node:os');
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'msgflo-supervisor-'));
-    t.after(() => rm(dir, { recursive: true, force: true }));
     const [first, second, supervisor] = [uniqueRole('first'), uniqueRole('second'), uniqueRole('supervisor')];
-    const system = path.join(dir, 'System.fbp');
-    await writeFile(system, `${first}(core/Repeat) OUT -> IN ${second}(core/Repeat)\n`);
+    const system = await temporaryFile(t, 'System.fbp', `${first}(core/Repeat) OUT -> IN ${second}(core/Repeat)\n`);
 
     const host = startHost(t, url);
     await host.add({ name: first, graph: 'core/Repeat' });
@@ -194,7 +190,6 @@ describe('msgflo/Coordinator, a NoFlo component', () => {
     const bindings = await peer.listen(`${supervisor}.BINDING`);
     const participants = await peer.listen(`${supervisor}.PARTICIPANT`);
 
-    const { startCli } = await import('../harness/cli');
     const runtime = startCli(t, ['--name', supervisor, '--graph', 'graphs/Supervisor.fbp', '--broker', url, '--iips', JSON.stringify({ broker: url, graph: system })]);
     await runtime.waitForOutput(/is running/);
     assert.deepEqual(await bindings.waitFor(1), [{ change: 'added', binding: { type: 'pubsub', src: `${first}.OUT`, tgt: `${second}.IN` } }]);

@@ -8,6 +8,7 @@ import { connectClient, uniqueRole } from '../harness/client';
 import { runCli, startCli } from '../harness/cli';
 import { brokerUrls } from '../harness/env';
 import { FIXTURES } from '../harness/participants';
+import { temporaryFile } from '../harness/files';
 import { eventually } from '../harness/wait';
 
 for (const broker of brokerUrls()) {
@@ -81,14 +82,8 @@ describe('command line hosting many participants', () => {
   });
 
   test('--participants: one that cannot start stops the start, unless --keep-going', async (t) => {
-    const { writeFile, mkdtemp, rm } = await import('node:fs/promises');
-    const os = await import('node:os');
-    const path = await import('node:path');
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'msgflo-manifest-'));
-    t.after(() => rm(dir, { recursive: true, force: true }));
-    const file = path.join(dir, 'participants.json');
     const good = uniqueRole('good');
-    await writeFile(file, JSON.stringify([{ name: good, graph: 'core/Repeat' }, { name: 'broken', graph: 'fixtures/Nope' }]));
+    const file = await temporaryFile(t, 'participants.json', JSON.stringify([{ name: good, graph: 'core/Repeat' }, { name: 'broken', graph: 'fixtures/Nope' }]));
 
     const strict = await runCli(t, ['--participants', file, '--basedir', FIXTURES, '--broker', url]);
     assert.equal(strict.code, 1);
@@ -107,14 +102,8 @@ describe('command line hosting many participants', () => {
   });
 
   test('an exception thrown later by one participant fails its job only; the others answer', async (t) => {
-    const { writeFile, mkdtemp, rm } = await import('node:fs/promises');
-    const os = await import('node:os');
-    const path = await import('node:path');
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'msgflo-manifest-'));
-    t.after(() => rm(dir, { recursive: true, force: true }));
-    const file = path.join(dir, 'participants.json');
     const [thrower, repeater] = [uniqueRole('thrower'), uniqueRole('repeater')];
-    await writeFile(file, JSON.stringify([{ name: thrower, graph: 'fixtures/Throw', deadletter: '*' }, { name: repeater, graph: 'core/Repeat' }]));
+    const file = await temporaryFile(t, 'participants.json', JSON.stringify([{ name: thrower, graph: 'fixtures/Throw', deadletter: '*' }, { name: repeater, graph: 'core/Repeat' }]));
     const runtime = startCli(t, ['--participants', file, '--basedir', FIXTURES, '--broker', url]);
     await runtime.waitForOutput(/hosting 2 participant\(s\)/);
     const peer = await connectClient('amqp', url);

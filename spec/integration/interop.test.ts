@@ -5,8 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { Coordinator } from '../../src/coordinator/coordinator';
@@ -16,17 +14,14 @@ import { createTransport } from '../../src/transport';
 import { connectClient, uniqueRole } from '../harness/client';
 import { amqpUrl } from '../harness/env';
 import { FIXTURES, REPO_ROOT } from '../harness/participants';
+import { temporaryFile } from '../harness/files';
 import { eventually } from '../harness/wait';
 
 /** msgflo's setup command. */
 const MSGFLO_SETUP = path.join(REPO_ROOT, 'node_modules', 'msgflo', 'bin', 'msgflo-setup');
 
-async function systemFile(t: TestContext, text: string): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'msgflo-interop-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const file = path.join(dir, 'System.fbp');
-  await writeFile(file, text);
-  return file;
+function systemFile(t: TestContext, text: string): Promise<string> {
+  return temporaryFile(t, 'System.fbp', text);
 }
 
 function host(t: TestContext): Host {
