@@ -108,8 +108,16 @@ async function connectAmqp(url: string): Promise<TestClient> {
       await channel.waitForConfirms();
     },
     async listen(queue) {
-      // Declared as the participant declares its outports, so listening may come first.
-      await channel.assertExchange(queue, 'fanout', {});
+      // When it is not there yet, declared as the participant declares its
+      // outports, so that listening may come first.
+      const probe = await model.createChannel();
+      probe.on('error', () => undefined);
+      const exists = await probe.checkExchange(queue).then(() => true, () => false);
+      if (exists) {
+        await probe.close();
+      } else {
+        await channel.assertExchange(queue, 'fanout', {});
+      }
       const { queue: own } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
       await channel.bindQueue(own, queue, '');
       return consume(own, new Collector());

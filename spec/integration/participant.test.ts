@@ -36,8 +36,46 @@ for (const broker of brokerUrls()) {
           { id: 'prefix', type: 'string', description: 'Prefix', queue: `${role}.PREFIX` },
         ],
         outports: [{ id: 'out', type: 'string', description: 'Prefixed text', queue: `${role}.OUT` }],
+        type: 'noflo-nodejs',
+        version: '0.7',
+        inqueue: `.fbp.${participant.definition.id}.receive`,
+        outqueue: `.fbp.${participant.definition.id}.send`,
       });
       assert.match(participant.definition.id, new RegExp(`^${role}-[0-9a-f-]{36}$`));
+    });
+
+    test('speaks the FBP runtime protocol, read-only, over its .fbp queue pair', async (t) => {
+      const peer = await client(t);
+      const role = uniqueRole();
+      const participant = await startParticipant(t, broker.url, { name: role, graph: 'fixtures/Prefixed', trace: true });
+      const { inqueue, outqueue } = participant.definition;
+      const replies = await peer.listen(outqueue as string);
+      const ask = async (message: unknown, count: number): Promise<Array<Record<string, unknown>>> => {
+        const before = replies.bodies.length;
+        await peer.send(inqueue as string, JSON.stringify(message));
+        await replies.waitFor(before + count);
+        return (replies.messages as Array<Record<string, unknown>>).slice(before);
+      };
+      const [runtime] = await ask({ protocol: 'runtime', command: 'getruntime', payload: { secret: 'do not echo' }, requestId: 'r1' }, 1);
+      assert.equal(runtime?.command, 'runtime');
+      assert.equal(runtime?.responseTo, 'r1');
+      assert.deepEqual(
+        { ...(runtime?.payload as Record<string, unknown>), capabilities: undefined, allCapabilities: undefined },
+        { id: participant.definition.id, label: role, type: 'noflo-nodejs', version: '0.7', graph: 'fixtures/Prefixed', capabilities: undefined, allCapabilities: undefined },
+      );
+      assert.doesNotMatch(JSON.stringify(runtime), /do not echo/);
+      const [source] = await ask({ protocol: 'component', command: 'getsource', payload: { name: 'fixtures/Prefixed' } }, 1);
+      assert.equal(source?.command, 'source');
+      const code = JSON.parse((source?.payload as { code: string }).code) as { processes: Record<string, { component: string }> };
+      assert.equal(code.processes.prefix?.component, 'fixtures/Prefix');
+      const [status] = await ask({ protocol: 'network', command: 'getstatus', payload: { graph: 'fixtures/Prefixed' } }, 1);
+      assert.deepEqual(status?.payload, { graph: 'fixtures/Prefixed', started: true, running: true });
+      const [dump] = await ask({ protocol: 'trace', command: 'dump', payload: { graph: 'fixtures/Prefixed' } }, 1);
+      assert.equal(dump?.command, 'dump');
+      assert.match((dump?.payload as { flowtrace: string }).flowtrace, /"events"/);
+      const [refused] = await ask({ protocol: 'graph', command: 'addnode', payload: { id: 'x', component: 'core/Repeat', graph: 'fixtures/Prefixed' } }, 1);
+      assert.equal(refused?.command, 'error');
+      assert.match(String((refused?.payload as { message: string }).message), /graph:addnode is not supported/);
     });
 
     test('repeats a message through core/Repeat', async (t) => {

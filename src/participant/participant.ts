@@ -16,6 +16,7 @@ import { createComponentLoader, resolveGraph, type ComponentLoader, type GraphSo
 import { GraphNetwork, type JobSink } from '../runtime/network';
 import type { Delivery, Subscription, Transport, TransportStats } from '../transport/transport';
 import { buildDefinition, deadLetterPorts } from './definition';
+import { FBP_PROTOCOL_VERSION, fbpQueues, serveFbpProtocol } from './fbp-endpoint';
 import type { ParticipantOptions } from './options';
 
 const debug = createDebug('noflo-runtime-msgflo:participant');
@@ -135,6 +136,8 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     this.source = await resolveGraph(options.graph, this.loader, options.basedir);
     const network = await this.startNetwork();
     const definition = buildDefinition(network, options);
+    const fbp = fbpQueues(definition.id);
+    Object.assign(definition, { type: 'noflo-nodejs', version: FBP_PROTOCOL_VERSION, inqueue: fbp.receive, outqueue: fbp.send });
     const deadLetters = deadLetterPorts(definition, options.deadletter);
     if (options.dedicatedNetwork) {
       // That one only told us the ports; each job gets a network of its own.
@@ -169,6 +172,17 @@ export class Participant extends EventEmitter<ParticipantEvents> {
         this.subscriptions.push(await this.transport.subscribe(port.queue, (delivery) => this.receive(id, delivery), subscribeOptions));
       }
     }
+    const self = this;
+    this.subscriptions.push(
+      await serveFbpProtocol(this.transport, {
+        definition,
+        graph: (this.source as GraphSource).graph,
+        get running() {
+          return !self.stopping;
+        },
+        flowtrace: this.flowtrace,
+      }),
+    );
     await this.announce();
     if (this.ownDiscoveryTimer) {
       this.discoveryTimer = setInterval(() => {

@@ -28,6 +28,14 @@ export interface ParticipantDefinition {
   icon?: string;
   inports: PortDefinition[];
   outports: PortDefinition[];
+  /** For participants that speak the FBP runtime protocol: the runtime type, e.g. `noflo-nodejs`. */
+  type?: string;
+  /** FBP runtime protocol version. */
+  version?: string;
+  /** Queue carrying FBP protocol requests to the participant. */
+  inqueue?: string;
+  /** Queue carrying its FBP protocol replies. */
+  outqueue?: string;
 }
 
 /** Per-port overrides given by options, `--attr` or graph metadata. */

@@ -141,8 +141,12 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
       await channel.assertExchange(queue, 'fanout', durability);
       if (kind === 'inqueue') {
         const deadLetters = deadLetterQueueName(queue);
-        // Failed messages are published to it by us, so it must exist even with no queue behind it.
-        await channel.assertExchange(deadLetters, 'fanout', {});
+        if (persistent) {
+          // Failed messages are published to it by us, so it must exist even
+          // with no queue behind it. (Short-lived queues, such as those of the
+          // FBP protocol, are never failed, and leave no exchange behind.)
+          await channel.assertExchange(deadLetters, 'fanout', {});
+        }
         await channel.assertQueue(queue, { ...durability, deadLetterExchange: deadLetters, ...queueArguments(options) });
         await channel.bindQueue(queue, queue, '');
       }

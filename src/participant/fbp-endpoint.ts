@@ -1,0 +1,164 @@
+/**
+ * The FBP runtime protocol of one participant, over its queue pair
+ * `.fbp.<id>.receive` / `.fbp.<id>.send` (WIRE: "Queue names"), declared in
+ * its discovery message. Read-only: runtime, component (its own, and the
+ * source of its graph), network status, and trace. Replies are built from
+ * the fields the protocol defines, never by echoing the request.
+ */
+import createDebug from 'debug';
+import type { Flowtrace } from 'flowtrace';
+import { errorMessage } from '../errors';
+import type { ParticipantDefinition } from '../protocol/definition';
+import type { Graph } from '../runtime/graph-source';
+import type { Subscription, Transport } from '../transport/transport';
+
+const debug = createDebug('noflo-runtime-msgflo:fbp');
+
+/** The FBP protocol version spoken. */
+export const FBP_PROTOCOL_VERSION = '0.7';
+
+/** What this endpoint can do, as `runtime:runtime` announces it. */
+export const PARTICIPANT_CAPABILITIES = ['protocol:runtime', 'protocol:component', 'component:getsource', 'protocol:network', 'network:status', 'protocol:trace'];
+
+/** The queue pair of a participant's FBP protocol endpoint. */
+export function fbpQueues(id: string): { receive: string; send: string } {
+  return { receive: `.fbp.${id}.receive`, send: `.fbp.${id}.send` };
+}
+
+/** What the endpoint reads from its participant. */
+export interface EndpointSubject {
+  readonly definition: ParticipantDefinition;
+  readonly graph: Graph;
+  /** Whether the participant consumes and its network runs. */
+  readonly running: boolean;
+  readonly flowtrace: Flowtrace | undefined;
+}
+
+interface Request {
+  protocol: string;
+  command: string;
+  payload: Record<string, unknown>;
+  requestId?: string;
+}
+
+interface Reply {
+  protocol: string;
+  command: string;
+  payload: unknown;
+  responseTo?: string;
+}
+
+/** Serve the protocol of `subject` on its queue pair; resolves with the subscription. */
+export async function serveFbpProtocol(transport: Transport, subject: EndpointSubject): Promise<Subscription> {
+  const queues = fbpQueues(subject.definition.id);
+  await transport.createQueue('outqueue', queues.send, { persistent: false });
+  await transport.createQueue('inqueue', queues.receive, { persistent: false });
+  return transport.subscribe(
+    queues.receive,
+    (delivery) => {
+      const replies = handle(parseRequest(delivery.body), subject);
+      Promise.all(replies.map((reply) => transport.send('outqueue', queues.send, reply)))
+        .catch((err: unknown) => debug('reply failed: %s', errorMessage(err)))
+        .finally(() => void delivery.ack());
+    },
+    { prefetch: 1 },
+  );
+}
+
+function parseRequest(body: Buffer): Request | string {
+  let message: unknown;
+  try {
+    message = JSON.parse(body.toString('utf8'));
+  } catch {
+    return 'not JSON';
+  }
+  const m = message as Partial<Request> | null;
+  if (!m || typeof m.protocol !== 'string' || typeof m.command !== 'string') {
+    return 'not an FBP protocol message: expected {protocol, command, payload}';
+  }
+  const request: Request = { protocol: m.protocol, command: m.command, payload: typeof m.payload === 'object' && m.payload !== null ? m.payload : {} };
+  if (typeof m.requestId === 'string') {
+    request.requestId = m.requestId;
+  }
+  return request;
+}
+
+function reply(request: Request | undefined, protocol: string, command: string, payload: unknown): Reply {
+  const message: Reply = { protocol, command, payload };
+  if (request?.requestId) {
+    message.responseTo = request.requestId;
+  }
+  return message;
+}
+
+function error(request: Request | undefined, protocol: string, message: string): Reply {
+  return reply(request, protocol, 'error', { message });
+}
+
+/** The replies to one request. */
+export function handle(request: Request | string, subject: EndpointSubject): Reply[] {
+  if (typeof request === 'string') {
+    return [error(undefined, 'runtime', request)];
+  }
+  const { definition } = subject;
+  const name = definition.component;
+  switch (`${request.protocol}:${request.command}`) {
+    case 'runtime:getruntime':
+      return [
+        reply(request, 'runtime', 'runtime', {
+          id: definition.id,
+          label: definition.label ?? definition.role,
+          type: 'noflo-nodejs',
+          version: FBP_PROTOCOL_VERSION,
+          capabilities: PARTICIPANT_CAPABILITIES,
+          allCapabilities: PARTICIPANT_CAPABILITIES,
+          graph: name,
+        }),
+      ];
+    case 'component:list':
+      return [
+        reply(request, 'component', 'component', {
+          name,
+          description: definition.label ?? '',
+          icon: definition.icon ?? '',
+          subgraph: true,
+          inPorts: definition.inports.map((p) => ({ id: p.id, type: p.type, description: p.description ?? '', addressable: false, required: false })),
+          outPorts: definition.outports.map((p) => ({ id: p.id, type: p.type, description: p.description ?? '', addressable: false, required: false })),
+        }),
+        reply(request, 'component', 'componentsready', 1),
+      ];
+    case 'component:getsource': {
+      if (request.payload.name !== name) {
+        return [error(request, 'component', `component:getsource: only "${name}", this participant's graph, is here (asked for ${JSON.stringify(request.payload.name)})`)];
+      }
+      const [library = '', component = name] = name.includes('/') ? name.split('/', 2) : ['', name];
+      return [reply(request, 'component', 'source', { name: component, library, language: 'json', code: JSON.stringify(subject.graph.toJSON(), null, 2) })];
+    }
+    case 'network:getstatus':
+      return [reply(request, 'network', 'status', { graph: name, started: subject.running, running: subject.running })];
+    case 'trace:start':
+    case 'trace:stop':
+    case 'trace:clear':
+    case 'trace:dump':
+      return [trace(request, subject, name)];
+    default:
+      return [error(request, request.protocol, `${request.protocol}:${request.command} is not supported by this read-only participant endpoint`)];
+  }
+}
+
+function trace(request: Request, subject: EndpointSubject, graph: string): Reply {
+  const flowtrace = subject.flowtrace;
+  if (!flowtrace) {
+    return error(request, 'trace', `${request.protocol}:${request.command}: tracing is off; start the participant with --trace`);
+  }
+  switch (request.command) {
+    case 'dump':
+      return reply(request, 'trace', 'dump', { graph, type: 'flowtrace.json', flowtrace: JSON.stringify(flowtrace.toJSON()) });
+    case 'clear':
+      flowtrace.clear();
+      return reply(request, 'trace', 'clear', { graph });
+    default:
+      // Recording is on for the participant's whole life with --trace.
+      return reply(request, 'trace', request.command, { graph });
+  }
+}
