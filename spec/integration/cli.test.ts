@@ -221,3 +221,27 @@ describe('command line: exceptions in components', () => {
     assert.deepEqual(await queued.waitFor(1), [{ later: 'fatal' }], 'the unsettled message is back in its queue');
   });
 });
+
+describe('command line with --protocol-port', () => {
+  test('serves the FBP runtime protocol over a WebSocket on loopback', async (t) => {
+    const { WebSocket } = await import('ws');
+    const role = uniqueRole();
+    const runtime = startCli(t, ['--name', role, '--graph', 'core/Repeat', '--broker', mqttUrl(), '--protocol-port', '0']);
+    await runtime.waitForOutput(/FBP protocol on (ws:\/\/127\.0\.0\.1:\d+)/);
+    const address = /FBP protocol on (ws:\/\/127\.0\.0\.1:\d+)/.exec(runtime.stdout)?.[1] as string;
+    const socket = new WebSocket(address, 'noflo');
+    t.after(() => socket.close());
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    });
+    const reply = new Promise<Record<string, unknown>>((resolve) => socket.once('message', (data) => resolve(JSON.parse(String(data)) as Record<string, unknown>)));
+    socket.send(JSON.stringify({ protocol: 'runtime', command: 'getruntime', payload: {}, requestId: 'ws-1' }));
+    const runtimeMessage = await reply;
+    assert.equal(runtimeMessage.command, 'runtime');
+    assert.equal(runtimeMessage.responseTo, 'ws-1');
+    assert.equal((runtimeMessage.payload as { graph: string }).graph, 'core/Repeat');
+    runtime.child.kill('SIGTERM');
+    assert.equal((await runtime.exited).code, 0);
+  });
+});

@@ -61,6 +61,7 @@ describe('participant options', () => {
     ['an attr without =', { name: 'r', graph: 'g', attr: ['inports.in.queue'] }, /--attr "inports.in.queue"/],
     ['an attr of an unknown option', { name: 'r', graph: 'g', attr: ['colour=red'] }, /unknown option "colour"/],
     ['an unknown port setting', { name: 'r', graph: 'g', attr: ['inports.in.colour=red'] }, /inports.in.colour/],
+    ['a protocol port out of range', { name: 'r', graph: 'g', protocolPort: '70000' }, /--protocol-port "70000"/],
     ['a non-boolean hidden', { name: 'r', graph: 'g', attr: ['inports.in.hidden=maybe'] }, /inports.in.hidden "maybe"/],
   ];
   for (const [what, input, message] of invalid) {

@@ -57,6 +57,7 @@ export function program(): Command {
     .option('--tls-cert <file>', 'client certificate, PEM')
     .option('--tls-key <file>', 'client private key, PEM')
     .option('--crash-on-exception', 'exit on an exception thrown by a component, as the original did')
+    .option('--protocol-port <port>', 'also serve the FBP runtime protocol (read-only) over a WebSocket on this 127.0.0.1 port')
     .option('--participants <file>', 'host the participants of a JSON file (an array of options objects) in this process')
     .option('--system <graph>', 'host every node of a system graph whose component NoFlo can load here, named after the node')
     .option('--keep-going', 'with --participants or --system: run the others when a participant cannot start')

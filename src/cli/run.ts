@@ -36,6 +36,7 @@ export interface RunFlags {
   tlsCert?: string;
   tlsKey?: string;
   crashOnException?: boolean;
+  protocolPort?: string;
 }
 
 /** Seconds from a flag, as ms. */
@@ -72,12 +73,15 @@ function inputFromFlags(flags: RunFlags): ParticipantInput {
     tlsCert: flags.tlsCert,
     tlsKey: flags.tlsKey,
     crashOnException: flags.crashOnException,
+    protocolPort: flags.protocolPort,
   };
 }
 
 /** Defined flags only, as defaults for the participants of a host. */
 function definedOnly(input: ParticipantInput): Partial<ParticipantInput> {
-  return Object.fromEntries(Object.entries(input).filter(([key, value]) => value !== undefined && value !== '' && key !== 'name' && key !== 'graph'));
+  // Name, graph and a protocol port belong to one participant, not to all.
+  const own = ['name', 'graph', 'protocolPort'];
+  return Object.fromEntries(Object.entries(input).filter(([key, value]) => value !== undefined && value !== '' && !own.includes(key)));
 }
 
 /** Start the participant(s) described by `flags` and keep running. */
@@ -139,6 +143,9 @@ export function printDefinition(participant: Participant): void {
   }
   for (const port of definition.outports) {
     info(`  out ${port.id.padEnd(12)} ${port.queue ?? '(hidden)'}`);
+  }
+  if (participant.protocolAddress) {
+    info(`  FBP protocol on ${participant.protocolAddress} (read-only)`);
   }
 }
 

@@ -65,7 +65,8 @@ export async function serveFbpProtocol(transport: Transport, subject: EndpointSu
   );
 }
 
-function parseRequest(body: Buffer): Request | string {
+/** Read a request; a string says why it is not one. */
+export function parseRequest(body: Buffer): Request | string {
   let message: unknown;
   try {
     message = JSON.parse(body.toString('utf8'));

@@ -52,6 +52,8 @@ export interface ParticipantOptions {
   readonly tls: { readonly ca?: string; readonly cert?: string; readonly key?: string };
   /** Exit the process on an exception thrown outside NoFlo's own handling, as the original did. */
   readonly crashOnException: boolean;
+  /** Serve the FBP runtime protocol on this 127.0.0.1 port too (0: any free port). */
+  readonly protocolPort: number | undefined;
 }
 
 /** What a caller may give; everything but `name` and `graph` has a default. */
@@ -81,6 +83,7 @@ export interface ParticipantInput {
   tlsCert?: string | undefined;
   tlsKey?: string | undefined;
   crashOnException?: boolean | undefined;
+  protocolPort?: number | string | undefined;
   /** `key.sub=value` overrides, applied last. */
   attr?: readonly string[] | undefined;
 }
@@ -89,7 +92,7 @@ export interface ParticipantInput {
 export const PARTICIPANT_KEYS: readonly string[] = [
   'name', 'graph', 'broker', 'basedir', 'prefetch', 'deadletter', 'iips', 'inports', 'outports', 'dedicatedNetwork', 'cache', 'trace',
   'discoveryPeriod', 'maxMessageSize', 'maxDepth', 'jobTimeout', 'drainTimeout', 'connectTimeout', 'queueType', 'deliveryLimit', 'clientId',
-  'tlsCa', 'tlsCert', 'tlsKey', 'crashOnException',
+  'tlsCa', 'tlsCert', 'tlsKey', 'crashOnException', 'protocolPort',
 ];
 
 /** Default largest message body: 16 MiB. */
@@ -129,7 +132,16 @@ export function normalizeOptions(input: ParticipantInput, env: NodeJS.ProcessEnv
     clientId: merged.clientId || `msgflo-${name}`,
     tls: tlsFiles(merged),
     crashOnException: merged.crashOnException ?? false,
+    protocolPort: merged.protocolPort === undefined ? undefined : port('protocol-port', merged.protocolPort),
   };
+}
+
+function port(option: string, value: unknown): number {
+  const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isInteger(number) || number < 0 || number > 65535) {
+    throw new InvalidOptionError(`invalid --${option} "${String(value)}": expected a port number from 0 to 65535`);
+  }
+  return number;
 }
 
 function queueType(value: string | undefined): 'classic' | 'quorum' {

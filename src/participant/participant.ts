@@ -16,7 +16,8 @@ import { createComponentLoader, resolveGraph, type ComponentLoader, type GraphSo
 import { GraphNetwork, type JobSink } from '../runtime/network';
 import type { Delivery, Subscription, Transport, TransportStats } from '../transport/transport';
 import { buildDefinition, deadLetterPorts } from './definition';
-import { FBP_PROTOCOL_VERSION, fbpQueues, serveFbpProtocol } from './fbp-endpoint';
+import { FBP_PROTOCOL_VERSION, fbpQueues, serveFbpProtocol, type EndpointSubject } from './fbp-endpoint';
+import { serveFbpWebSocket, type WebSocketEndpoint } from './fbp-websocket';
 import type { ParticipantOptions } from './options';
 
 const debug = createDebug('noflo-runtime-msgflo:participant');
@@ -73,6 +74,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   private discoveryTimer: NodeJS.Timeout | undefined;
   private drained: (() => void) | undefined;
   private stopping = false;
+  private webSocket: WebSocketEndpoint | undefined;
   private readonly ownDiscoveryTimer: boolean;
   private readonly onDisconnected = (err: Error): void => {
     this.emit('disconnected', err);
@@ -109,6 +111,11 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       throw new Error(`participant "${this.options.name}" is not started`);
     }
     return this.currentDefinition;
+  }
+
+  /** Where the FBP protocol WebSocket listens, with `protocolPort`. */
+  get protocolAddress(): string | undefined {
+    return this.webSocket?.address;
   }
 
   /** The broker's URL, without password. */
@@ -173,16 +180,18 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       }
     }
     const self = this;
-    this.subscriptions.push(
-      await serveFbpProtocol(this.transport, {
-        definition,
-        graph: (this.source as GraphSource).graph,
-        get running() {
-          return !self.stopping;
-        },
-        flowtrace: this.flowtrace,
-      }),
-    );
+    const subject: EndpointSubject = {
+      definition,
+      graph: (this.source as GraphSource).graph,
+      get running() {
+        return !self.stopping;
+      },
+      flowtrace: this.flowtrace,
+    };
+    this.subscriptions.push(await serveFbpProtocol(this.transport, subject));
+    if (options.protocolPort !== undefined) {
+      this.webSocket = await serveFbpWebSocket(subject, options.protocolPort);
+    }
     await this.announce();
     if (this.ownDiscoveryTimer) {
       this.discoveryTimer = setInterval(() => {
@@ -202,6 +211,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   async stop(timeout = this.options.drainTimeout): Promise<void> {
     this.stopping = true;
     clearInterval(this.discoveryTimer);
+    await this.webSocket?.close();
     const subscriptions = this.subscriptions.splice(0);
     for (const subscription of subscriptions) {
       await subscription.cancel().catch((err: unknown) => debug('cancel failed: %s', errorMessage(err)));
