@@ -2,6 +2,7 @@
  * The command-line program: run a participant (the default), `send`, `dump`.
  */
 import { Command, Option } from 'commander';
+import { coordinate } from './coordinator';
 import { dump } from './dump';
 import { procfile } from './procfile';
 import { setup } from './setup';
@@ -77,6 +78,16 @@ export function program(): Command {
     .option('--forever', 'keep coordinating (late participants, restarts) until SIGTERM')
     .option('--timeout <seconds>', 'how long to wait for the roles to be discovered', '30')
     .action(async (graph: string, flags) => setup(graph, flags));
+
+  cli
+    .command('coordinator')
+    .description('keep a system graph bound, and serve it to FBP protocol clients (Flowhub) over a WebSocket')
+    .option('-g, --graph <graph>', 'system graph, .fbp or .json')
+    .option('-b, --broker <url>', 'broker URL (default: $MSGFLO_BROKER, else the embedded broker address)')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on', '3569')
+    .option('--secret <secret>', 'required of every client request; required itself when --host is not loopback')
+    .action(async (flags) => coordinate(flags));
 
   cli
     .command('procfile')

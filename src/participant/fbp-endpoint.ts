@@ -34,14 +34,16 @@ export interface EndpointSubject {
   readonly flowtrace: Flowtrace | undefined;
 }
 
-interface Request {
+export interface Request {
   protocol: string;
   command: string;
   payload: Record<string, unknown>;
   requestId?: string;
+  /** Sent by clients of runtimes that require one; never echoed. */
+  secret?: string;
 }
 
-interface Reply {
+export interface Reply {
   protocol: string;
   command: string;
   payload: unknown;
@@ -81,10 +83,13 @@ export function parseRequest(body: Buffer): Request | string {
   if (typeof m.requestId === 'string') {
     request.requestId = m.requestId;
   }
+  if (typeof m.secret === 'string') {
+    request.secret = m.secret;
+  }
   return request;
 }
 
-function reply(request: Request | undefined, protocol: string, command: string, payload: unknown): Reply {
+export function reply(request: Request | undefined, protocol: string, command: string, payload: unknown): Reply {
   const message: Reply = { protocol, command, payload };
   if (request?.requestId) {
     message.responseTo = request.requestId;
@@ -92,7 +97,7 @@ function reply(request: Request | undefined, protocol: string, command: string, 
   return message;
 }
 
-function error(request: Request | undefined, protocol: string, message: string): Reply {
+export function error(request: Request | undefined, protocol: string, message: string): Reply {
   return reply(request, protocol, 'error', { message });
 }
 

@@ -1,0 +1,99 @@
+/**
+ * The coordinator as an FBP runtime over WebSocket, as Flowhub connects to it.
+ */
+import assert from 'node:assert/strict';
+import { describe, test, type TestContext } from 'node:test';
+import { WebSocket } from 'ws';
+import { Host } from '../../src/host/host';
+import { uniqueRole } from '../harness/client';
+import { runCli, startCli } from '../harness/cli';
+import { amqpUrl } from '../harness/env';
+import { temporaryFile } from '../harness/files';
+import { FIXTURES } from '../harness/participants';
+
+interface Tv4 {
+  getSchema(uri: string): unknown;
+  validateMultiple(data: unknown, schema: unknown): { valid: boolean; errors: Array<{ message: string; dataPath: string }> };
+}
+const tv4 = require('fbp-protocol/schema') as Tv4;
+
+type Message = { protocol: string; command: string; payload: Record<string, unknown>; responseTo?: string };
+
+async function connect(t: TestContext, address: string): Promise<(request: unknown, count: number) => Promise<Message[]>> {
+  const socket = new WebSocket(address, 'noflo');
+  t.after(() => socket.close());
+  const received: Message[] = [];
+  socket.on('message', (data) => received.push(JSON.parse(String(data)) as Message));
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
+  return async (request, count) => {
+    const before = received.length;
+    socket.send(JSON.stringify(request));
+    const deadline = Date.now() + 5000;
+    while (received.length < before + count && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const replies = received.slice(before);
+    for (const reply of replies) {
+      const schema = tv4.getSchema(`/${reply.protocol}/output/${reply.command}`);
+      assert.ok(schema, `a schema for ${reply.protocol}:${reply.command}`);
+      const result = tv4.validateMultiple(reply, schema);
+      assert.ok(result.valid, `${reply.protocol}:${reply.command}: ${result.errors.map((e) => `${e.dataPath} ${e.message}`).join('; ')}`);
+    }
+    return replies;
+  };
+}
+
+describe('coordinator command: the system as one FBP runtime', () => {
+  test('shows the system graph, its components and its status; refuses edits', async (t) => {
+    const [repeater, prefixer] = [uniqueRole('rep'), uniqueRole('pre')];
+    const file = await temporaryFile(t, 'Shown.fbp', `${repeater}(core/Repeat) OUT -> IN ${prefixer}(fixtures/Prefix)\n`);
+    const host = new Host({ broker: amqpUrl(), basedir: FIXTURES, discoveryPeriod: 1 }, {});
+    t.after(() => host.stop());
+    await host.add({ name: repeater, graph: 'core/Repeat' });
+    await host.add({ name: prefixer, graph: 'fixtures/Prefix' });
+
+    const runtime = startCli(t, ['coordinator', '--graph', file, '--broker', amqpUrl(), '--port', '0']);
+    await runtime.waitForOutput(/on (ws:\/\/127\.0\.0\.1:\d+)/);
+    await runtime.waitForOutput(/PUBSUB:/);
+    const address = /on (ws:\/\/127\.0\.0\.1:\d+)/.exec(runtime.stdout)?.[1] as string;
+    const ask = await connect(t, address);
+
+    const [info] = await ask({ protocol: 'runtime', command: 'getruntime', payload: {}, requestId: 'q1' }, 1);
+    assert.equal(info?.responseTo, 'q1');
+    assert.equal(info?.payload.graph, 'Shown');
+    assert.equal(info?.payload.type, 'msgflo');
+    const components = await ask({ protocol: 'component', command: 'list', payload: {} }, 3);
+    assert.deepEqual(components.filter((m) => m.command === 'component').map((m) => m.payload.name).sort(), ['core/Repeat', 'fixtures/Prefix']);
+    const [source] = await ask({ protocol: 'component', command: 'getsource', payload: { name: 'Shown' } }, 1);
+    const code = JSON.parse(String(source?.payload.code)) as { processes: Record<string, unknown> };
+    assert.deepEqual(Object.keys(code.processes).sort(), [prefixer, repeater].sort());
+    const [status] = await ask({ protocol: 'network', command: 'getstatus', payload: { graph: 'Shown' } }, 1);
+    assert.deepEqual(status?.payload, { graph: 'Shown', started: true, running: true });
+    const [refused] = await ask({ protocol: 'graph', command: 'addnode', payload: { id: 'x', component: 'core/Repeat', graph: 'Shown' } }, 1);
+    assert.equal(refused?.command, 'error');
+    runtime.child.kill('SIGTERM');
+    assert.equal((await runtime.exited).code, 0);
+  });
+
+  test('with --secret, answers only requests that carry it, and never echoes it', async (t) => {
+    const file = await temporaryFile(t, 'Secret.fbp', `${uniqueRole('s')}(core/Repeat)\n`);
+    const runtime = startCli(t, ['coordinator', '--graph', file, '--broker', amqpUrl(), '--port', '0', '--secret', 'Op3nSesame']);
+    await runtime.waitForOutput(/on (ws:\/\/127\.0\.0\.1:\d+)/);
+    const ask = await connect(t, /on (ws:\/\/127\.0\.0\.1:\d+)/.exec(runtime.stdout)?.[1] as string);
+    const [denied] = await ask({ protocol: 'runtime', command: 'getruntime', payload: {} }, 1);
+    assert.equal(denied?.command, 'error');
+    const [allowed] = await ask({ protocol: 'runtime', command: 'getruntime', payload: {}, secret: 'Op3nSesame' }, 1);
+    assert.equal(allowed?.command, 'runtime');
+    assert.doesNotMatch(JSON.stringify([denied, allowed]), /Op3nSesame/);
+  });
+
+  test('refuses to listen beyond loopback without a secret', async (t) => {
+    const file = await temporaryFile(t, 'Open.fbp', 'a(core/Repeat)\n');
+    const result = await runCli(t, ['coordinator', '--graph', file, '--broker', amqpUrl(), '--host', '0.0.0.0', '--port', '0']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr.trim(), /^noflo-runtime-msgflo: --host 0\.0\.0\.0 is not loopback: give a --secret/);
+  });
+});
