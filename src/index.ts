@@ -30,7 +30,7 @@ export { Participant, type JobOutcome, type ParticipantEvents } from './particip
 export { transportOptions } from './participant/connection';
 export { Host, ParticipantStartError, type HostEvents } from './host/host';
 export { parseManifest, readManifest } from './host/manifest';
-export { planSystem, ROUND_ROBIN, type LeftAlone, type SystemPlan } from './host/system';
+export { planSystem, type LeftAlone, type SystemPlan } from './host/system';
 export { TransportPool } from './host/pool';
 export { Coordinator, type CoordinatorEvents, type CoordinatorOptions } from './coordinator/coordinator';
 export { ParticipantRegistry, type RegistryEvents } from './coordinator/registry';

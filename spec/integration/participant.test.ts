@@ -247,7 +247,7 @@ for (const broker of brokerUrls()) {
       for (let i = 0; i < 5; i += 1) {
         await peer.send(`${role}.IN`, String(i));
       }
-      await eventually(() => jobs.length === 5, () => `5 jobs settled, got ${jobs.join()}`, 5000).catch(() => undefined);
+      await eventually(() => jobs.length === 5, () => `5 jobs settled, got ${jobs.join()}; with prefetch 1, a stalled job would hold back the rest`, 5000);
       assert.deepEqual(jobs, ['ack', 'ack', 'ack', 'ack', 'ack'], 'with prefetch 1, a stalled job would hold back the rest');
     });
 

@@ -16,6 +16,7 @@ interface Setup {
   jobs: JobOutcome[];
   send: (port: string, data: unknown) => Promise<void>;
   depth: (queue: string) => number;
+  host: string;
   until: (done: () => boolean) => Promise<void>;
 }
 
@@ -43,6 +44,7 @@ async function setup(t: TestContext, input: Omit<ParticipantInput, 'broker'>): P
       await peer.send('inqueue', queue, data);
     },
     depth: (queue) => memoryBroker(host).depth(queue),
+    host,
     until: async (done) => {
       const deadline = Date.now() + 5000;
       while (!done()) {
@@ -68,6 +70,7 @@ describe('participant (in-process transport)', () => {
     const sorted = (list: unknown[]): string[] => list.map((item) => JSON.stringify(item)).sort();
     assert.deepEqual(sorted(s.outputs.get('out') ?? []), sorted([{ n: 1, delay: 30 }, { n: 2, delay: 5 }, 0, { n: 3, delay: 15 }]));
     assert.equal(s.depth('dead-p.IN'), 2);
+    assert.deepEqual([...memoryBroker(s.host).reasons('dead-p.IN')].sort(), ['boom', 'x'], 'dead letters carry their reasons');
     assert.equal(s.participant.jobsInFlight, 0);
   });
 

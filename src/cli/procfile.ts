@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { InvalidOptionError } from '../errors';
 import { planSystem } from '../host/system';
+import { ROUND_ROBIN_COMPONENT } from '../protocol/bindings';
 import { createComponentLoader } from '../runtime/graph-source';
 import { PROGRAM } from './output';
 
@@ -28,7 +29,7 @@ export async function procfile(graphFile: string, flags: ProcfileFlags): Promise
     const iips = participant.iips && Object.keys(participant.iips).length > 0 ? ` --iips '${JSON.stringify(participant.iips)}'` : '';
     lines.push(`${participant.name}: ${PROGRAM} --name ${participant.name} --graph ${participant.graph}${iips}`);
   }
-  const unknown = plan.leftAlone.filter((node) => node.component !== 'msgflo/RoundRobin' && !ignored.has(node.node));
+  const unknown = plan.leftAlone.filter((node) => node.component !== ROUND_ROBIN_COMPONENT && !ignored.has(node.node));
   if (unknown.length > 0) {
     throw new InvalidOptionError(
       `no command for ${unknown.map((n) => `role "${n.node}" (${n.component})`).join(', ')}: --ignore them, and --include their Procfile lines`,

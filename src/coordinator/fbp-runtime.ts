@@ -4,15 +4,12 @@
  * participants' components, edges are bindings. This first version is
  * read-only: it shows the system and its status; editing is refused.
  */
-import createDebug from 'debug';
 import { createHash } from 'node:crypto';
-import { WebSocketServer } from 'ws';
-import { BrokerError, ErrorCode, InvalidOptionError, errorMessage } from '../errors';
-import { error, parseRequest, reply, type Reply, type Request } from '../participant/fbp-endpoint';
+import { InvalidOptionError } from '../errors';
+import { componentMessage, error, FBP_PROTOCOL_VERSION, reply, sourceMessage, type Reply, type Request } from '../participant/fbp-endpoint';
+import { serveFbpWebSocket } from '../participant/fbp-websocket';
 import type { Graph } from '../runtime/graph-source';
 import type { Coordinator } from './coordinator';
-
-const debug = createDebug('noflo-runtime-msgflo:fbp-runtime');
 
 /** What the coordinator's runtime can do, as `runtime:runtime` announces it. */
 export const COORDINATOR_CAPABILITIES = ['protocol:runtime', 'protocol:component', 'component:getsource', 'protocol:network', 'network:status'];
@@ -42,34 +39,12 @@ export async function serveCoordinatorRuntime(coordinator: Coordinator, graph: G
   if (!LOOPBACK.has(options.host) && !options.secret) {
     throw new InvalidOptionError(`--host ${options.host} is not loopback: give a --secret, which clients must send with every request`);
   }
-  const server = new WebSocketServer({ host: options.host, port: options.port, handleProtocols: (protocols) => (protocols.has('noflo') ? 'noflo' : false) });
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', (err) => reject(new BrokerError(ErrorCode.BrokerConnection, `cannot listen on ${options.host}:${options.port}: ${errorMessage(err)}`, { cause: err })));
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : options.port;
-  const id = stableId(`${options.graphName}@${options.host}:${port}`);
-  server.on('connection', (socket) => {
-    socket.on('message', (data) => {
-      const request = parseRequest(Buffer.from(data as Buffer));
-      for (const message of handleRuntime(request, { coordinator, graph, options, id })) {
-        socket.send(JSON.stringify(message));
-      }
-    });
-    socket.on('error', (err) => debug('client error: %s', err.message));
-  });
-  return {
-    address: `ws://${options.host}:${port}`,
-    id,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const client of server.clients) {
-          client.terminate();
-        }
-        server.close(() => resolve());
-      }),
-  };
+  // The id depends on the port bound, known only once listening: the
+  // context is filled in then, before any client can connect.
+  const context = { coordinator, graph, options, id: '' };
+  const endpoint = await serveFbpWebSocket(options.host, options.port, (request) => handleRuntime(request, context));
+  context.id = stableId(`${options.graphName}@${options.host}:${endpoint.port}`);
+  return { address: endpoint.address, id: context.id, close: () => endpoint.close() };
 }
 
 /** A UUID-shaped id derived from `seed`. */
@@ -102,36 +77,18 @@ export function handleRuntime(request: Request | string, context: Context): Repl
           id: context.id,
           label: 'MsgFlo system (noflo-runtime-msgflo coordinator)',
           type: 'msgflo',
-          version: '0.7',
+          version: FBP_PROTOCOL_VERSION,
           capabilities: COORDINATOR_CAPABILITIES,
           allCapabilities: COORDINATOR_CAPABILITIES,
           graph: name,
         }),
       ];
     case 'component:list': {
-      const seen = new Map<string, Reply>();
-      for (const definition of coordinator.registry.list()) {
-        if (!seen.has(definition.component)) {
-          seen.set(
-            definition.component,
-            reply(request, 'component', 'component', {
-              name: definition.component,
-              description: definition.label ?? '',
-              icon: definition.icon ?? '',
-              subgraph: false,
-              inPorts: definition.inports.map((p) => ({ id: p.id, type: p.type, description: p.description ?? '', addressable: false, required: false })),
-              outPorts: definition.outports.map((p) => ({ id: p.id, type: p.type, description: p.description ?? '', addressable: false, required: false })),
-            }),
-          );
-        }
-      }
-      return [...seen.values(), reply(request, 'component', 'componentsready', seen.size)];
+      const components = new Map(coordinator.registry.list().map((definition) => [definition.component, definition]));
+      return [...[...components.values()].map((definition) => componentMessage(request, definition, false)), reply(request, 'component', 'componentsready', components.size)];
     }
     case 'component:getsource':
-      if (request.payload.name !== name) {
-        return [error(request, 'component', `component:getsource: only the system graph "${name}" has a source here (asked for ${JSON.stringify(request.payload.name)})`)];
-      }
-      return [reply(request, 'component', 'source', { name, library: '', language: 'json', code: JSON.stringify(graph.toJSON(), null, 2) })];
+      return [sourceMessage(request, name, graph, 'the system graph')];
     case 'network:getstatus': {
       // Started: bindings are being made; running: every role is there.
       return [reply(request, 'network', 'status', { graph: name, started: true, running: coordinator.missingRoles().length === 0 })];

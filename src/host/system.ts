@@ -6,10 +6,8 @@
  */
 import path from 'node:path';
 import type { ParticipantInput } from '../participant/options';
+import { ROUND_ROBIN_COMPONENT } from '../protocol/bindings';
 import { loadGraphFile, type ComponentLoader } from '../runtime/graph-source';
-
-/** The component of a round-robin marker node. */
-export const ROUND_ROBIN = 'msgflo/RoundRobin';
 
 /** A node not hosted here, and why. */
 export interface LeftAlone {
@@ -32,7 +30,7 @@ export async function planSystem(file: string, loader: ComponentLoader, basedir:
   const leftAlone: LeftAlone[] = [];
   for (const node of graph.nodes) {
     const component = node.component;
-    if (component === ROUND_ROBIN) {
+    if (component === ROUND_ROBIN_COMPONENT) {
       leftAlone.push({ node: node.id, component, reason: 'a round-robin binding, made by the coordinator' });
     } else if (!(component in components)) {
       leftAlone.push({ node: node.id, component, reason: 'no NoFlo component of that name here (a participant of another runtime?)' });

@@ -101,6 +101,29 @@ export function error(request: Request | undefined, protocol: string, message: s
   return reply(request, protocol, 'error', { message });
 }
 
+/** A `component:component` message for a participant's component. */
+export function componentMessage(request: Request, definition: ParticipantDefinition, subgraph: boolean): Reply {
+  const ports = (list: ParticipantDefinition['inports']): unknown[] =>
+    list.map((p) => ({ id: p.id, type: p.type, description: p.description ?? '', addressable: false, required: false }));
+  return reply(request, 'component', 'component', {
+    name: definition.component,
+    description: definition.label ?? '',
+    icon: definition.icon ?? '',
+    subgraph,
+    inPorts: ports(definition.inports),
+    outPorts: ports(definition.outports),
+  });
+}
+
+/** The `component:source` of the graph `name`, or an error when something else was asked for. */
+export function sourceMessage(request: Request, name: string, graph: Graph, what: string): Reply {
+  if (request.payload.name !== name) {
+    return error(request, 'component', `component:getsource: only "${name}", ${what}, has a source here (asked for ${JSON.stringify(request.payload.name)})`);
+  }
+  const [library = '', component = name] = name.includes('/') ? name.split('/', 2) : ['', name];
+  return reply(request, 'component', 'source', { name: component, library, language: 'json', code: JSON.stringify(graph.toJSON(), null, 2) });
+}
+
 /** The replies to one request. */
 export function handle(request: Request | string, subject: EndpointSubject): Reply[] {
   if (typeof request === 'string') {
@@ -122,24 +145,9 @@ export function handle(request: Request | string, subject: EndpointSubject): Rep
         }),
       ];
     case 'component:list':
-      return [
-        reply(request, 'component', 'component', {
-          name,
-          description: definition.label ?? '',
-          icon: definition.icon ?? '',
-          subgraph: true,
-          inPorts: definition.inports.map((p) => ({ id: p.id, type: p.type, description: p.description ?? '', addressable: false, required: false })),
-          outPorts: definition.outports.map((p) => ({ id: p.id, type: p.type, description: p.description ?? '', addressable: false, required: false })),
-        }),
-        reply(request, 'component', 'componentsready', 1),
-      ];
-    case 'component:getsource': {
-      if (request.payload.name !== name) {
-        return [error(request, 'component', `component:getsource: only "${name}", this participant's graph, is here (asked for ${JSON.stringify(request.payload.name)})`)];
-      }
-      const [library = '', component = name] = name.includes('/') ? name.split('/', 2) : ['', name];
-      return [reply(request, 'component', 'source', { name: component, library, language: 'json', code: JSON.stringify(subject.graph.toJSON(), null, 2) })];
-    }
+      return [componentMessage(request, definition, true), reply(request, 'component', 'componentsready', 1)];
+    case 'component:getsource':
+      return [sourceMessage(request, name, subject.graph, "this participant's graph")];
     case 'network:getstatus':
       return [reply(request, 'network', 'status', { graph: name, started: subject.running, running: subject.running })];
     case 'trace:start':

@@ -16,7 +16,7 @@ import { createComponentLoader, resolveGraph, type ComponentLoader, type GraphSo
 import { GraphNetwork, type JobSink } from '../runtime/network';
 import type { Delivery, Subscription, Transport, TransportStats } from '../transport/transport';
 import { buildDefinition, deadLetterPorts } from './definition';
-import { FBP_PROTOCOL_VERSION, fbpQueues, serveFbpProtocol, type EndpointSubject } from './fbp-endpoint';
+import { FBP_PROTOCOL_VERSION, fbpQueues, handle, serveFbpProtocol, type EndpointSubject } from './fbp-endpoint';
 import { serveFbpWebSocket, type WebSocketEndpoint } from './fbp-websocket';
 import type { ParticipantOptions } from './options';
 
@@ -190,7 +190,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     };
     this.subscriptions.push(await serveFbpProtocol(this.transport, subject));
     if (options.protocolPort !== undefined) {
-      this.webSocket = await serveFbpWebSocket(subject, options.protocolPort);
+      this.webSocket = await serveFbpWebSocket('127.0.0.1', options.protocolPort, (request) => handle(request, subject));
     }
     await this.announce();
     if (this.ownDiscoveryTimer) {

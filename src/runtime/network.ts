@@ -175,11 +175,6 @@ export class GraphNetwork<J> {
     this.sink = sink;
   }
 
-  /** Whether jobs are still open. */
-  get busy(): boolean {
-    return this.jobs.size > 0;
-  }
-
   /**
    * Send one job's packet into an exported inport. Returns the job's id, for
    * {@link GraphNetwork.fail}. Throws when there is no such inport.

@@ -201,14 +201,7 @@ export class MemoryTransport extends EventEmitter<TransportEvents> implements Tr
     const own = `tap-${queue}-${this.tapCount}`;
     this.broker.declareQueue(own);
     this.broker.bind(own, queue);
-    const stop = this.broker.consume(own, {
-      prefetch: Number.MAX_SAFE_INTEGER,
-      inFlight: 0,
-      handler: (delivery) => {
-        void delivery.ack();
-        handler(decode(delivery.body));
-      },
-    });
+    const stop = this.readAll(own, handler);
     const cancel = async (): Promise<void> => {
       stop();
       this.broker.unbind(own, queue);
@@ -218,14 +211,7 @@ export class MemoryTransport extends EventEmitter<TransportEvents> implements Tr
 
   async consumeDiscovery(handler: (message: unknown) => void): Promise<Subscription> {
     this.broker.declareQueue(DISCOVERY_QUEUE);
-    const stop = this.broker.consume(DISCOVERY_QUEUE, {
-      prefetch: Number.MAX_SAFE_INTEGER,
-      inFlight: 0,
-      handler: (delivery) => {
-        void delivery.ack();
-        handler(decode(delivery.body));
-      },
-    });
+    const stop = this.readAll(DISCOVERY_QUEUE, handler);
     return { cancel: async () => stop(), close: async () => stop() };
   }
 
@@ -243,5 +229,17 @@ export class MemoryTransport extends EventEmitter<TransportEvents> implements Tr
     if (binding.deadletter) {
       this.broker.unbind(binding.deadletter, deadLetterQueueName(binding.tgt));
     }
+  }
+
+  /** Consume everything of a queue as it comes, decoded; returns the stop function. */
+  private readAll(queue: string, handler: (data: unknown) => void): () => void {
+    return this.broker.consume(queue, {
+      prefetch: Number.MAX_SAFE_INTEGER,
+      inFlight: 0,
+      handler: (delivery) => {
+        void delivery.ack();
+        handler(decode(delivery.body));
+      },
+    });
   }
 }
