@@ -160,7 +160,16 @@ describe('setup and procfile commands', () => {
     assert.match(missing.stderr, /no participant of role "(repeater|prefixer)"/);
   });
 
-  test('procfile prints a line per role, and refuses roles it has no command for', async (t) => {
+  test('setup --participants on MQTT hears its own participants at once (no retained discovery there)', async (t) => {
+    const { mqttUrl } = await import('../harness/env');
+    const started = Date.now();
+    const result = await runCli(t, ['setup', 'systems/Pair.fbp', '--basedir', FIXTURES, '--participants', '--broker', mqttUrl(), '--timeout', '10'], {}, 30_000);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.match(result.stdout, /bound 1 binding\(s\) for 2 role\(s\)/);
+    assert.ok(Date.now() - started < 10_000, 'bound without waiting for a second round of discovery');
+  });
+
+    test('procfile prints a line per role, and refuses roles it has no command for', async (t) => {
     const result = await runCli(t, ['procfile', 'systems/Pair.fbp', '--basedir', FIXTURES]);
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(result.stdout.trim().split('\n').sort(), [

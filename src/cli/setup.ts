@@ -31,18 +31,6 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
   const { transport, embedded } = await chooseBroker(broker, { startEmbedded: flags.participants === true });
   const url = broker ?? 'mqtt://127.0.0.1:1883';
 
-  let host: Host | undefined;
-  if (flags.participants) {
-    const plan = await planSystem(file, await createComponentLoader(basedir), basedir);
-    host = new Host({ broker: url, basedir });
-    for (const node of plan.leftAlone) {
-      info(`left alone: ${node.node} (${node.component}): ${node.reason}`);
-    }
-    for (const input of plan.participants) {
-      printDefinition(await host.add(input));
-    }
-  }
-
   const coordinator = new Coordinator(transport);
   coordinator.on('bound', (binding) => info(describeBinding(binding)));
   coordinator.on('unbound', (binding) => info(`unbound ${describeBinding(binding)}`));
@@ -53,14 +41,27 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
       info(`participant ${change}: ${definition.id} (${definition.role}, ${definition.component})`);
     }
   });
+  let host: Host | undefined;
   const stopAll = async (): Promise<void> => {
     await coordinator.stop();
     await host?.stop();
     await embedded?.close();
   };
   try {
+    // Listening before the participants start: on MQTT, a discovery message
+    // sent with nobody subscribed is gone, and the next comes a period later.
     await coordinator.start();
     await coordinator.load(graph);
+    if (flags.participants) {
+      const plan = await planSystem(file, await createComponentLoader(basedir), basedir);
+      host = new Host({ broker: url, basedir });
+      for (const node of plan.leftAlone) {
+        info(`left alone: ${node.node} (${node.component}): ${node.reason}`);
+      }
+      for (const input of plan.participants) {
+        printDefinition(await host.add(input));
+      }
+    }
     await coordinator.waitForSystem(Number(flags.timeout ?? 30) * 1000);
   } catch (err) {
     await stopAll().catch(() => undefined);
