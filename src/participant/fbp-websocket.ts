@@ -2,14 +2,32 @@
  * The FBP runtime protocol over a WebSocket (subprotocol `noflo`), for FBP
  * clients that connect to runtimes directly: a participant's own
  * (`--protocol-port`) and the coordinator's. The caller says how requests are
- * answered.
+ * answered; requests of one connection are answered strictly one at a time,
+ * in order, even when answering takes a while (so `addnode` then `addedge`
+ * sent in the same tick work).
  */
 import createDebug from 'debug';
-import { WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { BrokerError, ErrorCode, errorMessage } from '../errors';
-import { parseRequest, type Reply, type Request } from './fbp-endpoint';
+import { error, parseRequest, type Reply, type Request } from './fbp-endpoint';
 
 const debug = createDebug('noflo-runtime-msgflo:fbp-websocket');
+
+/** One connected client. */
+export interface FbpClient {
+  /** Send a message to this client (dropped once it is gone). */
+  send(message: Reply): void;
+  /** Per-connection state kept by the handler. */
+  readonly state: Map<string, unknown>;
+}
+
+/** How an endpoint answers. */
+export interface FbpHandler {
+  /** The replies to one request; later messages can be pushed with `client.send`. */
+  respond(request: Request | string, client: FbpClient): Reply[] | Promise<Reply[]>;
+  connected?(client: FbpClient): void;
+  disconnected?(client: FbpClient): void;
+}
 
 /** A listening WebSocket endpoint. */
 export interface WebSocketEndpoint {
@@ -17,22 +35,50 @@ export interface WebSocketEndpoint {
   readonly address: string;
   /** The port listened on (the one chosen, when asked for port 0). */
   readonly port: number;
+  /** The clients connected now. */
+  clients(): FbpClient[];
   close(): Promise<void>;
 }
 
-/** Listen on `host:port` and answer each request with `respond`'s replies, in order. */
-export async function serveFbpWebSocket(host: string, port: number, respond: (request: Request | string) => Reply[]): Promise<WebSocketEndpoint> {
+/** Listen on `host:port` and answer each request with `handler`'s replies, in order. */
+export async function serveFbpWebSocket(host: string, port: number, handler: FbpHandler | ((request: Request | string) => Reply[])): Promise<WebSocketEndpoint> {
+  const answer: FbpHandler = typeof handler === 'function' ? { respond: handler } : handler;
   const server = new WebSocketServer({ host, port, handleProtocols: (protocols) => (protocols.has('noflo') ? 'noflo' : false) });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', (err) => reject(new BrokerError(ErrorCode.BrokerConnection, `cannot listen for the FBP protocol on ${host}:${port}: ${errorMessage(err)}`, { cause: err })));
   });
+  const clients = new Map<WebSocket, FbpClient>();
   server.on('connection', (socket) => {
-    // Answered synchronously, so replies keep the requests' order.
+    const client: FbpClient = {
+      state: new Map(),
+      send: (message) => {
+        if (socket.readyState === WebSocket.OPEN) {
+          socket.send(JSON.stringify(message));
+        }
+      },
+    };
+    clients.set(socket, client);
+    answer.connected?.(client);
+    let queue = Promise.resolve();
     socket.on('message', (data) => {
-      for (const reply of respond(parseRequest(Buffer.from(data as Buffer)))) {
-        socket.send(JSON.stringify(reply));
-      }
+      const request = parseRequest(Buffer.from(data as Buffer));
+      queue = queue.then(async () => {
+        let replies: Reply[];
+        try {
+          replies = await answer.respond(request, client);
+        } catch (err) {
+          const protocol = typeof request === 'string' ? 'runtime' : request.protocol;
+          replies = [error(typeof request === 'string' ? undefined : request, protocol, errorMessage(err))];
+        }
+        for (const reply of replies) {
+          client.send(reply);
+        }
+      });
+    });
+    socket.on('close', () => {
+      clients.delete(socket);
+      answer.disconnected?.(client);
     });
     socket.on('error', (err) => debug('client error: %s', err.message));
   });
@@ -41,6 +87,7 @@ export async function serveFbpWebSocket(host: string, port: number, respond: (re
   return {
     address: `ws://${host}:${bound}`,
     port: bound,
+    clients: () => [...clients.values()],
     close: () =>
       new Promise<void>((resolve) => {
         for (const client of server.clients) {
