@@ -1,13 +1,16 @@
 /**
- * `coordinator`: keep a system bound and show it to FBP protocol clients
- * (Flowhub) over a WebSocket.
+ * `coordinator`: keep a system bound and let FBP protocol clients (Flowhub)
+ * see and edit it over a WebSocket. Nodes added with NoFlo components or
+ * graphs are started as participants in this process.
  */
 import path from 'node:path';
 import { Coordinator } from '../coordinator/coordinator';
 import { serveCoordinatorRuntime } from '../coordinator/fbp-runtime';
 import { InvalidOptionError } from '../errors';
+import { Host } from '../host/host';
 import { describeBinding } from '../protocol/bindings';
-import { loadGraphFile } from '../runtime/graph-source';
+import { createComponentLoader, loadGraphFile } from '../runtime/graph-source';
+import { EMBEDDED_URL } from '../transport/embedded';
 import { chooseBroker, configuredBroker } from './broker';
 import { info, warn } from './output';
 import { onSignals } from './run';
@@ -16,23 +19,25 @@ import { onSignals } from './run';
 export interface CoordinatorFlags {
   graph?: string;
   broker?: string;
+  basedir?: string;
   host: string;
   port: string;
   secret?: string;
 }
 
-/** Coordinate the system of `flags.graph` and serve it until SIGTERM. */
+/** Coordinate the system of `flags.graph` (or an empty one) and serve it until SIGTERM. */
 export async function coordinate(flags: CoordinatorFlags): Promise<void> {
-  if (!flags.graph) {
-    throw new InvalidOptionError('missing --graph: the system graph to coordinate (.fbp or .json)');
-  }
   const port = Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new InvalidOptionError(`invalid --port "${flags.port}": expected a port number from 0 to 65535`);
   }
-  const file = path.resolve(flags.graph);
-  const graph = await loadGraphFile(file);
-  const { transport } = await chooseBroker(configuredBroker(flags.broker), { startEmbedded: false });
+  const basedir = path.resolve(flags.basedir ?? process.cwd());
+  const file = flags.graph ? path.resolve(basedir, flags.graph) : undefined;
+  const graph = file ? await loadGraphFile(file) : undefined;
+  const graphName = file ? path.basename(file).replace(/\.(fbp|json)$/i, '') : 'main';
+  const loader = await createComponentLoader(basedir);
+  const broker = configuredBroker(flags.broker);
+  const { transport, embedded } = await chooseBroker(broker, { startEmbedded: true });
   const coordinator = new Coordinator(transport);
   coordinator.on('bound', (binding) => info(describeBinding(binding)));
   coordinator.on('unbound', (binding) => info(`unbound ${describeBinding(binding)}`));
@@ -42,17 +47,19 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
       info(`participant ${change}: ${definition.id} (${definition.role}, ${definition.component})`);
     }
   });
+  const host = new Host({ broker: broker ?? EMBEDDED_URL, basedir });
+  host.on('warning', (role, err) => warn(`${role}: ${err.message}`));
   await coordinator.start();
-  await coordinator.load(graph);
-  const runtime = await serveCoordinatorRuntime(coordinator, graph, {
-    host: flags.host,
-    port,
-    secret: flags.secret,
-    graphName: path.basename(file).replace(/\.(fbp|json)$/i, ''),
-  });
-  info(`FBP runtime for ${path.basename(file)} on ${runtime.address} (id ${runtime.id}); connect Flowhub to it`);
-  onSignals(() => 0, async () => {
-    await runtime.close();
-    await coordinator.stop();
-  }, false);
+  const runtime = await serveCoordinatorRuntime(coordinator, graph, { host: flags.host, port, secret: flags.secret, graphName, participantHost: host, loader });
+  info(`FBP runtime for ${file ? path.basename(file) : 'an empty system'} on ${runtime.address} (id ${runtime.id}); connect Flowhub to it`);
+  onSignals(
+    () => host.participants.reduce((sum, p) => sum + p.jobsInFlight, 0),
+    async () => {
+      await runtime.close();
+      await host.stop();
+      await coordinator.stop();
+      await embedded?.close();
+    },
+    false,
+  );
 }

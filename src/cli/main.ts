@@ -81,9 +81,10 @@ export function program(): Command {
 
   cli
     .command('coordinator')
-    .description('keep a system graph bound, and serve it to FBP protocol clients (Flowhub) over a WebSocket')
-    .option('-g, --graph <graph>', 'system graph, .fbp or .json')
-    .option('-b, --broker <url>', 'broker URL (default: $MSGFLO_BROKER, else the embedded broker address)')
+    .description('keep a system graph bound, and let FBP protocol clients (Flowhub) see and edit it over a WebSocket')
+    .option('-g, --graph <graph>', 'system graph to start from, .fbp or .json (default: an empty one, "main")')
+    .option('-b, --broker <url>', 'broker URL (default: $MSGFLO_BROKER, else the embedded broker, started when none listens)')
+    .option('--basedir <dir>', 'project directory for graphs and the components nodes can start (default: current directory)')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on', '3569')
     .option('--secret <secret>', 'required of every client request; required itself when --host is not loopback')

@@ -50,7 +50,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private exportedOut = new Map<string, Exported>();
   private readonly bound = new Map<string, Binding>();
   private readonly iipsSent = new Set<number>();
-  private readonly outTaps = new Map<string, Subscription>();
+  private readonly outTaps = new Map<string, { queue: string; subscription: Subscription }>();
   private discovery: Subscription | undefined;
   private work: Promise<void> = Promise.resolve();
 
@@ -87,7 +87,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     await this.work;
     await this.discovery?.cancel();
     for (const tap of this.outTaps.values()) {
-      await tap.cancel();
+      await tap.subscription.cancel();
     }
     await this.transport.close();
   }
@@ -97,10 +97,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
    * discovered, its IIPs are sent to their roles' inqueues, its exported
    * ports can be sent to ({@link Coordinator.send}) and read (`data`).
    */
-  async load(graph: Graph): Promise<void> {
+  async load(graph: Graph, options: { initials?: boolean } = {}): Promise<void> {
     this.nodes = new Map(graph.nodes.map((node) => [node.id, node.component]));
     this.edges = graph.edges.map((edge) => ({ src: { process: edge.from.node, port: edge.from.port }, tgt: { process: edge.to.node, port: edge.to.port } }));
-    this.iips = graph.initializers.map((iip) => ({ process: iip.to.node, port: iip.to.port, data: iip.from.data as unknown }));
+    this.iips = options.initials === false ? [] : graph.initializers.map((iip) => ({ process: iip.to.node, port: iip.to.port, data: iip.from.data as unknown }));
     this.exportedIn = new Map(Object.entries(graph.inports).map(([name, target]) => [name, { process: target.process, port: target.port }]));
     this.exportedOut = new Map(Object.entries(graph.outports).map(([name, target]) => [name, { process: target.process, port: target.port }]));
     this.iipsSent.clear();
@@ -149,6 +149,24 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+  }
+
+  /** Send a packet to a role's inport; throws naming what is missing when the role or port is not known. */
+  async sendTo(role: string, port: string, data: unknown): Promise<void> {
+    const definition = this.registry.byRole(role);
+    if (!definition) {
+      throw new InvalidOptionError(`no participant of role "${role}" is known yet`);
+    }
+    const queue = definition.inports.find((p) => p.id === port)?.queue;
+    if (!queue) {
+      throw new InvalidOptionError(`role "${role}" has no inport "${port}" (it has: ${definition.inports.map((p) => p.id).join(', ') || 'none'})`);
+    }
+    await this.transport.send('inqueue', queue, data);
+  }
+
+  /** Receive what a role publishes on the outqueue `queue` (a private tap; see {@link Transport.tap}). */
+  tap(queue: string, handler: (data: unknown) => void): Promise<Subscription> {
+    return this.transport.tap(queue, handler);
   }
 
   /** Send a packet to an exported inport of the system graph. */
@@ -217,10 +235,23 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   }
 
   private async tapExportedOutports(definitions: ReadonlyMap<string, ParticipantDefinition>): Promise<void> {
+    const wanted = new Map<string, string>();
     for (const [name, source] of this.exportedOut) {
       const queue = definitions.get(source.process)?.outports.find((p) => p.id === source.port)?.queue;
-      if (queue && !this.outTaps.has(name)) {
-        this.outTaps.set(name, await this.transport.tap(queue, (data) => this.emit('data', name, data)));
+      if (queue) {
+        wanted.set(name, queue);
+      }
+    }
+    for (const [name, tap] of this.outTaps) {
+      if (wanted.get(name) !== tap.queue) {
+        this.outTaps.delete(name);
+        await tap.subscription.cancel();
+        await tap.subscription.close();
+      }
+    }
+    for (const [name, queue] of wanted) {
+      if (!this.outTaps.has(name)) {
+        this.outTaps.set(name, { queue, subscription: await this.transport.tap(queue, (data) => this.emit('data', name, data)) });
       }
     }
   }

@@ -66,6 +66,15 @@ export class ParticipantRegistry extends EventEmitter<RegistryEvents> {
     }
   }
 
+  /** Forget a participant known to be gone (stopped by us), at once. */
+  forget(id: string): void {
+    const known = this.known.get(id);
+    if (known) {
+      this.known.delete(id);
+      this.emit('removed', known.definition);
+    }
+  }
+
   /** Check for expired participants periodically, until {@link ParticipantRegistry.stop}. */
   start(): void {
     this.timer ??= setInterval(() => this.expire(), Math.max(100, this.timeoutMs / 4));

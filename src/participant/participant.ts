@@ -70,6 +70,9 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   private currentDefinition: ParticipantDefinition | undefined;
   private readonly outQueues = new Map<string, string>();
   private readonly subscriptions: Subscription[] = [];
+  /** The inports' consumers (not the protocol endpoint's), which pause() cancels. */
+  private consumers: Subscription[] = [];
+  private paused = false;
   private readonly inFlight = new Set<Job>();
   private discoveryTimer: NodeJS.Timeout | undefined;
   private drained: (() => void) | undefined;
@@ -172,13 +175,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     for (const port of deadLetters) {
       await this.transport.createQueue('inqueue', deadLetterQueueName(port.queue as string), queueOptions);
     }
-    for (const port of definition.inports) {
-      if (port.queue) {
-        const id = port.id;
-        const subscribeOptions = { prefetch: options.prefetch, session: options.clientId };
-        this.subscriptions.push(await this.transport.subscribe(port.queue, (delivery) => this.receive(id, delivery), subscribeOptions));
-      }
-    }
+    await this.consume(definition);
     const self = this;
     const subject: EndpointSubject = {
       definition,
@@ -212,25 +209,10 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     this.stopping = true;
     clearInterval(this.discoveryTimer);
     await this.webSocket?.close();
-    const subscriptions = this.subscriptions.splice(0);
-    for (const subscription of subscriptions) {
-      await subscription.cancel().catch((err: unknown) => debug('cancel failed: %s', errorMessage(err)));
-    }
-    if (this.inFlight.size > 0) {
-      debug('waiting for %d jobs', this.inFlight.size);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, timeout);
-        this.drained = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
+    const subscriptions = [...this.consumers.splice(0), ...this.subscriptions.splice(0)];
+    await this.cancelAndDrain(subscriptions, timeout);
     for (const job of this.inFlight) {
       clearTimeout(job.timer);
-    }
-    for (const subscription of subscriptions) {
-      await subscription.close().catch((err: unknown) => debug('closing a subscription failed: %s', errorMessage(err)));
     }
     const network = this.network;
     this.network = undefined;
@@ -248,6 +230,64 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     this.transport.off('disconnected', this.onDisconnected);
     this.transport.off('reconnected', this.onReconnected);
     await this.transport.close();
+  }
+
+  /** Whether consumption is paused ({@link Participant.pause}). */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /**
+   * Stop taking messages: they wait in the queues until {@link
+   * Participant.resume}. Jobs in flight finish first (up to the drain
+   * timeout; those still running then go back to the broker).
+   */
+  async pause(): Promise<void> {
+    if (this.paused || this.stopping) {
+      return;
+    }
+    this.paused = true;
+    await this.cancelAndDrain(this.consumers.splice(0), this.options.drainTimeout);
+  }
+
+  /** Take messages again after {@link Participant.pause}. */
+  async resume(): Promise<void> {
+    if (!this.paused || this.stopping) {
+      return;
+    }
+    this.paused = false;
+    await this.consume(this.definition);
+  }
+
+  private async consume(definition: ParticipantDefinition): Promise<void> {
+    const subscribeOptions = { prefetch: this.options.prefetch, session: this.options.clientId };
+    for (const port of definition.inports) {
+      if (port.queue) {
+        const id = port.id;
+        this.consumers.push(await this.transport.subscribe(port.queue, (delivery) => this.receive(id, delivery), subscribeOptions));
+      }
+    }
+  }
+
+  /** Cancel `subscriptions`, wait up to `timeout` ms for the jobs in flight, then release them. */
+  private async cancelAndDrain(subscriptions: readonly Subscription[], timeout: number): Promise<void> {
+    for (const subscription of subscriptions) {
+      await subscription.cancel().catch((err: unknown) => debug('cancel failed: %s', errorMessage(err)));
+    }
+    if (this.inFlight.size > 0) {
+      debug('waiting for %d jobs', this.inFlight.size);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeout);
+        this.drained = () => {
+          clearTimeout(timer);
+          this.drained = undefined;
+          resolve();
+        };
+      });
+    }
+    for (const subscription of subscriptions) {
+      await subscription.close().catch((err: unknown) => debug('closing a subscription failed: %s', errorMessage(err)));
+    }
   }
 
   /**
@@ -279,7 +319,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   }
 
   private receive(port: string, delivery: Delivery): void {
-    if (this.stopping) {
+    if (this.stopping || this.paused) {
       // Delivered while consumption was being cancelled: left unsettled, the
       // broker gives it to the next consumer once we disconnect.
       return;
