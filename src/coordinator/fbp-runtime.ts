@@ -6,7 +6,8 @@
  * to inqueues, exported ports are sends to and reads from queues.
  *
  * Replies are built from the fields the protocol defines, never by echoing a
- * request. One graph, the main one, is held at a time.
+ * request. One graph is held at a time: `graph:clear` replaces it (the
+ * participants it started stop, its bindings are removed).
  */
 import createDebug from 'debug';
 import { createHash } from 'node:crypto';
@@ -615,9 +616,6 @@ class SystemRuntime implements CoordinatorRuntime {
   private async clear(request: Request): Promise<Reply[]> {
     const p = request.payload;
     const id = str(p, 'id');
-    if (p.main === false) {
-      fail(`graph "${id}": this runtime holds one system graph, the main one`);
-    }
     for (const role of [...this.hosted]) {
       await this.release(role);
     }
