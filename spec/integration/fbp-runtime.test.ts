@@ -19,7 +19,7 @@ const tv4 = require('fbp-protocol/schema') as Tv4;
 
 type Message = { protocol: string; command: string; payload: Record<string, unknown>; responseTo?: string };
 
-async function connect(t: TestContext, address: string): Promise<(request: unknown, count: number) => Promise<Message[]>> {
+async function connect(t: TestContext, address: string): Promise<(request: unknown, until: number | ((replies: Message[]) => boolean)) => Promise<Message[]>> {
   const socket = new WebSocket(address, 'noflo');
   t.after(() => socket.close());
   const received: Message[] = [];
@@ -28,11 +28,12 @@ async function connect(t: TestContext, address: string): Promise<(request: unkno
     socket.once('open', resolve);
     socket.once('error', reject);
   });
-  return async (request, count) => {
+  return async (request, until) => {
     const before = received.length;
     socket.send(JSON.stringify(request));
     const deadline = Date.now() + 5000;
-    while (received.length < before + count && Date.now() < deadline) {
+    const done = typeof until === 'number' ? (replies: Message[]) => replies.length >= until : until;
+    while (!done(received.slice(before)) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     const replies = received.slice(before);
@@ -47,7 +48,7 @@ async function connect(t: TestContext, address: string): Promise<(request: unkno
 }
 
 describe('coordinator command: the system as one FBP runtime', () => {
-  test('shows the system graph, its components and its status; refuses edits', async (t) => {
+  test('serves the system graph it was started with: components, source, status', async (t) => {
     const [repeater, prefixer] = [uniqueRole('rep'), uniqueRole('pre')];
     const file = await temporaryFile(t, 'Shown.fbp', `${repeater}(core/Repeat) OUT -> IN ${prefixer}(fixtures/Prefix)\n`);
     const host = new Host({ broker: amqpUrl(), basedir: FIXTURES, discoveryPeriod: 1 }, {});
@@ -61,18 +62,25 @@ describe('coordinator command: the system as one FBP runtime', () => {
     const address = /on (ws:\/\/127\.0\.0\.1:\d+)/.exec(runtime.stdout)?.[1] as string;
     const ask = await connect(t, address);
 
-    const [info] = await ask({ protocol: 'runtime', command: 'getruntime', payload: {}, requestId: 'q1' }, 1);
+    const [info, ports] = await ask({ protocol: 'runtime', command: 'getruntime', payload: {}, requestId: 'q1' }, 2);
     assert.equal(info?.responseTo, 'q1');
     assert.equal(info?.payload.graph, 'Shown');
     assert.equal(info?.payload.type, 'msgflo');
-    const components = await ask({ protocol: 'component', command: 'list', payload: {} }, 3);
-    assert.deepEqual(components.filter((m) => m.command === 'component').map((m) => m.payload.name).sort(), ['core/Repeat', 'fixtures/Prefix']);
+    assert.deepEqual(ports?.payload, { graph: 'Shown', inPorts: [], outPorts: [] });
+    const listed = await ask({ protocol: 'component', command: 'list', payload: {} }, (replies) => replies.some((m) => m.command === 'componentsready'));
+    const names = listed.filter((m) => m.command === 'component').map((m) => m.payload.name);
+    // The discovered participants' components, and what can be started here.
+    for (const name of ['core/Repeat', 'fixtures/Prefix', 'core/Drop']) {
+      assert.ok(names.includes(name), `${name} listed`);
+    }
+    assert.ok(!names.includes('Graph') && !names.some((name) => String(name).endsWith('/RoundRobin')), `no markers listed: ${names.join(', ')}`);
     const [source] = await ask({ protocol: 'component', command: 'getsource', payload: { name: 'Shown' } }, 1);
     const code = JSON.parse(String(source?.payload.code)) as { processes: Record<string, unknown> };
     assert.deepEqual(Object.keys(code.processes).sort(), [prefixer, repeater].sort());
     const [status] = await ask({ protocol: 'network', command: 'getstatus', payload: { graph: 'Shown' } }, 1);
-    assert.deepEqual(status?.payload, { graph: 'Shown', started: true, running: true });
-    const [refused] = await ask({ protocol: 'graph', command: 'addnode', payload: { id: 'x', component: 'core/Repeat', graph: 'Shown' } }, 1);
+    // Started with the command; not running: nothing in flight.
+    assert.deepEqual(status?.payload, { graph: 'Shown', started: true, running: false });
+    const [refused] = await ask({ protocol: 'graph', command: 'addnode', payload: { id: 'x', component: 'none/Such', graph: 'Shown' } }, 1);
     assert.equal(refused?.command, 'error');
     runtime.child.kill('SIGTERM');
     assert.equal((await runtime.exited).code, 0);

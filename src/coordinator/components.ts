@@ -47,7 +47,8 @@ export function participantComponent(definition: ParticipantDefinition): Compone
 /** The NoFlo component and graph names `loader` can start as participants. */
 export function hostableComponents(loader: ComponentLoader | undefined): string[] {
   return Object.keys(loader?.components ?? {})
-    .filter((name) => name !== ROUND_ROBIN_COMPONENT)
+    // Not participants: NoFlo's generic subgraph, and round-robin markers (under any library name).
+    .filter((name) => name !== 'Graph' && name !== ROUND_ROBIN_COMPONENT && !name.endsWith('/RoundRobin'))
     .sort();
 }
 
