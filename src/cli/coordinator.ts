@@ -52,6 +52,7 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
   await coordinator.start();
   const runtime = await serveCoordinatorRuntime(coordinator, graph, { host: flags.host, port, secret: flags.secret, graphName, participantHost: host, loader });
   info(`FBP runtime for ${file ? path.basename(file) : 'an empty system'} on ${runtime.address} (id ${runtime.id}); connect Flowhub to it`);
+  info(`open in Flowhub: ${flowhubLink(runtime.address, runtime.id)}${flags.secret ? ' (give it the secret there)' : ''}`);
   onSignals(
     () => host.participants.reduce((sum, p) => sum + p.jobsInFlight, 0),
     async () => {
@@ -62,4 +63,9 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
     },
     false,
   );
+}
+
+/** A link that opens the runtime in Flowhub; the secret, if any, is left out of it (links end up in logs). */
+export function flowhubLink(address: string, id: string): string {
+  return `https://app.flowhub.io/#runtime/endpoint?${encodeURIComponent(`protocol=websocket&address=${address}&id=${id}`)}`;
 }
