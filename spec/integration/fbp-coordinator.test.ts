@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
+import { Host } from '../../src/host/host';
+import { uniqueRole } from '../harness/client';
 import { brokerUrls } from '../harness/env';
 import { startCli } from '../harness/cli';
 import { startFbpProxy, type RuntimeMessage } from '../harness/fbp-proxy';
@@ -28,8 +30,8 @@ interface FbpClient {
   on(event: 'signal', listener: (signal: Signal) => void): void;
   protocol: {
     runtime: { packet(payload: object): Promise<unknown> };
-    component: { list(): Promise<Array<{ name: string; inPorts: Array<{ id: string }> }>> };
-    graph: Record<'clear' | 'addnode' | 'removenode' | 'addedge' | 'addinitial' | 'addinport' | 'addoutport', (payload: object) => Promise<Record<string, unknown>>>;
+    component: { list(): Promise<Array<{ name: string; inPorts: Array<{ id: string }> }>>; getsource(payload: object): Promise<unknown> };
+    graph: Record<'clear' | 'addnode' | 'removenode' | 'renamenode' | 'addedge' | 'addinitial' | 'addinport' | 'addoutport', (payload: object) => Promise<Record<string, unknown>>>;
     network: Record<'start' | 'stop' | 'getstatus' | 'edges', (payload: object) => Promise<Record<string, unknown>>>;
   };
 }
@@ -134,6 +136,48 @@ for (const { kind, url } of brokerUrls()) {
       await assert.rejects(client.protocol.graph.addedge({ src: { node: 'a', port: 'nope' }, tgt: { node: 'a', port: 'in' }, graph }), /no outport "nope" \(it has: out\)/);
       await assert.rejects(client.protocol.graph.addedge({ src: { node: 'a', port: 'out' }, tgt: { node: 'x', port: 'in' }, graph }), /no node "x"/);
       await assert.rejects(client.protocol.network.start({ graph: 'other' }), /Requested graph not found/);
+      assert.deepEqual(proxy.problems, []);
+    });
+
+    test('a node of a component only discovered elsewhere waits for its role; a renamed node keeps it', async (t) => {
+      // The coordinator cannot start fixtures/Prefix (not in its --basedir); a participant elsewhere runs it.
+      const coordinator = startCli(t, ['coordinator', '--broker', url, '--port', '0']);
+      await coordinator.waitForOutput(/on (ws:\/\/127\.0\.0\.1:\d+)/);
+      const proxy = await startFbpProxy(t, /on (ws:\/\/127\.0\.0\.1:\d+)/.exec(coordinator.stdout)?.[1] as string);
+      const host = new Host({ broker: url, basedir: FIXTURES, discoveryPeriod: 2 }, {});
+      t.after(() => host.stop());
+      const [elsewhere, late] = [uniqueRole('else'), uniqueRole('late')];
+      await host.add({ name: elsewhere, graph: 'fixtures/Prefix' });
+      const client = await fbpClient({ address: proxy.address, protocol: 'websocket', secret: '' }, { commandTimeout: 10_000 });
+      await client.connect();
+      t.after(() => client.disconnect());
+      const signals: Signal[] = [];
+      client.on('signal', (signal) => signals.push(signal));
+      await coordinator.waitForOutput(new RegExp(`participant added: ${elsewhere}`));
+
+      const graph = 'mixed';
+      await client.protocol.graph.clear({ id: graph, main: true });
+      await client.protocol.graph.addnode({ id: 'start', component: 'core/Repeat', metadata: {}, graph });
+      await client.protocol.graph.addnode({ id: late, component: 'fixtures/Prefix', metadata: {}, graph });
+      await client.protocol.graph.addedge({ src: { node: 'start', port: 'out' }, tgt: { node: late, port: 'in' }, graph });
+      await client.protocol.graph.addinitial({ src: { data: '~' }, tgt: { node: late, port: 'prefix' }, graph });
+      await client.protocol.graph.addinport({ public: 'in', node: 'start', port: 'in', graph });
+      await client.protocol.graph.addoutport({ public: 'out', node: late, port: 'out', graph });
+      await client.protocol.network.start({ graph });
+      assert.deepEqual(await client.protocol.network.getstatus({ graph }), { graph, started: true, running: true }, 'running: the IIP waits for its role');
+
+      await host.add({ name: late, graph: 'fixtures/Prefix' });
+      await coordinator.waitForOutput(new RegExp(`PUBSUB:\\s+start\\.OUT -> ${late}\\.IN`));
+      await eventually(() => signals.some((s) => s.command === 'data' && s.payload.id === `DATA -> PREFIX ${late}()`), 'the IIP sent once the role appeared');
+      await client.protocol.runtime.packet({ graph, port: 'in', event: 'data', payload: 'a' });
+      await eventually(() => signals.some((s) => s.command === 'packet' && s.payload.payload === '~a'), 'through the late participant');
+
+      await client.protocol.graph.renamenode({ from: 'start', to: 'entry', graph });
+      await client.protocol.runtime.packet({ graph, port: 'in', event: 'data', payload: 'b' });
+      await eventually(() => signals.some((s) => s.command === 'packet' && s.payload.payload === '~b'), 'through the renamed node');
+      assert.ok(signals.some((s) => s.command === 'data' && s.payload.id === `entry() OUT -> IN ${late}()` && s.payload.data === 'b'), 'the edge shown under the new name');
+      const source = (await client.protocol.component.getsource({ name: graph })) as { code: string };
+      assert.deepEqual(Object.keys((JSON.parse(source.code) as { processes: object }).processes).sort(), ['entry', late].sort());
       assert.deepEqual(proxy.problems, []);
     });
 
