@@ -11,6 +11,7 @@ import { errorMessage } from '../errors';
 import type { ParticipantDefinition } from '../protocol/definition';
 import type { Graph } from '../runtime/graph-source';
 import type { Subscription, Transport } from '../transport/transport';
+import type { FbpClient, FbpHandler } from './fbp-websocket';
 
 const debug = createDebug('noflo-runtime-msgflo:fbp');
 
@@ -50,16 +51,29 @@ export interface Reply {
   responseTo?: string;
 }
 
-/** Serve the protocol of `subject` on its queue pair; resolves with the subscription. */
-export async function serveFbpProtocol(transport: Transport, subject: EndpointSubject): Promise<Subscription> {
-  const queues = fbpQueues(subject.definition.id);
+/**
+ * Serve the protocol of participant `id` on its queue pair, answering with
+ * `handler` (for example `{ respond: (request) => handle(request, subject) }`);
+ * resolves with the subscription. The queue pair is one client: messages
+ * pushed to it later go to the same `.send` queue.
+ */
+export async function serveFbpProtocol(transport: Transport, id: string, handler: FbpHandler): Promise<Subscription> {
+  const queues = fbpQueues(id);
   await transport.createQueue('outqueue', queues.send, { persistent: false });
   await transport.createQueue('inqueue', queues.receive, { persistent: false });
+  const send = (message: Reply): Promise<void> => transport.send('outqueue', queues.send, message);
+  const client: FbpClient = {
+    state: new Map(),
+    send: (message) => void send(message).catch((err: unknown) => debug('sending %s:%s failed: %s', message.protocol, message.command, errorMessage(err))),
+  };
   return transport.subscribe(
     queues.receive,
     (delivery) => {
-      const replies = handle(parseRequest(delivery.body), subject);
-      Promise.all(replies.map((reply) => transport.send('outqueue', queues.send, reply)))
+      const request = parseRequest(delivery.body);
+      Promise.resolve()
+        .then(() => handler.respond(request, client))
+        .catch((err: unknown) => [error(typeof request === 'string' ? undefined : request, typeof request === 'string' ? 'runtime' : request.protocol, errorMessage(err))])
+        .then((replies) => Promise.all(replies.map(send)))
         .catch((err: unknown) => debug('reply failed: %s', errorMessage(err)))
         .finally(() => void delivery.ack());
     },

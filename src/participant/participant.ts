@@ -17,7 +17,8 @@ import { GraphNetwork, type JobSink } from '../runtime/network';
 import type { Delivery, Subscription, Transport, TransportStats } from '../transport/transport';
 import { buildDefinition, deadLetterPorts } from './definition';
 import { FBP_PROTOCOL_VERSION, fbpQueues, handle, serveFbpProtocol, type EndpointSubject } from './fbp-endpoint';
-import { serveFbpWebSocket, type WebSocketEndpoint } from './fbp-websocket';
+import { createFullEndpoint, type FullEndpoint } from './fbp-full';
+import { serveFbpWebSocket, type FbpHandler, type WebSocketEndpoint } from './fbp-websocket';
 import type { ParticipantOptions } from './options';
 
 const debug = createDebug('noflo-runtime-msgflo:participant');
@@ -75,6 +76,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   private drained: (() => void) | undefined;
   private stopping = false;
   private webSocket: WebSocketEndpoint | undefined;
+  private fullEndpoint: FullEndpoint | undefined;
   private readonly ownDiscoveryTimer: boolean;
   private readonly onDisconnected = (err: Error): void => {
     this.emit('disconnected', err);
@@ -116,6 +118,11 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   /** Where the FBP protocol WebSocket listens, with `protocolPort`. */
   get protocolAddress(): string | undefined {
     return this.webSocket?.address;
+  }
+
+  /** Whether the FBP protocol endpoints serve the full protocol rather than the read-only set. */
+  get protocolFull(): boolean {
+    return this.options.protocolFull;
   }
 
   /** The broker's URL, without password. */
@@ -188,9 +195,22 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       },
       flowtrace: this.flowtrace,
     };
-    this.subscriptions.push(await serveFbpProtocol(this.transport, subject));
+    let handler: FbpHandler = { respond: (request) => handle(request, subject) };
+    if (options.protocolFull) {
+      this.fullEndpoint = createFullEndpoint({
+        id: definition.id,
+        label: definition.label ?? definition.role,
+        name: definition.component,
+        graph: subject.graph,
+        network: this.network?.nofloNetwork,
+        basedir: options.basedir,
+        loader: this.loader,
+      });
+      handler = this.fullEndpoint;
+    }
+    this.subscriptions.push(await serveFbpProtocol(this.transport, definition.id, handler));
     if (options.protocolPort !== undefined) {
-      this.webSocket = await serveFbpWebSocket('127.0.0.1', options.protocolPort, (request) => handle(request, subject));
+      this.webSocket = await serveFbpWebSocket('127.0.0.1', options.protocolPort, handler);
     }
     await this.announce();
     if (this.ownDiscoveryTimer) {
@@ -212,6 +232,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     this.stopping = true;
     clearInterval(this.discoveryTimer);
     await this.webSocket?.close();
+    await this.fullEndpoint?.close();
     const subscriptions = this.subscriptions.splice(0);
     for (const subscription of subscriptions) {
       await subscription.cancel().catch((err: unknown) => debug('cancel failed: %s', errorMessage(err)));
