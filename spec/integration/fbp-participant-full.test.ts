@@ -157,4 +157,30 @@ describe('participant FBP protocol, read-only (default)', () => {
     assert.deepEqual(overSocket.map((m) => `${m.protocol}:${m.command}`), edits.map((e) => `${e.protocol}:error`));
     assertFbpMessages([...received(), ...overSocket]);
   });
+
+  test('sends the packets on the running graph\'s edges as network:data, once asked something, and only selected edges after network:edges', async (t) => {
+    const role = uniqueRole('ro');
+    const participant = await startParticipant(t, amqpUrl(), { name: role, graph: 'fixtures/Pipeline', inports: { items: { queue: `${role}.ITEMS` } } });
+    const { ask, received } = await queuePair(t, participant);
+    const [runtime] = await ask({ protocol: 'runtime', command: 'getruntime', payload: {} }, has('runtime'));
+    assert.ok((runtime?.payload.capabilities as string[]).includes('network:data'));
+    const peer = await connectClient('amqp', amqpUrl());
+    t.after(() => peer.close());
+    const onEdge = (): Message[] => received().filter((m) => m.command === 'data');
+    await peer.send(`${role}.ITEMS`, JSON.stringify(['a']));
+    const deadline = Date.now() + 5000;
+    while (onEdge().length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.deepEqual(onEdge()[0]?.payload, { id: 'split() OUT -> IN fail()', graph: 'fixtures/Pipeline', src: { node: 'split', port: 'out' }, tgt: { node: 'fail', port: 'in' }, data: 'a' });
+    assert.ok(received().some((m) => m.command === 'begingroup'), 'the job bracket shows too');
+
+    const [selected] = await ask({ protocol: 'network', command: 'edges', payload: { graph: 'fixtures/Pipeline', edges: [] }, requestId: 'e1' }, has('edges'));
+    assert.deepEqual(selected, { protocol: 'network', command: 'edges', payload: { graph: 'fixtures/Pipeline', edges: [] } }, 'no responseTo: its schema has none');
+    const before = onEdge().length;
+    await peer.send(`${role}.ITEMS`, JSON.stringify(['b']));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(onEdge().length, before, 'no packets of edges not selected');
+    assertFbpMessages(received());
+  });
 });

@@ -14,9 +14,9 @@ import createDebug from 'debug';
 import Base from 'noflo-runtime-base';
 import { errorMessage } from '../errors';
 import type { ComponentLoader, Graph } from '../runtime/graph-source';
-import { error, sourceMessage, type Reply, type Request } from './fbp-endpoint';
+import { error, sourceMessage, type FbpEndpoint, type Reply, type Request } from './fbp-endpoint';
 import { protocolMessage } from './fbp-messages';
-import type { FbpClient, FbpHandler } from './fbp-websocket';
+import type { FbpClient } from './fbp-websocket';
 
 const debug = createDebug('noflo-runtime-msgflo:fbp-full');
 
@@ -53,11 +53,8 @@ export interface FullSubject {
   readonly loader: ComponentLoader;
 }
 
-/** A handler for both the queue pair and the WebSocket, closed with the participant. */
-export interface FullEndpoint extends FbpHandler {
-  /** Stop the networks clients started. */
-  close(): Promise<void>;
-}
+/** A handler for both the queue pair and the WebSocket; closing stops the networks clients started. */
+export type FullEndpoint = FbpEndpoint;
 
 /** Who asked: the reply goes back there, with the request's id. */
 interface RequestContext {

@@ -72,6 +72,9 @@ const OUTPUT: Readonly<Record<string, Shape>> = {
   'trace:dump': { graph: true, type: true, flowtrace: true },
 };
 
+/** Messages whose schemas, unlike the others', leave no room for `responseTo`. */
+const WITHOUT_RESPONSE_TO = new Set(['network:edges', 'runtime:packet']);
+
 /**
  * The message `protocol:command` with `payload` cut to the protocol's shape,
  * or undefined when the protocol defines no such message. An `Error` payload
@@ -84,7 +87,7 @@ export function protocolMessage(protocol: string, command: string, payload: unkn
   }
   const plain: unknown = payload instanceof Error ? { message: payload.message } : jsonValue(payload);
   const message: Reply = { protocol, command, payload: pick(plain, shape) };
-  if (responseTo !== undefined) {
+  if (responseTo !== undefined && !WITHOUT_RESPONSE_TO.has(`${protocol}:${command}`)) {
     message.responseTo = responseTo;
   }
   return message;

@@ -16,9 +16,9 @@ import { createComponentLoader, resolveGraph, type ComponentLoader, type GraphSo
 import { GraphNetwork, type JobSink } from '../runtime/network';
 import type { Delivery, Subscription, Transport, TransportStats } from '../transport/transport';
 import { buildDefinition, deadLetterPorts } from './definition';
-import { FBP_PROTOCOL_VERSION, fbpQueues, handle, serveFbpProtocol, type EndpointSubject } from './fbp-endpoint';
-import { createFullEndpoint, type FullEndpoint } from './fbp-full';
-import { serveFbpWebSocket, type FbpHandler, type WebSocketEndpoint } from './fbp-websocket';
+import { FBP_PROTOCOL_VERSION, fbpQueues, readOnlyEndpoint, serveFbpProtocol, type EndpointSubject, type FbpEndpoint } from './fbp-endpoint';
+import { createFullEndpoint } from './fbp-full';
+import { serveFbpWebSocket, type WebSocketEndpoint } from './fbp-websocket';
 import type { ParticipantOptions } from './options';
 
 const debug = createDebug('noflo-runtime-msgflo:participant');
@@ -76,7 +76,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   private drained: (() => void) | undefined;
   private stopping = false;
   private webSocket: WebSocketEndpoint | undefined;
-  private fullEndpoint: FullEndpoint | undefined;
+  private endpoint: FbpEndpoint | undefined;
   private readonly ownDiscoveryTimer: boolean;
   private readonly onDisconnected = (err: Error): void => {
     this.emit('disconnected', err);
@@ -195,22 +195,21 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       },
       flowtrace: this.flowtrace,
     };
-    let handler: FbpHandler = { respond: (request) => handle(request, subject) };
-    if (options.protocolFull) {
-      this.fullEndpoint = createFullEndpoint({
-        id: definition.id,
-        label: definition.label ?? definition.role,
-        name: definition.component,
-        graph: subject.graph,
-        network: this.network?.nofloNetwork,
-        basedir: options.basedir,
-        loader: this.loader,
-      });
-      handler = this.fullEndpoint;
-    }
-    this.subscriptions.push(await serveFbpProtocol(this.transport, definition.id, handler));
+    const endpoint = options.protocolFull
+      ? createFullEndpoint({
+          id: definition.id,
+          label: definition.label ?? definition.role,
+          name: definition.component,
+          graph: subject.graph,
+          network: this.network?.nofloNetwork,
+          basedir: options.basedir,
+          loader: this.loader,
+        })
+      : readOnlyEndpoint(subject, this.network?.nofloNetwork);
+    this.endpoint = endpoint;
+    this.subscriptions.push(await serveFbpProtocol(this.transport, definition.id, endpoint));
     if (options.protocolPort !== undefined) {
-      this.webSocket = await serveFbpWebSocket('127.0.0.1', options.protocolPort, handler);
+      this.webSocket = await serveFbpWebSocket('127.0.0.1', options.protocolPort, endpoint);
     }
     await this.announce();
     if (this.ownDiscoveryTimer) {
@@ -232,7 +231,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     this.stopping = true;
     clearInterval(this.discoveryTimer);
     await this.webSocket?.close();
-    await this.fullEndpoint?.close();
+    await this.endpoint?.close();
     const subscriptions = this.subscriptions.splice(0);
     for (const subscription of subscriptions) {
       await subscription.cancel().catch((err: unknown) => debug('cancel failed: %s', errorMessage(err)));
