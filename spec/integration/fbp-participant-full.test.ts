@@ -2,14 +2,16 @@
  * A participant's full FBP runtime protocol (`--protocol-full`), checked by
  * the official suite of the fbp-protocol package over its WebSocket, and by
  * hand over its queue pair; the read-only endpoint refusing the same edits.
- * Every message the endpoints send here is validated strictly.
+ * Every message the endpoints send here is validated strictly. On MQTT: the
+ * coordinator's tests list what they discover on RabbitMQ, and these
+ * participants are none of theirs.
  */
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { WebSocket } from 'ws';
 import type { Participant } from '../../src/participant/participant';
 import { connectClient, uniqueRole } from '../harness/client';
-import { amqpUrl } from '../harness/env';
+import { mqttUrl } from '../harness/env';
 import { assertFbpMessages } from '../harness/fbp-schema';
 import { runFbpTestSuite } from '../harness/fbp-test';
 import { startParticipant } from '../harness/participants';
@@ -22,7 +24,7 @@ type Ask = (request: unknown, until: (messages: Message[]) => boolean) => Promis
  * `until`; `received()` is everything the endpoint sent to the pair so far.
  */
 async function queuePair(t: TestContext, participant: Participant): Promise<{ ask: Ask; received: () => Message[] }> {
-  const peer = await connectClient('amqp', amqpUrl());
+  const peer = await connectClient('mqtt', mqttUrl());
   t.after(() => peer.close());
   const { inqueue, outqueue } = participant.definition;
   const replies = await peer.listen(outqueue as string);
@@ -48,7 +50,7 @@ const has = (command: string) => (messages: Message[]) => messages.some((m) => m
 
 describe('participant FBP protocol, full (--protocol-full)', () => {
   test('passes the official fbp-protocol suite over its WebSocket: 22 of 22', async (t) => {
-    const participant = await startParticipant(t, amqpUrl(), { name: uniqueRole('full'), graph: 'core/Repeat', protocolPort: 0, protocolFull: true });
+    const participant = await startParticipant(t, mqttUrl(), { name: uniqueRole('full'), graph: 'core/Repeat', protocolPort: 0, protocolFull: true });
     const address = participant.protocolAddress as string;
     // A second client sees every broadcast (graph changes, network events) the suite causes.
     const observer = new WebSocket(address, 'noflo');
@@ -81,7 +83,7 @@ describe('participant FBP protocol, full (--protocol-full)', () => {
 
   test('edits the participant graph over the queue pair, live, and keeps serving jobs', async (t) => {
     const role = uniqueRole('full');
-    const participant = await startParticipant(t, amqpUrl(), { name: role, graph: 'core/Repeat', protocolFull: true });
+    const participant = await startParticipant(t, mqttUrl(), { name: role, graph: 'core/Repeat', protocolFull: true });
     const { ask, received } = await queuePair(t, participant);
 
     const [runtime] = await ask({ protocol: 'runtime', command: 'getruntime', payload: { secret: 'n0t-echoed' }, requestId: 'q1' }, has('runtime'));
@@ -104,7 +106,7 @@ describe('participant FBP protocol, full (--protocol-full)', () => {
     assert.equal(status?.payload.started, true);
 
     // A job still goes through, and its packet shows on the new edge.
-    const peer = await connectClient('amqp', amqpUrl());
+    const peer = await connectClient('mqtt', mqttUrl());
     t.after(() => peer.close());
     const out = await peer.listen(`${role}.OUT`);
     await peer.send(`${role}.IN`, JSON.stringify({ n: 1 }));
@@ -125,7 +127,7 @@ describe('participant FBP protocol, full (--protocol-full)', () => {
 
 describe('participant FBP protocol, read-only (default)', () => {
   test('refuses graph and network edits with <protocol>:error, over the queue pair and the WebSocket', async (t) => {
-    const participant = await startParticipant(t, amqpUrl(), { name: uniqueRole('ro'), graph: 'core/Repeat', protocolPort: 0 });
+    const participant = await startParticipant(t, mqttUrl(), { name: uniqueRole('ro'), graph: 'core/Repeat', protocolPort: 0 });
     const { ask, received } = await queuePair(t, participant);
     const edits = [
       { protocol: 'graph', command: 'clear', payload: { id: 'foo', main: true } },
@@ -160,11 +162,11 @@ describe('participant FBP protocol, read-only (default)', () => {
 
   test('sends the packets on the running graph\'s edges as network:data, once asked something, and only selected edges after network:edges', async (t) => {
     const role = uniqueRole('ro');
-    const participant = await startParticipant(t, amqpUrl(), { name: role, graph: 'fixtures/Pipeline', inports: { items: { queue: `${role}.ITEMS` } } });
+    const participant = await startParticipant(t, mqttUrl(), { name: role, graph: 'fixtures/Pipeline', inports: { items: { queue: `${role}.ITEMS` } } });
     const { ask, received } = await queuePair(t, participant);
     const [runtime] = await ask({ protocol: 'runtime', command: 'getruntime', payload: {} }, has('runtime'));
     assert.ok((runtime?.payload.capabilities as string[]).includes('network:data'));
-    const peer = await connectClient('amqp', amqpUrl());
+    const peer = await connectClient('mqtt', mqttUrl());
     t.after(() => peer.close());
     const onEdge = (): Message[] => received().filter((m) => m.command === 'data');
     await peer.send(`${role}.ITEMS`, JSON.stringify(['a']));
