@@ -7,28 +7,7 @@
  */
 import type { TestContext } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
-
-interface Tv4 {
-  freshApi(): Tv4;
-  addSchema(uri: string, schema: unknown): void;
-  getSchema(uri: string): unknown;
-  validateMultiple(data: unknown, schema: unknown, checkRecursive?: boolean, banUnknownProperties?: boolean): { valid: boolean; errors: Array<{ message: string; dataPath: string }> };
-}
-
-/**
- * A validator of its own, on a copy of the schemas: registering them changes
- * them in place, and FBP clients in the same process (fbp-client) register
- * the same objects with a validator of theirs.
- */
-const tv4 = (require('tv4') as Tv4).freshApi();
-const schemas = structuredClone(require('fbp-protocol/schema/schemas') as Record<string, unknown>);
-for (const name of ['shared', 'graph', 'network', 'runtime', 'component', 'trace']) {
-  tv4.addSchema(`/${name}/`, schemas[name]);
-}
-(require('fbp-protocol/schema/format') as (validator: Tv4) => void)(tv4);
-
-/** Where a message carries packets of any shape: unknown keys there are the user's data. */
-const FREE_FORM = ['/payload/data/', '/payload/payload/', '/payload/src/data/', '/payload/metadata/'];
+import { fbpSchemaErrors } from './fbp-schema';
 
 /** A message from a runtime, as received. */
 export interface RuntimeMessage {
@@ -36,20 +15,6 @@ export interface RuntimeMessage {
   command: string;
   payload: Record<string, unknown>;
   responseTo?: string;
-}
-
-/** Why `message` breaks the protocol's schema (strictly), or undefined when it does not. */
-export function schemaProblem(message: RuntimeMessage): string | undefined {
-  const schema = tv4.getSchema(`/${message.protocol}/output/${message.command}`);
-  if (!schema) {
-    return `${message.protocol}:${message.command}: no such message in the protocol`;
-  }
-  const result = tv4.validateMultiple(message, schema, false, true);
-  const errors = result.errors.filter((e) => !FREE_FORM.some((prefix) => `${e.dataPath}/`.startsWith(prefix)));
-  if (errors.length === 0) {
-    return undefined;
-  }
-  return `${message.protocol}:${message.command}: ${errors.map((e) => `${e.dataPath || '/'} ${e.message}`).join('; ')} in ${JSON.stringify(message).slice(0, 300)}`;
 }
 
 /** A listening proxy. */
@@ -94,10 +59,7 @@ export async function startFbpProxy(t: TestContext, upstream: string): Promise<F
         return;
       }
       received.push(message);
-      const problem = schemaProblem(message);
-      if (problem) {
-        problems.push(problem);
-      }
+      problems.push(...fbpSchemaErrors(message));
       if (client.readyState === WebSocket.OPEN) {
         client.send(text);
       }

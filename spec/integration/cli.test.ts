@@ -10,6 +10,7 @@ import { cp, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { amqpUrl, brokerUrls, mqttUrl } from '../harness/env';
+import { assertFbpMessages } from '../harness/fbp-schema';
 import { FIXTURES, REPO_ROOT } from '../harness/participants';
 import { eventually } from '../harness/wait';
 
@@ -241,6 +242,27 @@ describe('command line with --protocol-port', () => {
     assert.equal(runtimeMessage.command, 'runtime');
     assert.equal(runtimeMessage.responseTo, 'ws-1');
     assert.equal((runtimeMessage.payload as { graph: string }).graph, 'core/Repeat');
+    assertFbpMessages([runtimeMessage]);
+    runtime.child.kill('SIGTERM');
+    assert.equal((await runtime.exited).code, 0);
+  });
+
+  test('with --protocol-full, serves graph editing there', async (t) => {
+    const { WebSocket } = await import('ws');
+    const runtime = startCli(t, ['--name', uniqueRole(), '--graph', 'core/Repeat', '--broker', mqttUrl(), '--protocol-port', '0', '--protocol-full']);
+    await runtime.waitForOutput(/FBP protocol on (ws:\/\/127\.0\.0\.1:\d+) \(full\)/);
+    const address = /FBP protocol on (ws:\/\/127\.0\.0\.1:\d+)/.exec(runtime.stdout)?.[1] as string;
+    const socket = new WebSocket(address, 'noflo');
+    t.after(() => socket.close());
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    });
+    const cleared = new Promise<Record<string, unknown>>((resolve) => socket.once('message', (data) => resolve(JSON.parse(String(data)) as Record<string, unknown>)));
+    socket.send(JSON.stringify({ protocol: 'graph', command: 'clear', payload: { id: 'sketch', name: 'Sketch' } }));
+    const message = await cleared;
+    assert.deepEqual(message, { protocol: 'graph', command: 'clear', payload: { id: 'sketch', name: 'Sketch' } });
+    assertFbpMessages([message]);
     runtime.child.kill('SIGTERM');
     assert.equal((await runtime.exited).code, 0);
   });

@@ -13,6 +13,7 @@ import { uniqueRole } from '../harness/client';
 import { brokerUrls } from '../harness/env';
 import { startCli } from '../harness/cli';
 import { startFbpProxy, type RuntimeMessage } from '../harness/fbp-proxy';
+import { runFbpTestSuite } from '../harness/fbp-test';
 import { FIXTURES, REPO_ROOT } from '../harness/participants';
 import { eventually } from '../harness/wait';
 
@@ -179,6 +180,16 @@ for (const { kind, url } of brokerUrls()) {
       const source = (await client.protocol.component.getsource({ name: graph })) as { code: string };
       assert.deepEqual(Object.keys((JSON.parse(source.code) as { processes: object }).processes).sort(), ['entry', late].sort());
       assert.deepEqual(proxy.problems, []);
+    });
+
+    test("the protocol's own suite, fbp-test: 22 of 22, with a secret", async (t) => {
+      const coordinator = startCli(t, ['coordinator', '--broker', url, '--port', '0', '--secret', 'fbp-test-secret']);
+      await coordinator.waitForOutput(/on (ws:\/\/127\.0\.0\.1:\d+)/);
+      const proxy = await startFbpProxy(t, /on (ws:\/\/127\.0\.0\.1:\d+)/.exec(coordinator.stdout)?.[1] as string);
+      const result = await runFbpTestSuite({ host: '127.0.0.1', port: proxy.port, secret: 'fbp-test-secret' });
+      assert.deepEqual({ passes: result.passes, failures: result.failures, total: result.total }, { passes: 22, failures: 0, total: 22 }, JSON.stringify(result.failed, null, 2));
+      assert.deepEqual(proxy.problems, []);
+      assert.doesNotMatch(JSON.stringify(proxy.received), /fbp-test-secret/);
     });
 
     test('the fbp-spec suites pass against a system of participants', async (t) => {

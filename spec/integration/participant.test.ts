@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { brokerUrls } from '../harness/env';
 import { connectClient, uniqueRole, type TestClient } from '../harness/client';
+import { assertFbpMessages } from '../harness/fbp-schema';
 import { startParticipant } from '../harness/participants';
 import { eventually } from '../harness/wait';
 
@@ -76,6 +77,7 @@ for (const broker of brokerUrls()) {
       const [refused] = await ask({ protocol: 'graph', command: 'addnode', payload: { id: 'x', component: 'core/Repeat', graph: 'fixtures/Prefixed' } }, 1);
       assert.equal(refused?.command, 'error');
       assert.match(String((refused?.payload as { message: string }).message), /graph:addnode is not supported/);
+      assertFbpMessages(replies.messages);
     });
 
     test('repeats a message through core/Repeat', async (t) => {

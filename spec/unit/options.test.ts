@@ -62,6 +62,7 @@ describe('participant options', () => {
     ['an attr of an unknown option', { name: 'r', graph: 'g', attr: ['colour=red'] }, /unknown option "colour"/],
     ['an unknown port setting', { name: 'r', graph: 'g', attr: ['inports.in.colour=red'] }, /inports.in.colour/],
     ['a protocol port out of range', { name: 'r', graph: 'g', protocolPort: '70000' }, /--protocol-port "70000"/],
+    ['a protocol-full that is not a boolean', { name: 'r', graph: 'g', attr: ['protocolFull=yes'] }, /--protocol-full "yes"/],
     ['a non-boolean hidden', { name: 'r', graph: 'g', attr: ['inports.in.hidden=maybe'] }, /inports.in.hidden "maybe"/],
   ];
   for (const [what, input, message] of invalid) {

@@ -37,6 +37,7 @@ export interface RunFlags {
   tlsKey?: string;
   crashOnException?: boolean;
   protocolPort?: string;
+  protocolFull?: boolean;
 }
 
 /** Seconds from a flag, as ms. */
@@ -74,6 +75,7 @@ function inputFromFlags(flags: RunFlags): ParticipantInput {
     tlsKey: flags.tlsKey,
     crashOnException: flags.crashOnException,
     protocolPort: flags.protocolPort,
+    protocolFull: flags.protocolFull,
   };
 }
 
@@ -145,7 +147,7 @@ export function printDefinition(participant: Participant): void {
     info(`  out ${port.id.padEnd(12)} ${port.queue ?? '(hidden)'}`);
   }
   if (participant.protocolAddress) {
-    info(`  FBP protocol on ${participant.protocolAddress} (read-only)`);
+    info(`  FBP protocol on ${participant.protocolAddress} (${participant.protocolFull ? 'full' : 'read-only'})`);
   }
 }
 

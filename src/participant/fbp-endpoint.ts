@@ -2,15 +2,19 @@
  * The FBP runtime protocol of one participant, over its queue pair
  * `.fbp.<id>.receive` / `.fbp.<id>.send` (WIRE: "Queue names"), declared in
  * its discovery message. Read-only: runtime, component (its own, and the
- * source of its graph), network status, and trace. Replies are built from
- * the fields the protocol defines, never by echoing the request.
+ * source of its graph), network status and the packets on its edges, and
+ * trace. Replies are built from the fields the protocol defines, never by
+ * echoing the request.
  */
 import createDebug from 'debug';
+import type { EventEmitter } from 'node:events';
 import type { Flowtrace } from 'flowtrace';
 import { errorMessage } from '../errors';
 import type { ParticipantDefinition } from '../protocol/definition';
 import type { Graph } from '../runtime/graph-source';
 import type { Subscription, Transport } from '../transport/transport';
+import { PacketFeed } from './fbp-packets';
+import type { FbpClient, FbpHandler } from './fbp-websocket';
 
 const debug = createDebug('noflo-runtime-msgflo:fbp');
 
@@ -18,7 +22,7 @@ const debug = createDebug('noflo-runtime-msgflo:fbp');
 export const FBP_PROTOCOL_VERSION = '0.7';
 
 /** What this endpoint can do, as `runtime:runtime` announces it. */
-export const PARTICIPANT_CAPABILITIES = ['protocol:runtime', 'protocol:component', 'component:getsource', 'protocol:network', 'network:status', 'protocol:trace'];
+export const PARTICIPANT_CAPABILITIES = ['protocol:runtime', 'protocol:component', 'component:getsource', 'protocol:network', 'network:status', 'network:data', 'protocol:trace'];
 
 /** The queue pair of a participant's FBP protocol endpoint. */
 export function fbpQueues(id: string): { receive: string; send: string } {
@@ -50,21 +54,62 @@ export interface Reply {
   responseTo?: string;
 }
 
-/** Serve the protocol of `subject` on its queue pair; resolves with the subscription. */
-export async function serveFbpProtocol(transport: Transport, subject: EndpointSubject): Promise<Subscription> {
-  const queues = fbpQueues(subject.definition.id);
+/**
+ * Serve the protocol of participant `id` on its queue pair, answering with
+ * `handler` (for example `{ respond: (request) => handle(request, subject) }`);
+ * resolves with the subscription. The queue pair is one client: messages
+ * pushed to it later go to the same `.send` queue.
+ */
+export async function serveFbpProtocol(transport: Transport, id: string, handler: FbpHandler): Promise<Subscription> {
+  const queues = fbpQueues(id);
   await transport.createQueue('outqueue', queues.send, { persistent: false });
   await transport.createQueue('inqueue', queues.receive, { persistent: false });
+  const send = (message: Reply): Promise<void> => transport.send('outqueue', queues.send, message);
+  const client: FbpClient = {
+    state: new Map(),
+    send: (message) => void send(message).catch((err: unknown) => debug('sending %s:%s failed: %s', message.protocol, message.command, errorMessage(err))),
+  };
   return transport.subscribe(
     queues.receive,
     (delivery) => {
-      const replies = handle(parseRequest(delivery.body), subject);
-      Promise.all(replies.map((reply) => transport.send('outqueue', queues.send, reply)))
+      const request = parseRequest(delivery.body);
+      Promise.resolve()
+        .then(() => handler.respond(request, client))
+        .catch((err: unknown) => [error(typeof request === 'string' ? undefined : request, typeof request === 'string' ? 'runtime' : request.protocol, errorMessage(err))])
+        .then((replies) => Promise.all(replies.map(send)))
         .catch((err: unknown) => debug('reply failed: %s', errorMessage(err)))
         .finally(() => void delivery.ack());
     },
     { prefetch: 1 },
   );
+}
+
+/** An endpoint's way of answering, closed with its participant. */
+export interface FbpEndpoint extends FbpHandler {
+  close(): void | Promise<void>;
+}
+
+/**
+ * The read-only protocol of `subject`, for the queue pair and the WebSocket:
+ * {@link handle}'s replies, and the packets of `network` (the participant's
+ * running NoFlo network, if one runs) pushed as `network:data` to clients.
+ */
+export function readOnlyEndpoint(subject: EndpointSubject, network: EventEmitter | undefined): FbpEndpoint {
+  const packets = new PacketFeed(network, subject.definition.component);
+  return {
+    respond(request, client) {
+      if (typeof request !== 'string') {
+        packets.follow(client);
+        if (request.protocol === 'network' && request.command === 'edges') {
+          const selected = packets.select(client, request.payload.edges, request.requestId);
+          return selected ? [selected] : [];
+        }
+      }
+      return handle(request, subject);
+    },
+    disconnected: (client) => packets.forget(client),
+    close: () => packets.close(),
+  };
 }
 
 /** Read a request; a string says why it is not one. */

@@ -54,6 +54,8 @@ export interface ParticipantOptions {
   readonly crashOnException: boolean;
   /** Serve the FBP runtime protocol on this 127.0.0.1 port too (0: any free port). */
   readonly protocolPort: number | undefined;
+  /** The full FBP protocol (graph editing, network control, ...) instead of the read-only set. */
+  readonly protocolFull: boolean;
 }
 
 /** What a caller may give; everything but `name` and `graph` has a default. */
@@ -84,6 +86,7 @@ export interface ParticipantInput {
   tlsKey?: string | undefined;
   crashOnException?: boolean | undefined;
   protocolPort?: number | string | undefined;
+  protocolFull?: boolean | undefined;
   /** `key.sub=value` overrides, applied last. */
   attr?: readonly string[] | undefined;
 }
@@ -92,7 +95,7 @@ export interface ParticipantInput {
 export const PARTICIPANT_KEYS: readonly string[] = [
   'name', 'graph', 'broker', 'basedir', 'prefetch', 'deadletter', 'iips', 'inports', 'outports', 'dedicatedNetwork', 'cache', 'trace',
   'discoveryPeriod', 'maxMessageSize', 'maxDepth', 'jobTimeout', 'drainTimeout', 'connectTimeout', 'queueType', 'deliveryLimit', 'clientId',
-  'tlsCa', 'tlsCert', 'tlsKey', 'crashOnException', 'protocolPort',
+  'tlsCa', 'tlsCert', 'tlsKey', 'crashOnException', 'protocolPort', 'protocolFull',
 ];
 
 /** Default largest message body: 16 MiB. */
@@ -133,7 +136,15 @@ export function normalizeOptions(input: ParticipantInput, env: NodeJS.ProcessEnv
     tls: tlsFiles(merged),
     crashOnException: merged.crashOnException ?? false,
     protocolPort: merged.protocolPort === undefined ? undefined : port('protocol-port', merged.protocolPort),
+    protocolFull: boolean('protocol-full', merged.protocolFull ?? false),
   };
+}
+
+function boolean(option: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') {
+    throw new InvalidOptionError(`invalid --${option} ${JSON.stringify(value)}: expected true or false`);
+  }
+  return value;
 }
 
 function port(option: string, value: unknown): number {

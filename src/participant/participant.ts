@@ -16,7 +16,8 @@ import { createComponentLoader, resolveGraph, type ComponentLoader, type GraphSo
 import { GraphNetwork, type JobSink } from '../runtime/network';
 import type { Delivery, Subscription, Transport, TransportStats } from '../transport/transport';
 import { buildDefinition, deadLetterPorts } from './definition';
-import { FBP_PROTOCOL_VERSION, fbpQueues, handle, serveFbpProtocol, type EndpointSubject } from './fbp-endpoint';
+import { FBP_PROTOCOL_VERSION, fbpQueues, readOnlyEndpoint, serveFbpProtocol, type EndpointSubject, type FbpEndpoint } from './fbp-endpoint';
+import { createFullEndpoint } from './fbp-full';
 import { serveFbpWebSocket, type WebSocketEndpoint } from './fbp-websocket';
 import type { ParticipantOptions } from './options';
 
@@ -78,6 +79,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   private drained: (() => void) | undefined;
   private stopping = false;
   private webSocket: WebSocketEndpoint | undefined;
+  private endpoint: FbpEndpoint | undefined;
   private readonly ownDiscoveryTimer: boolean;
   private readonly onDisconnected = (err: Error): void => {
     this.emit('disconnected', err);
@@ -119,6 +121,11 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   /** Where the FBP protocol WebSocket listens, with `protocolPort`. */
   get protocolAddress(): string | undefined {
     return this.webSocket?.address;
+  }
+
+  /** Whether the FBP protocol endpoints serve the full protocol rather than the read-only set. */
+  get protocolFull(): boolean {
+    return this.options.protocolFull;
   }
 
   /** The broker's URL, without password. */
@@ -185,9 +192,21 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       },
       flowtrace: this.flowtrace,
     };
-    this.subscriptions.push(await serveFbpProtocol(this.transport, subject));
+    const endpoint = options.protocolFull
+      ? createFullEndpoint({
+          id: definition.id,
+          label: definition.label ?? definition.role,
+          name: definition.component,
+          graph: subject.graph,
+          network: this.network?.nofloNetwork,
+          basedir: options.basedir,
+          loader: this.loader,
+        })
+      : readOnlyEndpoint(subject, this.network?.nofloNetwork);
+    this.endpoint = endpoint;
+    this.subscriptions.push(await serveFbpProtocol(this.transport, definition.id, endpoint));
     if (options.protocolPort !== undefined) {
-      this.webSocket = await serveFbpWebSocket('127.0.0.1', options.protocolPort, (request) => handle(request, subject));
+      this.webSocket = await serveFbpWebSocket('127.0.0.1', options.protocolPort, endpoint);
     }
     await this.announce();
     if (this.ownDiscoveryTimer) {
@@ -209,6 +228,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     this.stopping = true;
     clearInterval(this.discoveryTimer);
     await this.webSocket?.close();
+    await this.endpoint?.close();
     const subscriptions = [...this.consumers.splice(0), ...this.subscriptions.splice(0)];
     await this.cancelAndDrain(subscriptions, timeout);
     for (const job of this.inFlight) {

@@ -170,6 +170,11 @@ export class GraphNetwork<J> {
     return instance;
   }
 
+  /** The NoFlo network itself, for an FBP runtime that shows and edits it. */
+  get nofloNetwork(): Network {
+    return this.network;
+  }
+
   /** Route outputs and outcomes to `sink`. */
   attach(sink: JobSink<J>): void {
     this.sink = sink;
