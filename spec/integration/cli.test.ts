@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { amqpUrl, brokerUrls, mqttUrl } from '../harness/env';
 import { assertFbpMessages } from '../harness/fbp-schema';
+import { openFbpSocket } from '../harness/fbp-socket';
 import { FIXTURES, REPO_ROOT } from '../harness/participants';
 import { eventually } from '../harness/wait';
 
@@ -225,19 +226,12 @@ describe('command line: exceptions in components', () => {
 
 describe('command line with --protocol-port', () => {
   test('serves the FBP runtime protocol over a WebSocket on loopback', async (t) => {
-    const { WebSocket } = await import('ws');
     const role = uniqueRole();
     const runtime = startCli(t, ['--name', role, '--graph', 'core/Repeat', '--broker', mqttUrl(), '--protocol-port', '0']);
     await runtime.waitForOutput(/FBP protocol on (ws:\/\/127\.0\.0\.1:\d+)/);
-    const address = /FBP protocol on (ws:\/\/127\.0\.0\.1:\d+)/.exec(runtime.stdout)?.[1] as string;
-    const socket = new WebSocket(address, 'noflo');
-    t.after(() => socket.close());
-    await new Promise((resolve, reject) => {
-      socket.once('open', resolve);
-      socket.once('error', reject);
-    });
-    const reply = new Promise<Record<string, unknown>>((resolve) => socket.once('message', (data) => resolve(JSON.parse(String(data)) as Record<string, unknown>)));
-    socket.send(JSON.stringify({ protocol: 'runtime', command: 'getruntime', payload: {}, requestId: 'ws-1' }));
+    const client = await openFbpSocket(t, /FBP protocol on (ws:\/\/127\.0\.0\.1:\d+)/.exec(runtime.stdout)?.[1] as string);
+    const reply = client.next();
+    client.send({ protocol: 'runtime', command: 'getruntime', payload: {}, requestId: 'ws-1' });
     const runtimeMessage = await reply;
     assert.equal(runtimeMessage.command, 'runtime');
     assert.equal(runtimeMessage.responseTo, 'ws-1');
@@ -248,18 +242,11 @@ describe('command line with --protocol-port', () => {
   });
 
   test('with --protocol-full, serves graph editing there', async (t) => {
-    const { WebSocket } = await import('ws');
     const runtime = startCli(t, ['--name', uniqueRole(), '--graph', 'core/Repeat', '--broker', mqttUrl(), '--protocol-port', '0', '--protocol-full']);
     await runtime.waitForOutput(/FBP protocol on (ws:\/\/127\.0\.0\.1:\d+) \(full\)/);
-    const address = /FBP protocol on (ws:\/\/127\.0\.0\.1:\d+)/.exec(runtime.stdout)?.[1] as string;
-    const socket = new WebSocket(address, 'noflo');
-    t.after(() => socket.close());
-    await new Promise((resolve, reject) => {
-      socket.once('open', resolve);
-      socket.once('error', reject);
-    });
-    const cleared = new Promise<Record<string, unknown>>((resolve) => socket.once('message', (data) => resolve(JSON.parse(String(data)) as Record<string, unknown>)));
-    socket.send(JSON.stringify({ protocol: 'graph', command: 'clear', payload: { id: 'sketch', name: 'Sketch' } }));
+    const client = await openFbpSocket(t, /FBP protocol on (ws:\/\/127\.0\.0\.1:\d+)/.exec(runtime.stdout)?.[1] as string);
+    const cleared = client.next();
+    client.send({ protocol: 'graph', command: 'clear', payload: { id: 'sketch', name: 'Sketch' } });
     const message = await cleared;
     assert.deepEqual(message, { protocol: 'graph', command: 'clear', payload: { id: 'sketch', name: 'Sketch' } });
     assertFbpMessages([message]);

@@ -8,11 +8,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
-import { WebSocket } from 'ws';
 import type { Participant } from '../../src/participant/participant';
 import { connectClient, uniqueRole } from '../harness/client';
 import { mqttUrl } from '../harness/env';
 import { assertFbpMessages } from '../harness/fbp-schema';
+import { openFbpSocket } from '../harness/fbp-socket';
 import { runFbpTestSuite } from '../harness/fbp-test';
 import { startParticipant } from '../harness/participants';
 
@@ -53,15 +53,9 @@ describe('participant FBP protocol, full (--protocol-full)', () => {
     const participant = await startParticipant(t, mqttUrl(), { name: uniqueRole('full'), graph: 'core/Repeat', protocolPort: 0, protocolFull: true });
     const address = participant.protocolAddress as string;
     // A second client sees every broadcast (graph changes, network events) the suite causes.
-    const observer = new WebSocket(address, 'noflo');
-    t.after(() => observer.close());
-    const observed: Message[] = [];
-    observer.on('message', (data) => observed.push(JSON.parse(String(data)) as Message));
-    await new Promise((resolve, reject) => {
-      observer.once('open', resolve);
-      observer.once('error', reject);
-    });
-    observer.send(JSON.stringify({ protocol: 'runtime', command: 'getruntime', payload: {}, requestId: 'observer' }));
+    const observer = await openFbpSocket(t, address);
+    const observed = observer.received;
+    observer.send({ protocol: 'runtime', command: 'getruntime', payload: {}, requestId: 'observer' });
 
     const port = Number(new URL(address).port);
     const result = await runFbpTestSuite({ host: '127.0.0.1', port });
@@ -141,16 +135,10 @@ describe('participant FBP protocol, read-only (default)', () => {
       assert.equal(`${reply?.protocol}:${reply?.command}`, `${edit.protocol}:error`);
     }
 
-    const socket = new WebSocket(participant.protocolAddress as string, 'noflo');
-    t.after(() => socket.close());
-    const overSocket: Message[] = [];
-    socket.on('message', (data) => overSocket.push(JSON.parse(String(data)) as Message));
-    await new Promise((resolve, reject) => {
-      socket.once('open', resolve);
-      socket.once('error', reject);
-    });
+    const socket = await openFbpSocket(t, participant.protocolAddress as string);
+    const overSocket = socket.received;
     for (const edit of edits) {
-      socket.send(JSON.stringify(edit));
+      socket.send(edit);
     }
     const deadline = Date.now() + 5000;
     while (overSocket.length < edits.length && Date.now() < deadline) {

@@ -3,46 +3,29 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
-import { WebSocket } from 'ws';
 import { Host } from '../../src/host/host';
 import { uniqueRole } from '../harness/client';
 import { runCli, startCli } from '../harness/cli';
 import { amqpUrl } from '../harness/env';
 import { temporaryFile } from '../harness/files';
 import { FIXTURES } from '../harness/participants';
+import { assertFbpMessages } from '../harness/fbp-schema';
+import { openFbpSocket, type FbpMessage } from '../harness/fbp-socket';
 
-interface Tv4 {
-  getSchema(uri: string): unknown;
-  validateMultiple(data: unknown, schema: unknown): { valid: boolean; errors: Array<{ message: string; dataPath: string }> };
-}
-const tv4 = require('fbp-protocol/schema') as Tv4;
-
-type Message = { protocol: string; command: string; payload: Record<string, unknown>; responseTo?: string };
+type Message = FbpMessage;
 
 async function connect(t: TestContext, address: string): Promise<(request: unknown, until: number | ((replies: Message[]) => boolean)) => Promise<Message[]>> {
-  const socket = new WebSocket(address, 'noflo');
-  t.after(() => socket.close());
-  const received: Message[] = [];
-  socket.on('message', (data) => received.push(JSON.parse(String(data)) as Message));
-  await new Promise((resolve, reject) => {
-    socket.once('open', resolve);
-    socket.once('error', reject);
-  });
+  const { received, send } = await openFbpSocket(t, address);
   return async (request, until) => {
     const before = received.length;
-    socket.send(JSON.stringify(request));
+    send(request);
     const deadline = Date.now() + 5000;
     const done = typeof until === 'number' ? (replies: Message[]) => replies.length >= until : until;
     while (!done(received.slice(before)) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     const replies = received.slice(before);
-    for (const reply of replies) {
-      const schema = tv4.getSchema(`/${reply.protocol}/output/${reply.command}`);
-      assert.ok(schema, `a schema for ${reply.protocol}:${reply.command}`);
-      const result = tv4.validateMultiple(reply, schema);
-      assert.ok(result.valid, `${reply.protocol}:${reply.command}: ${result.errors.map((e) => `${e.dataPath} ${e.message}`).join('; ')}`);
-    }
+    assertFbpMessages(replies);
     return replies;
   };
 }
