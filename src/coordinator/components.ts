@@ -5,44 +5,13 @@
  */
 import createDebug from 'debug';
 import { errorMessage } from '../errors';
-import type { ParticipantDefinition } from '../protocol/definition';
+import type { ComponentInfo, ComponentPort } from '../participant/fbp-endpoint';
 import { ROUND_ROBIN_COMPONENT } from '../protocol/bindings';
 import type { ComponentLoader } from '../runtime/graph-source';
 
 const debug = createDebug('noflo-runtime-msgflo:coordinator-components');
 
-/** A port as `component:component` describes it. */
-export interface ComponentPort {
-  id: string;
-  type: string;
-  description: string;
-  addressable: boolean;
-  required: boolean;
-}
-
-/** The payload of `component:component`. */
-export interface ComponentInfo {
-  name: string;
-  description: string;
-  icon: string;
-  subgraph: boolean;
-  inPorts: ComponentPort[];
-  outPorts: ComponentPort[];
-}
-
-/** A discovered participant's component. */
-export function participantComponent(definition: ParticipantDefinition): ComponentInfo {
-  const ports = (list: ParticipantDefinition['inports']): ComponentPort[] =>
-    list.map((p) => ({ id: p.id, type: p.type ?? 'any', description: p.description ?? '', addressable: false, required: false }));
-  return {
-    name: definition.component,
-    description: definition.label ?? '',
-    icon: definition.icon ?? '',
-    subgraph: false,
-    inPorts: ports(definition.inports),
-    outPorts: ports(definition.outports),
-  };
-}
+export type { ComponentInfo };
 
 /** The NoFlo component and graph names `loader` can start as participants. */
 export function hostableComponents(loader: ComponentLoader | undefined): string[] {

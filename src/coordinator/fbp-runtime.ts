@@ -14,11 +14,11 @@ import { createHash } from 'node:crypto';
 import * as noflo from 'noflo';
 import { errorMessage, InvalidOptionError } from '../errors';
 import type { Host } from '../host/host';
-import { FBP_PROTOCOL_VERSION, reply, type Reply, type Request } from '../participant/fbp-endpoint';
+import { FBP_PROTOCOL_VERSION, participantComponent, reply, type Reply, type Request } from '../participant/fbp-endpoint';
 import { serveFbpWebSocket, type FbpClient, type WebSocketEndpoint } from '../participant/fbp-websocket';
 import type { ComponentLoader, Graph } from '../runtime/graph-source';
 import type { Subscription } from '../transport/transport';
-import { hostableComponents, nofloComponent, participantComponent, type ComponentInfo } from './components';
+import { hostableComponents, nofloComponent, type ComponentInfo } from './components';
 import type { Coordinator } from './coordinator';
 
 const debug = createDebug('noflo-runtime-msgflo:coordinator-runtime');
@@ -352,7 +352,7 @@ class SystemRuntime implements CoordinatorRuntime {
     }
     const byName = new Map<string, ComponentInfo>();
     for (const definition of this.coordinator.registry.list()) {
-      byName.set(definition.component, participantComponent(definition));
+      byName.set(definition.component, participantComponent(definition, false));
     }
     for (const info of (await this.componentCache) ?? []) {
       if (!byName.has(info.name)) {

@@ -146,18 +146,42 @@ export function error(request: Request | undefined, protocol: string, message: s
   return reply(request, protocol, 'error', { message });
 }
 
-/** A `component:component` message for a participant's component. */
-export function componentMessage(request: Request, definition: ParticipantDefinition, subgraph: boolean): Reply {
-  const ports = (list: ParticipantDefinition['inports']): unknown[] =>
-    list.map((p) => ({ id: p.id, type: p.type, description: p.description ?? '', addressable: false, required: false }));
-  return reply(request, 'component', 'component', {
+/** A port as `component:component` describes it. */
+export interface ComponentPort {
+  id: string;
+  type: string;
+  description: string;
+  addressable: boolean;
+  required: boolean;
+}
+
+/** The payload of `component:component`. */
+export interface ComponentInfo {
+  name: string;
+  description: string;
+  icon: string;
+  subgraph: boolean;
+  inPorts: ComponentPort[];
+  outPorts: ComponentPort[];
+}
+
+/** A participant's component, as its discovery message describes it. */
+export function participantComponent(definition: ParticipantDefinition, subgraph: boolean): ComponentInfo {
+  const ports = (list: ParticipantDefinition['inports']): ComponentPort[] =>
+    list.map((p) => ({ id: p.id, type: p.type || 'all', description: p.description ?? '', addressable: false, required: false }));
+  return {
     name: definition.component,
     description: definition.label ?? '',
     icon: definition.icon ?? '',
     subgraph,
     inPorts: ports(definition.inports),
     outPorts: ports(definition.outports),
-  });
+  };
+}
+
+/** A `component:component` message for a participant's component. */
+export function componentMessage(request: Request, definition: ParticipantDefinition, subgraph: boolean): Reply {
+  return reply(request, 'component', 'component', participantComponent(definition, subgraph));
 }
 
 /** The `component:source` of the graph `name`, or an error when something else was asked for. */
