@@ -58,6 +58,7 @@ async function connectMqtt(url: string, role: string): Promise<Wire> {
     },
   };
   client.on('message', (_topic, payload) => wire.onBody(payload));
+  noDelay(client);
   await client.subscribeAsync(`${role}.OUT`, { qos: 1 });
   return wire;
 }
@@ -224,6 +225,11 @@ export async function drive(wire: Wire, options: LoadOptions): Promise<LoadResul
     duplicated,
     sent: next,
   };
+}
+
+/** Nagle's algorithm off on an mqtt.js client's socket (mqtt.js has no option for it). */
+export function noDelay(client: mqtt.MqttClient): void {
+  (client.stream as { setNoDelay?: (noDelay: boolean) => unknown }).setNoDelay?.(true);
 }
 
 function percentile(sorted: readonly number[], p: number): number {

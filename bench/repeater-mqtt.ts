@@ -8,6 +8,7 @@
  *   node repeater-mqtt.js URL ROLE PREFETCH
  */
 import * as mqtt from 'mqtt';
+import { noDelay } from './load';
 
 async function main(): Promise<void> {
   const [url, role, prefetchText] = process.argv.slice(2);
@@ -17,9 +18,11 @@ async function main(): Promise<void> {
   const inqueue = `${role}.IN`;
   const outqueue = `${role}.OUT`;
   const publisher = await mqtt.connectAsync(url, { clean: true, reconnectPeriod: 0 });
+  noDelay(publisher);
   const consumers: mqtt.MqttClient[] = [];
   for (let i = 0; i < Number(prefetchText); i += 1) {
     const consumer = mqtt.connect(url, { clean: true, reconnectPeriod: 0 });
+    noDelay(consumer);
     consumer.handleMessage = (packet, done) => {
       publisher.publish(outqueue, packet.payload as Buffer, { qos: 1 }, (err) => {
         if (!err) {

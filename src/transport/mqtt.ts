@@ -343,6 +343,8 @@ const resumed = new WeakSet<mqtt.MqttClient>();
 /** Connect like mqtt.connectAsync without retries, with `prepare` run on the client first. */
 function connectPrepared(url: string, options: mqtt.IClientOptions, prepare: (client: mqtt.MqttClient) => void): Promise<mqtt.MqttClient> {
   const client = mqtt.connect(url, { ...options, reconnectPeriod: 0 });
+  noDelay(client);
+  client.on('connect', () => noDelay(client)); // A reconnection has a new socket.
   prepare(client);
   return new Promise((resolve, reject) => {
     const fail = (err: Error): void => {
@@ -365,6 +367,19 @@ function connectPrepared(url: string, options: mqtt.IClientOptions, prepare: (cl
     client.once('error', fail);
     client.once('close', failClosed);
   });
+}
+
+/**
+ * Send small packets at once. mqtt.js leaves Nagle's algorithm on, which
+ * holds a PUBACK or a small PUBLISH until the broker acknowledges the
+ * previous segment: 40 ms with delayed ACKs, per message when one is in
+ * flight. WebSocket streams have no such switch.
+ */
+function noDelay(client: mqtt.MqttClient): void {
+  const stream = client.stream as { setNoDelay?: (noDelay: boolean) => unknown } | undefined;
+  if (typeof stream?.setNoDelay === 'function') {
+    stream.setNoDelay(true);
+  }
 }
 
 /** Shared-subscription group: named after the queue, so every process consuming it shares the work. */
