@@ -120,6 +120,26 @@ export interface LoadResult {
   readonly duplicated: number;
   /** Messages sent in all, warm-up included. */
   readonly sent: number;
+  /** Every latency of the measured period, sorted, for merging runs. */
+  readonly latencies: number[];
+}
+
+/** Several runs of one point as one result. */
+export function merge(runs: readonly LoadResult[]): LoadResult {
+  const latencies = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const answered = runs.reduce((sum, r) => sum + r.answered, 0);
+  const seconds = runs.reduce((sum, r) => sum + r.seconds, 0);
+  return {
+    answered,
+    seconds,
+    perSecond: answered / seconds,
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+    lost: runs.reduce((sum, r) => sum + r.lost, 0),
+    duplicated: runs.reduce((sum, r) => sum + r.duplicated, 0),
+    sent: runs.reduce((sum, r) => sum + r.sent, 0),
+    latencies,
+  };
 }
 
 /** Drive a participant with `options.inFlight` messages in flight. */
@@ -224,6 +244,7 @@ export async function drive(wire: Wire, options: LoadOptions): Promise<LoadResul
     lost: pending.size,
     duplicated,
     sent: next,
+    latencies,
   };
 }
 

@@ -24,6 +24,7 @@ interface Args {
   points: Point[];
   variants: Variant[];
   seconds: number;
+  rounds: number;
   warmupSeconds: number;
   memoryMessages: number;
   soak: number;
@@ -37,12 +38,13 @@ const USAGE = `options:
   --points LIST            throughput points, protocol:pPREFETCH:fINFLIGHT:BYTES[k], comma-separated
                            (default ${DEFAULT_POINTS})
   --variants ours,floor,original
-  --seconds N              measured seconds per point (default 5)
+  --seconds N              measured seconds per point and variant (default 5)
+  --rounds N               turns the variants take at each point, the seconds split between them (default 5)
   --warmup N               seconds sent before measuring each point (default 1)
   --memory-messages N      messages before reading resident memory (default 10000; 0 skips)
   --soak N                 also send N messages through ours at prefetch 50, memory read every tenth
-  --quick                  --seconds 1 --warmup 0.5 --memory-messages 2000
-  --profile DIR            write CPU profiles of our participant processes to DIR
+  --quick                  --seconds 1 --rounds 1 --warmup 0.5 --memory-messages 2000
+  --profile DIR            write CPU profiles of the processes of ours and of the floor to DIR
   --json FILE              where to write the figures (default bench-results.json)`;
 
 function parseArgs(argv: readonly string[]): Args {
@@ -54,6 +56,7 @@ function parseArgs(argv: readonly string[]): Args {
     points: parsePoints(DEFAULT_POINTS),
     variants: [...VARIANTS],
     seconds: 5,
+    rounds: 5,
     warmupSeconds: 1,
     memoryMessages: 10_000,
     soak: 0,
@@ -104,6 +107,9 @@ function parseArgs(argv: readonly string[]): Args {
       case '--seconds':
         args.seconds = number(flag, takes(), 0.1);
         break;
+      case '--rounds':
+        args.rounds = Math.round(number(flag, takes(), 1));
+        break;
       case '--warmup':
         args.warmupSeconds = number(flag, takes(), 0);
         break;
@@ -115,6 +121,7 @@ function parseArgs(argv: readonly string[]): Args {
         break;
       case '--quick':
         args.seconds = 1;
+        args.rounds = 1;
         args.warmupSeconds = 0.5;
         args.memoryMessages = 2000;
         break;

@@ -10,7 +10,7 @@ import * as amqp from 'amqplib';
 import * as mqtt from 'mqtt';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { connectWire, drive, waitForAnswer, type LoadResult } from './load';
+import { connectWire, drive, merge, waitForAnswer, type LoadResult } from './load';
 import { installOriginal } from './original';
 import { residentBytes, spawnNode, stopAll, type Child } from './processes';
 
@@ -82,12 +82,14 @@ export interface ThroughputOptions {
   readonly points: readonly Point[];
   readonly variants: readonly Variant[];
   readonly seconds: number;
+  /** Turns each variant takes at a point; `seconds` is split between them. */
+  readonly rounds: number;
   readonly warmupSeconds: number;
   /** Messages before reading resident memory; 0 to skip. */
   readonly memoryMessages: number;
   /** Messages of the long run (ours only); 0 to skip. */
   readonly soak: number;
-  /** Write CPU profiles of our participant here. */
+  /** Write CPU profiles of the participants of ours and of the floor here. */
   readonly profileDir: string | undefined;
 }
 
@@ -100,6 +102,8 @@ export interface ThroughputResults {
 const REPO = path.resolve(__dirname, '..', '..');
 const BIN = path.join(REPO, 'bin', 'noflo-runtime-msgflo');
 const START_TIMEOUT_MS = 60_000;
+/** Sent before measuring in rounds after the first, to fill the pipeline again. */
+const ROUND_WARMUP_MS = 200;
 /** A bound on the memory run, for slow variants. */
 const MEMORY_RUN_MS = 120_000;
 
@@ -108,15 +112,15 @@ type Spawner = (role: string, prefetch: number) => Child;
 /** Run the points on the brokers at `urls`. */
 export async function benchThroughput(urls: Readonly<Record<Protocol, string | undefined>>, options: ThroughputOptions, log: (line: string) => void): Promise<ThroughputResults> {
   const original = options.variants.includes('original') ? await installOriginal() : undefined;
+  const profile = (role: string): string[] => (options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir, '--cpu-prof-name', `${role}.cpuprofile`] : []);
   const spawners: Record<Variant, Spawner> = {
     ours: (role, prefetch) => {
       const url = urls[protocolOf(role)] as string;
-      const nodeArgs = options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [];
-      return spawnNode(BIN, ['--name', role, '--graph', 'core/Repeat', '--broker', url, '--prefetch', String(prefetch)], { cwd: REPO, nodeArgs });
+      return spawnNode(BIN, ['--name', role, '--graph', 'core/Repeat', '--broker', url, '--prefetch', String(prefetch)], { cwd: REPO, nodeArgs: profile(role) });
     },
     floor: (role, prefetch) => {
       const protocol = protocolOf(role);
-      return spawnNode(path.join(__dirname, `repeater-${protocol}.js`), [urls[protocol] as string, role, String(prefetch)], { cwd: REPO });
+      return spawnNode(path.join(__dirname, `repeater-${protocol}.js`), [urls[protocol] as string, role, String(prefetch)], { cwd: REPO, nodeArgs: profile(role) });
     },
     original: (role, prefetch) => {
       if (!original) {
@@ -135,50 +139,56 @@ export async function benchThroughput(urls: Readonly<Record<Protocol, string | u
     }
     const prefetches = [...new Set(points.map((p) => p.prefetch))].sort((a, b) => a - b);
     const memoryPrefetch = prefetches[prefetches.length - 1];
-    // Variants interleaved per process, so that a change in the machine's load falls on all of them.
+    // Every variant's process is started, then each point is measured in
+    // rounds that take turns between them, so that a change in the load of
+    // the (shared) machine falls on all of them alike.
     for (const prefetch of prefetches) {
-      for (const variant of options.variants) {
-        const role = `${protocol}-${variant}-p${prefetch}-${Date.now().toString(36)}`;
-        const url = urls[protocol] as string;
-        const memoryMessages = prefetch === memoryPrefetch ? options.memoryMessages : 0;
-        log(`  ${protocol} ${variant}, prefetch ${prefetch}: starting`);
-        const started = await startParticipant(protocol, url, role, () => spawners[variant](role, prefetch));
-        try {
+      const url = urls[protocol] as string;
+      const running: Array<{ variant: Variant; started: Started }> = [];
+      try {
+        for (const variant of options.variants) {
+          const role = `${protocol}-${variant}-p${prefetch}-${Date.now().toString(36)}`;
+          log(`  ${protocol} ${variant}, prefetch ${prefetch}: starting`);
+          const started = await startParticipant(protocol, url, role, () => spawners[variant](role, prefetch));
+          running.push({ variant, started });
           let residentMegabytes: number | undefined;
-          let measuredMessages: number | undefined;
-          if (memoryMessages > 0) {
-            const run = await drive(started.wire, { inFlight: prefetch, size: 100, warmupMs: 0, messages: memoryMessages, measureMs: MEMORY_RUN_MS, drainMs: 10_000 });
+          let memoryMessages: number | undefined;
+          if (prefetch === memoryPrefetch && options.memoryMessages > 0) {
+            const run = await drive(started.wire, { inFlight: prefetch, size: 100, warmupMs: 0, messages: options.memoryMessages, measureMs: MEMORY_RUN_MS, drainMs: 10_000 });
             residentMegabytes = residentBytes(started.child.pid ?? 0) / 2 ** 20;
-            measuredMessages = run.answered;
+            memoryMessages = run.answered;
             log(`    resident memory after ${run.answered} messages: ${residentMegabytes.toFixed(0)} MB`);
           }
-          results.processes.push({
-            protocol,
-            variant,
-            prefetch,
-            discoverySeconds: started.discoverySeconds,
-            answerSeconds: started.answerSeconds,
-            residentMegabytes,
-            memoryMessages: measuredMessages,
-          });
-          for (const point of points.filter((p) => p.prefetch === prefetch)) {
-            const result = await drive(started.wire, {
-              inFlight: point.inFlight,
-              size: point.size,
-              warmupMs: options.warmupSeconds * 1000,
-              measureMs: options.seconds * 1000,
-              drainMs: 15_000,
-            });
-            results.points.push({ ...result, point, variant });
-            log(`    ${pointName(point)}: ${result.perSecond.toFixed(0)} msg/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, lost ${result.lost}, duplicated ${result.duplicated}`);
-          }
-          if (started.child.exitCode !== null) {
-            throw new Error(`${variant} exited during the run:\n${started.child.output}`);
-          }
-        } finally {
-          await started.wire.close();
-          await stopAll([started.child]);
+          results.processes.push({ protocol, variant, prefetch, discoverySeconds: started.discoverySeconds, answerSeconds: started.answerSeconds, residentMegabytes, memoryMessages });
         }
+        for (const point of points.filter((p) => p.prefetch === prefetch)) {
+          const runs = new Map<Variant, LoadResult[]>(running.map(({ variant }) => [variant, []]));
+          for (let round = 0; round < options.rounds; round += 1) {
+            for (const { variant, started } of running) {
+              const run = await drive(started.wire, {
+                inFlight: point.inFlight,
+                size: point.size,
+                warmupMs: round === 0 ? options.warmupSeconds * 1000 : ROUND_WARMUP_MS,
+                measureMs: (options.seconds * 1000) / options.rounds,
+                drainMs: 15_000,
+              });
+              runs.get(variant)?.push(run);
+              if (started.child.exitCode !== null) {
+                throw new Error(`${variant} exited during the run:\n${started.child.output}`);
+              }
+            }
+          }
+          for (const [variant, variantRuns] of runs) {
+            const result = merge(variantRuns);
+            results.points.push({ ...result, latencies: [], point, variant });
+            log(`    ${variant}, ${pointName(point)}: ${result.perSecond.toFixed(0)} msg/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, lost ${result.lost}, duplicated ${result.duplicated}`);
+          }
+        }
+      } finally {
+        for (const { started } of running) {
+          await started.wire.close();
+        }
+        await stopAll(running.map(({ started }) => started.child));
       }
     }
     if (options.soak > 0 && options.variants.includes('ours')) {
