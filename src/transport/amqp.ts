@@ -251,6 +251,7 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
 
   /** Called by amqplib on every (re)connection, before it counts as connected. */
   private async setup(model: amqp.ChannelModel): Promise<void> {
+    batchWrites(model);
     for (const [what, declare] of this.declarations) {
       await this.onChannel(model, what, declare);
     }
@@ -448,6 +449,35 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     }
     await this.publish(deadLetterQueueName(queue), '', message.content, options, `dead-letter exchange "${deadLetterQueueName(queue)}"`);
   }
+}
+
+/**
+ * Write each batch of frames amqplib gathers to the socket in one go.
+ * amqplib queues the frames of every channel and, once per turn of the event
+ * loop, writes them to the socket one by one: with Nagle's algorithm off, each
+ * is a system call and a TCP segment of its own (a publish, an ack, another
+ * publish...). Corked while the batch is written, they leave together. Left
+ * alone when amqplib's insides are not what this expects.
+ */
+function batchWrites(model: amqp.ChannelModel): void {
+  const connection = (model as unknown as { connection?: { stream?: unknown; muxer?: unknown } }).connection;
+  const stream = connection?.stream as { cork?: unknown; uncork?: unknown } | undefined;
+  const muxer = connection?.muxer as { _readIncoming?: unknown } | undefined;
+  if (!stream || !muxer || typeof stream.cork !== 'function' || typeof stream.uncork !== 'function' || typeof muxer._readIncoming !== 'function') {
+    debug('amqplib writes frames one by one here');
+    return;
+  }
+  const cork = stream.cork.bind(stream) as () => void;
+  const uncork = stream.uncork.bind(stream) as () => void;
+  const readIncoming = muxer._readIncoming as (this: unknown) => void;
+  muxer._readIncoming = function batched(this: unknown): void {
+    cork();
+    try {
+      readIncoming.call(this);
+    } finally {
+      uncork();
+    }
+  };
 }
 
 function queueArguments(options: QueueOptions): Record<string, unknown> {
