@@ -15,13 +15,20 @@ export function residentBytes(pid: number): number {
   }
 }
 
-/** A node script as a child process, its output kept for diagnostics. */
-export function spawnNode(script: string, args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): ChildProcess & { output: string } {
-  const child = spawn(process.execPath, [script, ...args], {
+/** A child process with the tail of its output, for diagnostics. */
+export type Child = ChildProcess & { output: string };
+
+/**
+ * A node script as a child process, its output kept for diagnostics. `DEBUG`
+ * is not passed on: debug output would be measured along.
+ */
+export function spawnNode(script: string, args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv; nodeArgs?: readonly string[] }): Child {
+  const { DEBUG: _debug, ...env } = process.env;
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), script, ...args], {
     cwd: options.cwd,
-    env: { ...process.env, NEW_RELIC_NO_CONFIG_FILE: 'true', NEW_RELIC_ENABLED: 'false', ...options.env },
+    env: { ...env, NEW_RELIC_NO_CONFIG_FILE: 'true', NEW_RELIC_ENABLED: 'false', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
-  }) as ChildProcess & { output: string };
+  }) as Child;
   child.output = '';
   const keep = (chunk: Buffer): void => {
     child.output = (child.output + chunk.toString()).slice(-4000);

@@ -1,33 +1,135 @@
 /**
- * `npm run bench`: benchmarks on a private RabbitMQ, started like the tests
- * start theirs. Prints tables with ratios against references measured in the
- * same run, and writes the figures as JSON (`--json FILE`, default
- * `bench-results.json`).
+ * `npm run bench`: benchmarks on a private RabbitMQ and Mosquitto, started
+ * like the tests start theirs. Prints tables with ratios against references
+ * measured in the same run, and writes the figures as JSON (`--json FILE`,
+ * default `bench-results.json`).
  *
- *   npm run bench -- --counts 1,10
+ *   npm run bench                                   # everything
+ *   npm run bench -- --throughput-only --quick      # every point, briefly
+ *   npm run bench -- --throughput-only --points amqp:p1:f1:100 --seconds 3
+ *   npm run bench -- --throughput-only --points amqp:p50:f50:100 --variants ours --soak 1000000
+ *   npm run bench -- --startup-only --counts 1,10
  */
 import { writeFile } from 'node:fs/promises';
-import { startRabbitMQ } from '../spec/harness/brokers';
+import { startMosquitto, startRabbitMQ, type BrokerHandle } from '../spec/harness/brokers';
 import { benchStartup, type StartupResult } from './startup';
+import { benchThroughput, DEFAULT_POINTS, parsePoints, VARIANTS, type Point, type Protocol, type ThroughputResults, type Variant } from './throughput';
+import { goals, processTable, soakTable, startupGoals, startupTable, throughputTable } from './tables';
 
 interface Args {
   counts: number[];
   json: string;
+  startup: boolean;
+  throughput: boolean;
+  points: Point[];
+  variants: Variant[];
+  seconds: number;
+  rounds: number;
+  warmupSeconds: number;
+  memoryMessages: number;
+  soak: number;
+  profileDir: string | undefined;
 }
 
+const USAGE = `options:
+  --throughput-only        skip the many-participants start-up benchmark
+  --startup-only           only the many-participants start-up benchmark
+  --counts 1,10,100        participants for the start-up benchmark
+  --points LIST            throughput points, protocol:pPREFETCH:fINFLIGHT:BYTES[k], comma-separated
+                           (default ${DEFAULT_POINTS})
+  --variants ours,floor,original
+  --seconds N              measured seconds per point and variant (default 5)
+  --rounds N               turns the variants take at each point, the seconds split between them (default 5)
+  --warmup N               seconds sent before measuring each point (default 1)
+  --memory-messages N      messages before reading resident memory (default 10000; 0 skips)
+  --soak N                 also send N messages through ours at prefetch 50, memory read every tenth
+  --quick                  --seconds 1 --rounds 1 --warmup 0.5 --memory-messages 2000
+  --profile DIR            write CPU profiles of the processes of ours and of the floor to DIR
+  --json FILE              where to write the figures (default bench-results.json)`;
+
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { counts: [1, 10, 100], json: 'bench-results.json' };
+  const args: Args = {
+    counts: [1, 10, 100],
+    json: 'bench-results.json',
+    startup: true,
+    throughput: true,
+    points: parsePoints(DEFAULT_POINTS),
+    variants: [...VARIANTS],
+    seconds: 5,
+    rounds: 5,
+    warmupSeconds: 1,
+    memoryMessages: 10_000,
+    soak: 0,
+    profileDir: undefined,
+  };
+  const number = (flag: string, value: string | undefined, min: number): number => {
+    const n = Number(value);
+    if (value === undefined || !Number.isFinite(n) || n < min) {
+      throw new Error(`invalid ${flag} "${value ?? ''}": a number of at least ${min}`);
+    }
+    return n;
+  };
   for (let i = 0; i < argv.length; i += 1) {
     const flag = argv[i];
     const value = argv[i + 1];
-    if (flag === '--counts' && value) {
-      args.counts = value.split(',').map(Number);
+    const takes = (): string => {
+      if (value === undefined) {
+        throw new Error(`${flag} needs a value\n${USAGE}`);
+      }
       i += 1;
-    } else if (flag === '--json' && value) {
-      args.json = value;
-      i += 1;
-    } else {
-      throw new Error(`unknown argument "${flag}"; use --counts 1,10,100 and --json FILE`);
+      return value;
+    };
+    switch (flag) {
+      case '--counts':
+        args.counts = takes().split(',').map(Number);
+        break;
+      case '--json':
+        args.json = takes();
+        break;
+      case '--throughput-only':
+        args.startup = false;
+        break;
+      case '--startup-only':
+        args.throughput = false;
+        break;
+      case '--points':
+        args.points = parsePoints(takes());
+        break;
+      case '--variants': {
+        const variants = takes().split(',');
+        const unknown = variants.find((v) => !(VARIANTS as readonly string[]).includes(v));
+        if (unknown !== undefined) {
+          throw new Error(`unknown variant "${unknown}": use ${VARIANTS.join(', ')}`);
+        }
+        args.variants = variants as Variant[];
+        break;
+      }
+      case '--seconds':
+        args.seconds = number(flag, takes(), 0.1);
+        break;
+      case '--rounds':
+        args.rounds = Math.round(number(flag, takes(), 1));
+        break;
+      case '--warmup':
+        args.warmupSeconds = number(flag, takes(), 0);
+        break;
+      case '--memory-messages':
+        args.memoryMessages = number(flag, takes(), 0);
+        break;
+      case '--soak':
+        args.soak = number(flag, takes(), 0);
+        break;
+      case '--quick':
+        args.seconds = 1;
+        args.rounds = 1;
+        args.warmupSeconds = 0.5;
+        args.memoryMessages = 2000;
+        break;
+      case '--profile':
+        args.profileDir = takes();
+        break;
+      default:
+        throw new Error(`unknown argument "${flag}"\n${USAGE}`);
     }
   }
   if (args.counts.some((n) => !Number.isInteger(n) || n < 1)) {
@@ -36,61 +138,52 @@ function parseArgs(argv: readonly string[]): Args {
   return args;
 }
 
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
-}
-
-function startupTable(results: readonly StartupResult[]): string {
-  const rows = results.map((r) => {
-    const original = results.find((o) => o.participants === r.participants && o.variant.startsWith('original'));
-    return [
-      r.variant,
-      String(r.participants),
-      String(r.processes),
-      r.startupSeconds.toFixed(2),
-      r.residentMegabytes.toFixed(0),
-      original ? (r.startupSeconds / original.startupSeconds).toFixed(3) : '',
-      original ? (r.residentMegabytes / original.residentMegabytes).toFixed(3) : '',
-      `${r.answered}/${r.participants}`,
-    ];
-  });
-  return table(['variant', 'participants', 'processes', 'start-up s', 'RSS MB', 'time/original', 'RSS/original', 'answered'], rows);
-}
-
-function goals(results: readonly StartupResult[]): string[] {
-  const ours = results.find((r) => r.participants === 100 && r.variant === 'ours, one process');
-  const original = results.find((r) => r.participants === 100 && r.variant.startsWith('original'));
-  if (!ours || !original) {
-    return [];
-  }
-  const ratio = ours.residentMegabytes / original.residentMegabytes;
-  return [
-    `goal: 100 participants in one process start within 5 s: ${ours.startupSeconds.toFixed(2)} s, ${ours.startupSeconds < 5 ? 'met' : 'MISSED'}`,
-    `goal: under a tenth of the memory of 100 original processes: ${ratio.toFixed(3)}, ${ratio < 0.1 ? 'met' : 'MISSED'}`,
-    `goal: every one answering: ${ours.answered}/100, ${ours.answered === 100 ? 'met' : 'MISSED'}`,
-  ];
-}
-
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const log = (line: string): void => {
     process.stderr.write(`${line}\n`);
   };
-  log('starting RabbitMQ on loopback...');
-  const rabbit = await startRabbitMQ();
+  const protocols = new Set<Protocol>(args.throughput ? args.points.map((p) => p.protocol) : []);
+  if (args.startup) {
+    protocols.add('amqp');
+  }
+  const brokers: Partial<Record<Protocol, BrokerHandle>> = {};
+  let startup: StartupResult[] = [];
+  let throughput: ThroughputResults | undefined;
   try {
-    log(`start-up and memory of ${args.counts.join(', ')} core/Repeat participants:`);
-    const startup = await benchStartup(rabbit.url, args.counts, log);
-    process.stdout.write(`\nMany participants: start-up (spawn to every participant answering) and resident memory\n${startupTable(startup)}\n`);
-    for (const line of goals(startup)) {
-      process.stdout.write(`${line}\n`);
+    if (protocols.has('amqp')) {
+      log('starting RabbitMQ on loopback...');
+      brokers.amqp = await startRabbitMQ();
     }
-    await writeFile(args.json, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, startup }, null, 2)}\n`);
+    if (protocols.has('mqtt')) {
+      log('starting Mosquitto on loopback...');
+      // Nagle's algorithm off, as RabbitMQ has it: otherwise Mosquitto holds
+      // every packet that follows an unacknowledged one, 40 ms per message
+      // at one in flight, whatever the client.
+      brokers.mqtt = await startMosquitto({ tcpNoDelay: true });
+    }
+    if (args.throughput) {
+      log('throughput and latency of one core/Repeat participant:');
+      throughput = await benchThroughput({ amqp: brokers.amqp?.url, mqtt: brokers.mqtt?.url }, args, log);
+      process.stdout.write(`\nOne core/Repeat participant: messages per second and latency (ms), ours beside the floor (bare client) and the original 0.11.3\n${throughputTable(throughput.points)}\n`);
+      process.stdout.write(`\nStart-up (spawn to first discovery message, to first answer) and resident memory\n${processTable(throughput.processes)}\n`);
+      if (throughput.soak.length > 0) {
+        process.stdout.write(`\nLong run: resident memory of ours\n${soakTable(throughput.soak)}\n`);
+      }
+      process.stdout.write(`\n${goals(throughput).join('\n')}\n`);
+    }
+    if (args.startup && brokers.amqp) {
+      log(`start-up and memory of ${args.counts.join(', ')} core/Repeat participants:`);
+      startup = await benchStartup(brokers.amqp.url, args.counts, log);
+      process.stdout.write(`\nMany participants: start-up (spawn to every participant answering) and resident memory\n${startupTable(startup)}\n`);
+      for (const line of startupGoals(startup)) {
+        process.stdout.write(`${line}\n`);
+      }
+    }
+    await writeFile(args.json, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, options: { ...args, points: args.points }, throughput, startup }, null, 2)}\n`);
     process.stdout.write(`\nfigures written to ${args.json}\n`);
   } finally {
-    await rabbit.stop();
+    await Promise.all(Object.values(brokers).map((broker) => broker.stop()));
   }
 }
 

@@ -49,8 +49,9 @@ export function decodeWithin(body: Buffer, limits: BodyLimits): Decoded {
   if (body.length > limits.maxBytes) {
     return { ok: false, reason: `message too large: ${body.length} bytes, the limit is ${limits.maxBytes}` };
   }
-  // A body can only nest deeper than the limit if it has twice as many bytes.
-  if (body.length > 2 * limits.maxDepth && nestsDeeperThan(body, limits.maxDepth)) {
+  // A body can only nest deeper than the limit if it has twice as many
+  // bytes, and more opening brackets than the limit.
+  if (body.length > 2 * limits.maxDepth && hasMoreOpenersThan(body, limits.maxDepth) && nestsDeeperThan(body, limits.maxDepth)) {
     return { ok: false, reason: `message nested too deeply: more than ${limits.maxDepth} levels of JSON arrays and objects` };
   }
   return { ok: true, data: decode(body) };
@@ -58,8 +59,27 @@ export function decodeWithin(body: Buffer, limits: BodyLimits): Decoded {
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
-const OPENERS = new Set([0x5b, 0x7b]);
-const CLOSERS = new Set([0x5d, 0x7d]);
+const OPEN_ARRAY = 0x5b;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_ARRAY = 0x5d;
+const CLOSE_OBJECT = 0x7d;
+
+/**
+ * Whether a body holds more than `limit` bytes `[` and `{`, counted with
+ * native searches: most bodies have few, and skip the byte-by-byte scan.
+ */
+function hasMoreOpenersThan(body: Buffer, limit: number): boolean {
+  let count = 0;
+  for (const opener of [OPEN_ARRAY, OPEN_OBJECT]) {
+    for (let i = body.indexOf(opener); i >= 0; i = body.indexOf(opener, i + 1)) {
+      count += 1;
+      if (count > limit) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
 
 /** Whether JSON text nests arrays and objects deeper than `limit`, strings skipped. */
 function nestsDeeperThan(body: Buffer, limit: number): boolean {
@@ -75,12 +95,12 @@ function nestsDeeperThan(body: Buffer, limit: number): boolean {
       }
     } else if (byte === QUOTE) {
       inString = true;
-    } else if (OPENERS.has(byte)) {
+    } else if (byte === OPEN_ARRAY || byte === OPEN_OBJECT) {
       depth += 1;
       if (depth > limit) {
         return true;
       }
-    } else if (CLOSERS.has(byte)) {
+    } else if (byte === CLOSE_ARRAY || byte === CLOSE_OBJECT) {
       depth -= 1;
     }
   }

@@ -189,14 +189,7 @@ export class GraphNetwork<J> {
     this.nextJob += 1;
     const id = this.jobPrefix + this.nextJob;
     this.jobs.set(id, { handle: job, error: undefined, cancelled: false });
-    jobContext.run(
-      { id, network: this as GraphNetwork<unknown> },
-      () => {
-        socket.post(new noflo.IP('openBracket', id));
-        socket.post(new noflo.IP('data', data));
-        socket.post(new noflo.IP('closeBracket', id));
-      },
-    );
+    jobContext.run({ id, network: this as GraphNetwork<unknown> }, postJob, socket, id, data);
     // A packet that starts no work (one for a control port, kept until data
     // arrives elsewhere) brings no deactivation to notice: look now.
     this.scheduleIdleCheck();
@@ -426,6 +419,13 @@ export class GraphNetwork<J> {
       this.finish(id);
     }
   }
+}
+
+/** A job's packets, its bracket around its data (a function of its own: no closure per job). */
+function postJob(socket: Socket, id: string, data: unknown): void {
+  socket.post(new noflo.IP('openBracket', id));
+  socket.post(new noflo.IP('data', data));
+  socket.post(new noflo.IP('closeBracket', id));
 }
 
 function stringProperty(graph: Graph, key: string): string | undefined {

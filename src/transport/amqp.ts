@@ -33,6 +33,9 @@ export const DEAD_LETTER_HEADERS = {
   time: 'x-msgflo-failed-at',
 } as const;
 
+/** How outputs are published: kept by the broker, and returned when nothing is bound. */
+const PERSISTENT: amqp.Options.Publish = Object.freeze({ persistent: true, mandatory: true });
+
 /** A consumer, started again on every new connection. */
 interface Consumer {
   readonly start: (model: amqp.ChannelModel) => Promise<amqp.Channel>;
@@ -154,9 +157,8 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     await this.declare(`${kind} "${queue}"`, declare);
   }
 
-  async send(kind: QueueKind, queue: string, data: unknown): Promise<void> {
-    const [exchange, routingKey] = kind === 'inqueue' ? ['', queue] : [queue, ''];
-    await this.publish(exchange, routingKey, encode(data), { persistent: true, mandatory: true }, `${kind} "${queue}"`);
+  send(kind: QueueKind, queue: string, data: unknown): Promise<void> {
+    return kind === 'inqueue' ? this.publish('', queue, encode(data), PERSISTENT) : this.publish(queue, '', encode(data), PERSISTENT);
   }
 
   async announce(message: DiscoveryMessage, ttlMs: number): Promise<void> {
@@ -164,7 +166,7 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     // TTL would make its declaration fail. A per-message TTL keeps the queue
     // short when no coordinator reads it.
     await this.declare(`queue "${DISCOVERY_QUEUE}"`, (channel) => channel.assertQueue(DISCOVERY_QUEUE));
-    await this.publish('', DISCOVERY_QUEUE, encode(message), { expiration: String(Math.round(ttlMs)) }, `queue "${DISCOVERY_QUEUE}"`);
+    await this.publish('', DISCOVERY_QUEUE, encode(message), { expiration: String(Math.round(ttlMs)) });
   }
 
   async subscribe(queue: string, handler: (delivery: Delivery) => void, options: SubscribeOptions): Promise<Subscription> {
@@ -176,7 +178,7 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
           debug('consumer of "%s" cancelled by the broker', queue);
           return;
         }
-        handler(this.delivery(channel, queue, message));
+        handler(new AmqpDelivery(this, channel, queue, message));
       });
       debug('consuming "%s" with prefetch %d', queue, options.prefetch);
       return Object.assign(channel, { consumerTag });
@@ -251,6 +253,7 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
 
   /** Called by amqplib on every (re)connection, before it counts as connected. */
   private async setup(model: amqp.ChannelModel): Promise<void> {
+    batchWrites(model);
     for (const [what, declare] of this.declarations) {
       await this.onChannel(model, what, declare);
     }
@@ -363,22 +366,30 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     await channel.close();
   }
 
-  /** Publish and wait for the broker's confirm; publish again after a reconnect if the connection went first. */
-  private async publish(exchange: string, routingKey: string, body: Buffer, options: amqp.Options.Publish, what: string): Promise<void> {
+  /**
+   * Publish and wait for the broker's confirm; publish again after a
+   * reconnect if the connection went first. Routed by `exchange` and
+   * `routingKey` as amqplib does; an empty exchange is the default one.
+   */
+  async publish(exchange: string, routingKey: string, body: Buffer, options: amqp.Options.Publish): Promise<void> {
     for (;;) {
       const channel = this.publisher ?? (await this.nextPublisher());
       try {
-        await new Promise<void>((resolve, reject) => {
-          channel.publish(exchange, routingKey, body, options, (err: unknown) => (err ? reject(err) : resolve()));
-        });
+        await confirmed(channel, exchange, routingKey, body, options);
         return;
       } catch (cause) {
+        const what = exchange ? `exchange "${exchange}"` : `queue "${routingKey}"`;
         if (this.closing || !this.closedChannels.has(channel)) {
           throw new BrokerError(ErrorCode.BrokerOperation, `publish to ${what} was not confirmed: ${errorMessage(cause)}`, { cause });
         }
         debug('publish to %s lost with its channel; publishing again', what);
       }
     }
+  }
+
+  /** Whether a channel is closed (its deliveries can no longer be settled). */
+  isClosed(channel: amqp.Channel): boolean {
+    return this.closedChannels.has(channel);
   }
 
   private nextPublisher(): Promise<amqp.ConfirmChannel> {
@@ -388,51 +399,8 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     return new Promise((resolve, reject) => this.publisherWaiters.push({ resolve, reject }));
   }
 
-  private delivery(channel: amqp.Channel, queue: string, message: amqp.ConsumeMessage): Delivery {
-    let settled = false;
-    // A second settlement of one delivery tag, or one on a channel since
-    // closed, is a channel error that loses every other in-flight job.
-    const settleable = (): boolean => {
-      if (settled) {
-        return false;
-      }
-      settled = true;
-      if (this.closedChannels.has(channel)) {
-        debug('not settling a delivery of "%s": its channel is gone, the broker delivers it again', queue);
-        return false;
-      }
-      return true;
-    };
-    return {
-      body: message.content,
-      redelivered: message.fields.redelivered,
-      ack: async () => {
-        if (settleable()) {
-          channel.ack(message);
-        }
-      },
-      nack: async (reason: string) => {
-        if (!settleable()) {
-          return;
-        }
-        try {
-          await this.deadLetter(queue, message, reason);
-        } catch (err) {
-          debug('dead-lettering with a reason failed (%s); leaving it to the broker', errorMessage(err));
-          if (!this.closedChannels.has(channel)) {
-            channel.nack(message, false, false);
-          }
-          return;
-        }
-        if (!this.closedChannels.has(channel)) {
-          channel.ack(message);
-        }
-      },
-    };
-  }
-
   /** Publish a failed message to `dead-<queue>` with why it failed; RabbitMQ's own headers stay. */
-  private async deadLetter(queue: string, message: amqp.ConsumeMessage, reason: string): Promise<void> {
+  async deadLetter(queue: string, message: amqp.ConsumeMessage, reason: string): Promise<void> {
     const { properties } = message;
     const headers = {
       ...properties.headers,
@@ -446,8 +414,105 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
         (options as Record<string, unknown>)[key] = properties[key];
       }
     }
-    await this.publish(deadLetterQueueName(queue), '', message.content, options, `dead-letter exchange "${deadLetterQueueName(queue)}"`);
+    await this.publish(deadLetterQueueName(queue), '', message.content, options);
   }
+}
+
+/**
+ * Write each batch of frames amqplib gathers to the socket in one go.
+ * amqplib queues the frames of every channel and, once per turn of the event
+ * loop, writes them to the socket one by one: with Nagle's algorithm off, each
+ * is a system call and a TCP segment of its own (a publish, an ack, another
+ * publish...). Corked while the batch is written, they leave together. Left
+ * alone when amqplib's insides are not what this expects.
+ */
+function batchWrites(model: amqp.ChannelModel): void {
+  const connection = (model as unknown as { connection?: { stream?: unknown; muxer?: unknown } }).connection;
+  const stream = connection?.stream as { cork?: unknown; uncork?: unknown } | undefined;
+  const muxer = connection?.muxer as { _readIncoming?: unknown } | undefined;
+  if (!stream || !muxer || typeof stream.cork !== 'function' || typeof stream.uncork !== 'function' || typeof muxer._readIncoming !== 'function') {
+    debug('amqplib writes frames one by one here');
+    return;
+  }
+  const cork = stream.cork.bind(stream) as () => void;
+  const uncork = stream.uncork.bind(stream) as () => void;
+  const readIncoming = muxer._readIncoming as (this: unknown) => void;
+  muxer._readIncoming = function batched(this: unknown): void {
+    cork();
+    try {
+      readIncoming.call(this);
+    } finally {
+      uncork();
+    }
+  };
+}
+
+/**
+ * A message delivered to a consumer. A class, not closures: one is made per
+ * message. A second settlement of one delivery tag, or one on a channel
+ * since closed, is a channel error that loses every other in-flight job, so
+ * it settles once, and only on a channel still open.
+ */
+class AmqpDelivery implements Delivery {
+  private settled = false;
+
+  constructor(
+    private readonly transport: AmqpTransport,
+    private readonly channel: amqp.Channel,
+    private readonly queue: string,
+    private readonly message: amqp.ConsumeMessage,
+  ) {}
+
+  get body(): Buffer {
+    return this.message.content;
+  }
+
+  get redelivered(): boolean {
+    return this.message.fields.redelivered;
+  }
+
+  async ack(): Promise<void> {
+    if (this.settleable()) {
+      this.channel.ack(this.message);
+    }
+  }
+
+  async nack(reason: string): Promise<void> {
+    if (!this.settleable()) {
+      return;
+    }
+    try {
+      await this.transport.deadLetter(this.queue, this.message, reason);
+    } catch (err) {
+      debug('dead-lettering with a reason failed (%s); leaving it to the broker', errorMessage(err));
+      if (!this.transport.isClosed(this.channel)) {
+        this.channel.nack(this.message, false, false);
+      }
+      return;
+    }
+    if (!this.transport.isClosed(this.channel)) {
+      this.channel.ack(this.message);
+    }
+  }
+
+  private settleable(): boolean {
+    if (this.settled) {
+      return false;
+    }
+    this.settled = true;
+    if (this.transport.isClosed(this.channel)) {
+      debug('not settling a delivery of "%s": its channel is gone, the broker delivers it again', this.queue);
+      return false;
+    }
+    return true;
+  }
+}
+
+/** Publish on a confirm channel; resolves on the broker's ack, rejects on its nack or the channel's end. */
+function confirmed(channel: amqp.ConfirmChannel, exchange: string, routingKey: string, body: Buffer, options: amqp.Options.Publish): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    channel.publish(exchange, routingKey, body, options, (err: unknown) => (err ? reject(err) : resolve()));
+  });
 }
 
 function queueArguments(options: QueueOptions): Record<string, unknown> {

@@ -82,12 +82,12 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     // Topics need no declaration.
   }
 
-  async send(kind: QueueKind, queue: string, data: unknown): Promise<void> {
-    await this.publish(queue, encode(data), `${kind} "${queue}"`);
+  async send(_kind: QueueKind, queue: string, data: unknown): Promise<void> {
+    await this.publish(queue, encode(data));
   }
 
   async announce(message: DiscoveryMessage): Promise<void> {
-    await this.publish(DISCOVERY_QUEUE, encode(message), `topic "${DISCOVERY_QUEUE}"`);
+    await this.publish(DISCOVERY_QUEUE, encode(message));
   }
 
   async subscribe(queue: string, handler: (delivery: Delivery) => void, options: SubscribeOptions): Promise<Subscription> {
@@ -105,13 +105,13 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     const consumers: mqtt.MqttClient[] = [];
     let paused = false;
     for (let i = 0; i < options.prefetch; i += 1) {
-      let connection = 0;
+      const connection: Connection = { generation: 0 };
       // Installed before connecting: a resumed session's messages arrive
       // right after CONNACK, and mqtt.js's default would PUBACK them unread.
       const session = options.session ? `${options.session}-${shared ? `${queue}-${i}` : queue}` : undefined;
       const consumer = await this.open(session, (client) => {
         client.on('close', () => {
-          connection += 1;
+          connection.generation += 1;
         });
         client.handleMessage = (packet, done) => {
           if (paused) {
@@ -119,16 +119,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
             // the broker gives it to the session again after we close.
             return;
           }
-          const current = connection;
-          // A PUBACK from a connection since lost would acknowledge whatever
-          // the broker reuses the message id for on the new one: drop it, the
-          // broker redelivers the message.
-          const settle = (): void => {
-            if (connection === current) {
-              done();
-            }
-          };
-          handler(this.delivery(queue, packet, settle));
+          handler(new MqttDelivery(this, queue, packet, connection, done));
         };
       });
       consumers.push(consumer);
@@ -188,7 +179,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     // subscription, so each forwarded message reaches one of them.
     const forward = (from: string, to: string): Promise<Subscription> =>
       this.listen(from, (payload) => {
-        this.publish(to, payload, `topic "${to}"`).catch((err: unknown) => debug('forwarding to %s failed: %s', to, errorMessage(err)));
+        this.publish(to, payload).catch((err: unknown) => debug('forwarding to %s failed: %s', to, errorMessage(err)));
       });
     const subscriptions = [await forward(binding.src, binding.tgt)];
     if (binding.deadletter) {
@@ -253,36 +244,6 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     return { cancel, close: cancel };
   }
 
-  private delivery(queue: string, packet: mqtt.IPublishPacket, settle: () => void): Delivery {
-    let settled = false;
-    const body = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    return {
-      body,
-      redelivered: packet.dup === true,
-      ack: async () => {
-        if (!settled) {
-          settled = true;
-          settle();
-        }
-      },
-      nack: async (reason: string) => {
-        if (settled) {
-          return;
-        }
-        settled = true;
-        debug('dead-lettering a message of "%s": %s', queue, reason);
-        try {
-          await this.publish(deadLetterQueueName(queue), body, `topic "${deadLetterQueueName(queue)}"`);
-        } catch (err) {
-          // Without its PUBACK the broker delivers the message again, so it is not lost.
-          debug('could not dead-letter a message of "%s": %s', queue, errorMessage(err));
-          return;
-        }
-        settle();
-      },
-    };
-  }
-
   /**
    * Open a connection, retrying for a bounded time at start; mqtt.js
    * reconnects it afterwards. `prepare` runs on the client before it connects.
@@ -320,12 +281,13 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     await client.endAsync().catch((err: unknown) => debug('close: %s', errorMessage(err)));
   }
 
-  private async publish(topic: string, payload: Buffer, what: string): Promise<void> {
+  /** Publish at QoS 1, resolving on the broker's PUBACK. */
+  async publish(topic: string, payload: Buffer): Promise<void> {
     const publisher = this.requirePublisher();
     try {
-      await publisher.publishAsync(topic, payload, { qos: 1 });
+      await publisher.publishAsync(topic, payload, QOS_1);
     } catch (cause) {
-      throw new BrokerError(ErrorCode.BrokerOperation, `publish to ${what} failed: ${errorMessage(cause)}`, { cause });
+      throw new BrokerError(ErrorCode.BrokerOperation, `publish to topic "${topic}" failed: ${errorMessage(cause)}`, { cause });
     }
   }
 
@@ -337,12 +299,76 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
   }
 }
 
+const QOS_1: mqtt.IClientPublishOptions = Object.freeze({ qos: 1 });
+
+/** A consuming connection's count of reconnections, to tell a PUBACK meant for an earlier one. */
+interface Connection {
+  generation: number;
+}
+
+/**
+ * A message delivered to a consumer; a class, not closures, as one is made
+ * per message. Settling it sends the PUBACK. A PUBACK from a connection
+ * since lost would acknowledge whatever the broker reuses the message id for
+ * on the new one: it is dropped, and the broker redelivers the message.
+ */
+class MqttDelivery implements Delivery {
+  readonly body: Buffer;
+  readonly redelivered: boolean;
+  private settled = false;
+  private readonly generation: number;
+
+  constructor(
+    private readonly transport: MqttTransport,
+    private readonly queue: string,
+    packet: mqtt.IPublishPacket,
+    private readonly connection: Connection,
+    private readonly done: () => void,
+  ) {
+    this.body = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    this.redelivered = packet.dup === true;
+    this.generation = connection.generation;
+  }
+
+  async ack(): Promise<void> {
+    if (!this.settled) {
+      this.settled = true;
+      this.settle();
+    }
+  }
+
+  async nack(reason: string): Promise<void> {
+    if (this.settled) {
+      return;
+    }
+    this.settled = true;
+    const deadLetters = deadLetterQueueName(this.queue);
+    debug('dead-lettering a message of "%s": %s', this.queue, reason);
+    try {
+      await this.transport.publish(deadLetters, this.body);
+    } catch (err) {
+      // Without its PUBACK the broker delivers the message again, so it is not lost.
+      debug('could not dead-letter a message of "%s": %s', this.queue, errorMessage(err));
+      return;
+    }
+    this.settle();
+  }
+
+  private settle(): void {
+    if (this.connection.generation === this.generation) {
+      this.done();
+    }
+  }
+}
+
 /** Clients whose broker session was still there when they connected. */
 const resumed = new WeakSet<mqtt.MqttClient>();
 
 /** Connect like mqtt.connectAsync without retries, with `prepare` run on the client first. */
 function connectPrepared(url: string, options: mqtt.IClientOptions, prepare: (client: mqtt.MqttClient) => void): Promise<mqtt.MqttClient> {
   const client = mqtt.connect(url, { ...options, reconnectPeriod: 0 });
+  noDelay(client);
+  client.on('connect', () => noDelay(client)); // A reconnection has a new socket.
   prepare(client);
   return new Promise((resolve, reject) => {
     const fail = (err: Error): void => {
@@ -365,6 +391,19 @@ function connectPrepared(url: string, options: mqtt.IClientOptions, prepare: (cl
     client.once('error', fail);
     client.once('close', failClosed);
   });
+}
+
+/**
+ * Send small packets at once. mqtt.js leaves Nagle's algorithm on, which
+ * holds a PUBACK or a small PUBLISH until the broker acknowledges the
+ * previous segment: 40 ms with delayed ACKs, per message when one is in
+ * flight. WebSocket streams have no such switch.
+ */
+function noDelay(client: mqtt.MqttClient): void {
+  const stream = client.stream as { setNoDelay?: (noDelay: boolean) => unknown } | undefined;
+  if (typeof stream?.setNoDelay === 'function') {
+    stream.setNoDelay(true);
+  }
 }
 
 /** Shared-subscription group: named after the queue, so every process consuming it shares the work. */
