@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import * as noflo from 'noflo';
 import { errorMessage, InvalidOptionError } from '../errors';
 import type { Host } from '../host/host';
+import type { Participant } from '../participant/participant';
 import { FBP_PROTOCOL_VERSION, participantComponent, reply, type Reply, type Request } from '../participant/fbp-endpoint';
 import { serveFbpWebSocket, type FbpClient, type WebSocketEndpoint } from '../participant/fbp-websocket';
 import type { ComponentLoader, Graph } from '../runtime/graph-source';
@@ -755,7 +756,7 @@ class SystemRuntime implements CoordinatorRuntime {
     return this.started && (this.pendingIips.length > 0 || this.hostedParticipants().some((participant) => participant.jobsInFlight > 0));
   }
 
-  private hostedParticipants(): import('../participant/participant').Participant[] {
+  private hostedParticipants(): Participant[] {
     const host = this.options.participantHost;
     return host ? host.participants.filter((participant) => this.hosted.has(participant.definition.role)) : [];
   }
