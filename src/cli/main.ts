@@ -6,6 +6,7 @@ import { coordinate } from './coordinator';
 import { dump } from './dump';
 import { procfile } from './procfile';
 import { setup } from './setup';
+import { DEFAULT_HTTP_HOST } from './ops';
 import { fail, PROGRAM } from './output';
 import { run } from './run';
 import { send } from './send';
@@ -62,6 +63,9 @@ export function program(): Command {
     .option('--participants <file>', 'host the participants of a JSON file (an array of options objects) in this process')
     .option('--system <graph>', 'host every node of a system graph whose component NoFlo can load here, named after the node')
     .option('--keep-going', 'with --participants or --system: run the others when a participant cannot start')
+    .option('--http-port <port>', 'serve /metrics (Prometheus), /healthz and /readyz on this port (0: any free one)')
+    .option('--http-host <host>', `address for --http-port (default ${DEFAULT_HTTP_HOST})`)
+    .addOption(new Option('--log-format <format>', 'text, or json: a JSON line per job outcome on stdout').choices(['text', 'json']).default('text'))
     .addHelpText('after', EXAMPLES)
     .showSuggestionAfterError()
     // Flags after `send` or `dump` are theirs, --broker included.
