@@ -92,6 +92,8 @@ export function program(): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on', '3569')
     .option('--secret <secret>', 'required of every client request; required itself when --host is not loopback')
+    .option('--http-port <port>', 'serve the live system page (/), /metrics, /healthz and /readyz on this port')
+    .option('--http-host <host>', `address for --http-port (default ${DEFAULT_HTTP_HOST})`)
     .action(async (flags) => coordinate(flags));
 
   cli

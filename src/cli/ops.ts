@@ -4,12 +4,18 @@
  */
 import createDebug from 'debug';
 import os from 'node:os';
+import type { Coordinator } from '../coordinator/coordinator';
 import { InvalidOptionError } from '../errors';
+import type { Host } from '../host/host';
 import type { JobOutcome, Participant } from '../participant/participant';
 import { ParticipantHealth } from '../ops/health';
 import { parsePort, serveOps, type OpsEndpoint } from '../ops/http';
 import { jobLogLine, LOG_FORMATS, type LogFormat } from '../ops/job-log';
 import { ParticipantMetrics } from '../ops/metrics';
+import { QueueInspector } from '../ops/queue-depths';
+import { registerSystemMetrics, systemRoutes } from '../ops/system-endpoint';
+import { SystemView } from '../ops/system-view';
+import type { Transport } from '../transport/transport';
 import { info, warn } from './output';
 
 const debug = createDebug('noflo-runtime-msgflo:cli:ops');
@@ -103,4 +109,73 @@ export class ProcessOps {
     this.health.stop();
     await this.endpoint?.close().catch((err: unknown) => debug('closing: %s', String(err)));
   }
+}
+
+/** The coordinator's endpoint: its live page and picture, plus the metrics and health of the participants it hosts. */
+export interface CoordinatorOps {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Serve the coordinator's page, metrics and health on `--http-port`; undefined without it. */
+export async function startCoordinatorOps(
+  flags: OpsFlags,
+  system: { coordinator: Coordinator; transport: Transport; brokerUrl: string; host: Host },
+): Promise<CoordinatorOps | undefined> {
+  if (flags.httpPort === undefined) {
+    if (flags.httpHost !== undefined) {
+      throw new InvalidOptionError('--http-host needs --http-port');
+    }
+    return undefined;
+  }
+  const port = parsePort(flags.httpPort, '--http-port');
+  const { coordinator, transport, host } = system;
+  const inspector = transport.protocol === 'amqp' ? await QueueInspector.connect(system.brokerUrl) : undefined;
+  const view = new SystemView(coordinator, transport, inspector);
+  const metrics = new ParticipantMetrics();
+  registerSystemMetrics(metrics.registry, view);
+  const health = new ParticipantHealth(false);
+  health.startedAll();
+  host.on('added', (participant) => {
+    metrics.watch(participant);
+    health.watch(participant);
+    participant.once('announced', () => metrics.started(participant));
+  });
+  let connected = true;
+  let lastError = '';
+  transport.on('disconnected', (err) => {
+    connected = false;
+    lastError = err.message;
+  });
+  transport.on('reconnected', () => {
+    connected = true;
+  });
+  let endpoint: OpsEndpoint;
+  try {
+    endpoint = await serveOps({
+      host: flags.httpHost ?? DEFAULT_HTTP_HOST,
+      port,
+      metrics: () => metrics.text(),
+      readiness: () => {
+        const { reasons } = health.readiness();
+        const all = connected ? [...reasons] : [`coordinator: not connected to ${transport.displayUrl} (${lastError})`, ...reasons];
+        return { ready: all.length === 0, reasons: all };
+      },
+      routes: systemRoutes(view),
+    });
+  } catch (err) {
+    await inspector?.close();
+    throw err;
+  }
+  view.start();
+  info(`live system page on ${endpoint.url}/, metrics on ${endpoint.url}/metrics, health on /healthz and /readyz`);
+  return {
+    url: endpoint.url,
+    async close() {
+      health.stop();
+      await view.stop();
+      await inspector?.close();
+      await endpoint.close();
+    },
+  };
 }

@@ -27,6 +27,12 @@ export class ParticipantHealth {
   private starting = true;
   private stopping = false;
 
+  /**
+   * @param requireParticipants - whether a process running none is not ready
+   *   (a coordinator may host none)
+   */
+  constructor(private readonly requireParticipants = true) {}
+
   /** Follow a participant's connection from now on; call before it starts. */
   watch(participant: Participant): void {
     const entry: Tracked = { participant, connected: true, lastError: undefined };
@@ -63,7 +69,7 @@ export class ParticipantHealth {
       reasons.push('shutting down');
     } else if (this.starting) {
       reasons.push('starting participants');
-    } else if (this.tracked.size === 0) {
+    } else if (this.tracked.size === 0 && this.requireParticipants) {
       reasons.push('no participant running');
     }
     for (const { participant, connected, lastError } of this.tracked.values()) {
