@@ -10,6 +10,7 @@ import { DEFAULT_HTTP_HOST } from './ops';
 import { fail, PROGRAM } from './output';
 import { run } from './run';
 import { send } from './send';
+import { status } from './status';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -95,6 +96,16 @@ export function program(): Command {
     .option('--http-port <port>', 'serve the live system page (/), /metrics, /healthz and /readyz on this port')
     .option('--http-host <host>', `address for --http-port (default ${DEFAULT_HTTP_HOST})`)
     .action(async (flags) => coordinate(flags));
+
+  cli
+    .command('status')
+    .description('listen to discovery for one heartbeat, then print roles, participants, ports, queues and (AMQP) queue depths')
+    .option('-b, --broker <url>', 'broker URL (default: $MSGFLO_BROKER, else the embedded broker address)')
+    .option('--wait <seconds>', 'how long to listen (default: one heartbeat, $MSGFLO_DISCOVERY_PERIOD / 2.2, 27 s)')
+    .option('--tls-ca <file>', 'CA certificate(s) to trust, PEM')
+    .option('--tls-cert <file>', 'client certificate, PEM')
+    .option('--tls-key <file>', 'client private key, PEM')
+    .action(async (flags) => status(flags));
 
   cli
     .command('procfile')
