@@ -10,6 +10,7 @@ import { startCli } from '../harness/cli';
 import { connectClient, uniqueRole } from '../harness/client';
 import { brokerUrls } from '../harness/env';
 import { endpointFrom, get, pollUntil, sample } from '../harness/metrics';
+import { temporaryFile } from '../harness/files';
 import { FIXTURES } from '../harness/participants';
 
 for (const broker of brokerUrls()) {
@@ -90,5 +91,22 @@ describe('readiness', () => {
     assert.equal((await get(`${base}/healthz`)).status, 200, 'alive all along');
     await broker.start();
     await pollUntil(`${base}/readyz`, ({ status }) => status === 200, 30_000);
+  });
+});
+
+describe('setup --participants --http-port', () => {
+  test('serves the metrics of the participants it hosts, each port at 0 from the start', async (t) => {
+    const [mqtt] = brokerUrls().filter((b) => b.kind === 'mqtt');
+    const [a, b] = [uniqueRole('first'), uniqueRole('second')];
+    const graph = await temporaryFile(t, 'Pair.fbp', `${a}(core/Repeat) OUT -> IN ${b}(core/Repeat)\n`);
+    const cli = startCli(t, ['setup', graph, '--participants', '--forever', '--basedir', FIXTURES, '--http-port', '0', '--broker', mqtt?.url ?? ''], { MSGFLO_DISCOVERY_PERIOD: '2' });
+    await cli.waitForOutput(/coordinating until SIGTERM/, 30_000);
+    const base = endpointFrom(cli.stdout);
+    assert.equal((await get(`${base}/readyz`)).status, 200);
+    const text = (await get(`${base}/metrics`)).body;
+    for (const role of [a, b]) {
+      assert.match(text, new RegExp(`^${M.received}\\{role="${role}",port="in"\\} 0$`, 'm'));
+      assert.match(text, new RegExp(`^${M.inFlight}\\{role="${role}"\\} 0$`, 'm'));
+    }
   });
 });

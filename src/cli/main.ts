@@ -82,6 +82,9 @@ export function program(): Command {
     .option('--participants', "also host the graph's NoFlo participants in this process")
     .option('--forever', 'keep coordinating (late participants, restarts) until SIGTERM')
     .option('--timeout <seconds>', 'how long to wait for the roles to be discovered', '30')
+    .option('--http-port <port>', 'with --participants: serve their /metrics, /healthz and /readyz on this port')
+    .option('--http-host <host>', `address for --http-port (default ${DEFAULT_HTTP_HOST})`)
+    .addOption(new Option('--log-format <format>', 'with --participants: text, or json (a JSON line per job outcome)').choices(['text', 'json']).default('text'))
     .action(async (graph: string, flags) => setup(graph, flags));
 
   cli
