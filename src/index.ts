@@ -58,6 +58,11 @@ export {
   type TlsOptions,
 } from './transport';
 export { startEmbeddedBroker, EMBEDDED_URL, type EmbeddedBroker } from './transport/embedded';
+export { ParticipantMetrics, METRIC_NAMES } from './ops/metrics';
+export { ParticipantHealth, type Readiness, type ReadinessCheck } from './ops/health';
+export { serveOps, type OpsEndpoint, type OpsEndpointOptions, type RouteHandler } from './ops/http';
+export { SystemView, type SystemSnapshot, type RoleView, type EdgeView, type DeadLetterView } from './ops/system-view';
+export { QueueInspector, type QueueDepth } from './ops/queue-depths';
 
 /**
  * Validate `input`, connect to its broker, and start the participant.

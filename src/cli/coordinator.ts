@@ -12,11 +12,12 @@ import { describeBinding } from '../protocol/bindings';
 import { createComponentLoader, loadGraphFile } from '../runtime/graph-source';
 import { EMBEDDED_URL } from '../transport/embedded';
 import { chooseBroker, configuredBroker } from './broker';
+import { startCoordinatorOps, type OpsFlags } from './ops';
 import { info, warn } from './output';
 import { onSignals } from './run';
 
 /** Flags of the coordinator command. */
-export interface CoordinatorFlags {
+export interface CoordinatorFlags extends OpsFlags {
   graph?: string;
   broker?: string;
   basedir?: string;
@@ -50,6 +51,7 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
   const host = new Host({ broker: broker ?? EMBEDDED_URL, basedir });
   host.on('warning', (role, err) => warn(`${role}: ${err.message}`));
   await coordinator.start();
+  const ops = await startCoordinatorOps(flags, { coordinator, transport, brokerUrl: broker ?? EMBEDDED_URL, host });
   const runtime = await serveCoordinatorRuntime(coordinator, graph, { host: flags.host, port, secret: flags.secret, graphName, participantHost: host, loader });
   info(`FBP runtime for ${file ? path.basename(file) : 'an empty system'} on ${runtime.address} (id ${runtime.id}); connect Flowhub to it`);
   info(`open in Flowhub: ${flowhubLink(runtime.address, runtime.id)}${flags.secret ? ' (give it the secret there)' : ''}`);
@@ -57,6 +59,7 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
     () => host.participants.reduce((sum, p) => sum + p.jobsInFlight, 0),
     async () => {
       await runtime.close();
+      await ops?.close();
       await host.stop();
       await coordinator.stop();
       await embedded?.close();

@@ -11,11 +11,12 @@ import type { ParticipantInput } from '../participant/options';
 import { createComponentLoader } from '../runtime/graph-source';
 import { EMBEDDED_URL, startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded';
 import { configuredBroker } from './broker';
+import { jobReporter, logFormat, ProcessOps, type OpsFlags } from './ops';
 import { info, warn } from './output';
 import { onSignals, printDefinition } from './run';
 
 /** What to host, and how to treat a participant that cannot start. */
-export interface HostFlags {
+export interface HostFlags extends OpsFlags {
   participants?: string;
   system?: string;
   keepGoing?: boolean;
@@ -26,6 +27,7 @@ export async function runHost(flags: HostFlags, defaults: Partial<ParticipantInp
   if (flags.participants && flags.system) {
     throw new InvalidOptionError('give --participants or --system, not both');
   }
+  const format = logFormat(flags);
   const basedir = defaults.basedir ?? process.cwd();
   let inputs: ParticipantInput[];
   if (flags.participants) {
@@ -48,12 +50,11 @@ export async function runHost(flags: HostFlags, defaults: Partial<ParticipantInp
     embedded = await startEmbeddedBroker();
     info(embedded ? `no broker configured: started the embedded MQTT broker on ${embedded.url}` : `no broker configured: using the MQTT broker on ${EMBEDDED_URL}`);
   }
+  const ops = await ProcessOps.start(flags);
   const host = new Host({ ...defaults, broker: broker ?? EMBEDDED_URL });
-  host.on('job', (outcome) => {
-    if (outcome.outcome === 'nack') {
-      warn(`job on ${outcome.role} port ${outcome.port} failed: ${outcome.reason ?? 'unknown error'}`);
-    }
-  });
+  host.announceWith(ops.discoveryFields(flags));
+  host.on('added', (participant) => ops.watch(participant));
+  host.on('job', jobReporter(format));
   host.on('warning', (role, err) => warn(`${role}: ${err.message}`));
   host.on('disconnected', (role, err) => warn(`${role}: lost the broker connection (${err.message}); reconnecting, outputs wait`));
   host.on('reconnected', (role) => info(`${role}: reconnected`));
@@ -79,16 +80,20 @@ export async function runHost(flags: HostFlags, defaults: Partial<ParticipantInp
   if (failures.length > 0 && (!flags.keepGoing || started === 0)) {
     await host.stop().catch((err: unknown) => warn(`stopping: ${errorMessage(err)}`));
     await embedded?.close();
+    await ops.close();
     throw new InvalidOptionError(
       flags.keepGoing ? 'no participant could start' : `${failures.length} participant(s) could not start; --keep-going runs the others without them`,
     );
   }
+  ops.health.startedAll();
   info(`hosting ${started} participant(s)${failures.length > 0 ? `, ${failures.length} could not start` : ''}`);
   onSignals(
     () => host.participants.reduce((sum, p) => sum + p.jobsInFlight, 0),
     async () => {
+      ops.health.stop();
       await host.stop();
       await embedded?.close();
+      await ops.close();
     },
     crashOnException,
   );

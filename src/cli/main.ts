@@ -6,9 +6,11 @@ import { coordinate } from './coordinator';
 import { dump } from './dump';
 import { procfile } from './procfile';
 import { setup } from './setup';
+import { DEFAULT_HTTP_HOST } from './ops';
 import { fail, PROGRAM } from './output';
 import { run } from './run';
 import { send } from './send';
+import { status } from './status';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -63,6 +65,9 @@ export function program(): Command {
     .option('--participants <file>', 'host the participants of a JSON file (an array of options objects) in this process')
     .option('--system <graph>', 'host every node of a system graph whose component NoFlo can load here, named after the node')
     .option('--keep-going', 'with --participants or --system: run the others when a participant cannot start')
+    .option('--http-port <port>', 'serve /metrics (Prometheus), /healthz and /readyz on this port (0: any free one)')
+    .option('--http-host <host>', `address for --http-port (default ${DEFAULT_HTTP_HOST})`)
+    .addOption(new Option('--log-format <format>', 'text, or json: a JSON line per job outcome on stdout').choices(['text', 'json']).default('text'))
     .addHelpText('after', EXAMPLES)
     .showSuggestionAfterError()
     // Flags after `send` or `dump` are theirs, --broker included.
@@ -78,6 +83,9 @@ export function program(): Command {
     .option('--participants', "also host the graph's NoFlo participants in this process")
     .option('--forever', 'keep coordinating (late participants, restarts) until SIGTERM')
     .option('--timeout <seconds>', 'how long to wait for the roles to be discovered', '30')
+    .option('--http-port <port>', 'with --participants: serve their /metrics, /healthz and /readyz on this port')
+    .option('--http-host <host>', `address for --http-port (default ${DEFAULT_HTTP_HOST})`)
+    .addOption(new Option('--log-format <format>', 'with --participants: text, or json (a JSON line per job outcome)').choices(['text', 'json']).default('text'))
     .action(async (graph: string, flags) => setup(graph, flags));
 
   cli
@@ -89,7 +97,19 @@ export function program(): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on', '3569')
     .option('--secret <secret>', 'required of every client request; required itself when --host is not loopback')
+    .option('--http-port <port>', 'serve the live system page (/), /metrics, /healthz and /readyz on this port')
+    .option('--http-host <host>', `address for --http-port (default ${DEFAULT_HTTP_HOST})`)
     .action(async (flags) => coordinate(flags));
+
+  cli
+    .command('status')
+    .description('listen to discovery for one heartbeat, then print roles, participants, ports, queues and (AMQP) queue depths')
+    .option('-b, --broker <url>', 'broker URL (default: $MSGFLO_BROKER, else the embedded broker address)')
+    .option('--wait <seconds>', 'how long to listen (default: one heartbeat, $MSGFLO_DISCOVERY_PERIOD / 2.2, 27 s)')
+    .option('--tls-ca <file>', 'CA certificate(s) to trust, PEM')
+    .option('--tls-cert <file>', 'client certificate, PEM')
+    .option('--tls-key <file>', 'client private key, PEM')
+    .action(async (flags) => status(flags));
 
   cli
     .command('procfile')

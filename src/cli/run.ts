@@ -10,6 +10,7 @@ import { Participant } from '../participant/participant';
 import { failCurrentJob } from '../runtime/network';
 import { chooseBroker } from './broker';
 import { runHost, type HostFlags } from './host';
+import { jobReporter, logFormat, ProcessOps, type OpsFlags } from './ops';
 import { info, warn } from './output';
 
 /** Flags of the run command, as commander parses them. */
@@ -87,8 +88,9 @@ function definedOnly(input: ParticipantInput): Partial<ParticipantInput> {
 }
 
 /** Start the participant(s) described by `flags` and keep running. */
-export async function run(flags: RunFlags & HostFlags): Promise<void> {
+export async function run(flags: RunFlags & HostFlags & OpsFlags): Promise<void> {
   const input = inputFromFlags(flags);
+  const format = logFormat(flags);
   if (flags.participants || flags.system) {
     if (flags.name || flags.graph) {
       throw new InvalidOptionError(`--name and --graph are for one participant; with ${flags.participants ? '--participants' : '--system'}, the ${flags.participants ? 'file' : 'graph'} names them`);
@@ -97,13 +99,11 @@ export async function run(flags: RunFlags & HostFlags): Promise<void> {
     return;
   }
   const options = normalizeOptions(input);
+  const ops = await ProcessOps.start(flags);
   const { transport, embedded } = await chooseBroker(options.broker, { startEmbedded: true, transport: transportOptions(options) });
-  const participant = new Participant(options, transport);
-  participant.on('job', (outcome) => {
-    if (outcome.outcome === 'nack') {
-      warn(`job on ${outcome.role} port ${outcome.port} failed: ${outcome.reason ?? 'unknown error'}`);
-    }
-  });
+  const participant = new Participant(options, transport, { discoveryFields: ops.discoveryFields(flags) });
+  ops.watch(participant);
+  participant.on('job', jobReporter(format));
   participant.on('warning', (err) => warn(err.message));
   participant.on('disconnected', (err) => warn(`lost the broker connection (${err.message}); reconnecting, outputs wait`));
   participant.on('reconnected', () => info(`reconnected to ${transport.displayUrl}`));
@@ -113,14 +113,18 @@ export async function run(flags: RunFlags & HostFlags): Promise<void> {
   } catch (err) {
     await transport.close().catch(() => undefined);
     await embedded?.close();
+    await ops.close();
     throw err;
   }
+  ops.health.startedAll();
   printDefinition(participant);
   onSignals(
     () => participant.jobsInFlight,
     async () => {
+      ops.health.stop();
       await participant.stop();
       await embedded?.close();
+      await ops.close();
     },
     options.crashOnException,
   );

@@ -4,17 +4,19 @@
  * exit or keep coordinating.
  */
 import { Coordinator } from '../coordinator/coordinator';
+import { InvalidOptionError } from '../errors';
 import { Host } from '../host/host';
 import { planSystem } from '../host/system';
 import { describeBinding } from '../protocol/bindings';
 import { createComponentLoader, loadGraphFile } from '../runtime/graph-source';
 import path from 'node:path';
 import { chooseBroker, configuredBroker } from './broker';
+import { jobReporter, logFormat, ProcessOps, type OpsFlags } from './ops';
 import { info, warn } from './output';
 import { onSignals, printDefinition } from './run';
 
 /** Flags of the setup command. */
-export interface SetupFlags {
+export interface SetupFlags extends OpsFlags {
   broker?: string;
   basedir?: string;
   participants?: boolean;
@@ -27,6 +29,10 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
   const basedir = path.resolve(flags.basedir ?? process.cwd());
   const file = path.resolve(basedir, graphFile);
   const graph = await loadGraphFile(file);
+  const format = logFormat(flags);
+  if (flags.httpPort !== undefined && !flags.participants) {
+    throw new InvalidOptionError('--http-port serves the metrics of the participants hosted here: give --participants');
+  }
   const broker = configuredBroker(flags.broker);
   const { transport, embedded } = await chooseBroker(broker, { startEmbedded: flags.participants === true });
   const url = broker ?? 'mqtt://127.0.0.1:1883';
@@ -42,10 +48,13 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
     }
   });
   let host: Host | undefined;
+  let ops: ProcessOps | undefined;
   const stopAll = async (): Promise<void> => {
+    ops?.health.stop();
     await coordinator.stop();
     await host?.stop();
     await embedded?.close();
+    await ops?.close();
   };
   try {
     // Listening before the participants start: on MQTT, a discovery message
@@ -54,13 +63,19 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
     await coordinator.load(graph);
     if (flags.participants) {
       const plan = await planSystem(file, await createComponentLoader(basedir), basedir);
+      ops = await ProcessOps.start(flags);
       host = new Host({ broker: url, basedir });
+      const watching = ops;
+      host.announceWith(ops.discoveryFields(flags));
+      host.on('added', (participant) => watching.watch(participant));
+      host.on('job', jobReporter(format));
       for (const node of plan.leftAlone) {
         info(`left alone: ${node.node} (${node.component}): ${node.reason}`);
       }
       for (const input of plan.participants) {
         printDefinition(await host.add(input));
       }
+      ops.health.startedAll();
     }
     await coordinator.waitForSystem(Number(flags.timeout ?? 30) * 1000);
   } catch (err) {

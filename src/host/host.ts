@@ -32,6 +32,10 @@ export class ParticipantStartError extends MsgfloError {
 
 /** Notifications of a {@link Host}, each naming the participant's role. */
 export interface HostEvents {
+  /** A participant was made and is about to start: listen to its own events here. */
+  added: [Participant];
+  /** A participant started. */
+  started: [Participant];
   job: [JobOutcome];
   warning: [role: string, error: Error];
   disconnected: [role: string, error: Error];
@@ -45,6 +49,7 @@ export class Host extends EventEmitter<HostEvents> {
   private readonly running = new Map<string, { participant: Participant; options: ParticipantOptions }>();
   private timer: NodeJS.Timeout | undefined;
   private timerPeriod = Infinity;
+  private discoveryFields: Readonly<Record<string, string>> = {};
 
   /**
    * @param defaults - options every participant gets unless it says otherwise
@@ -55,6 +60,11 @@ export class Host extends EventEmitter<HostEvents> {
     private readonly env: NodeJS.ProcessEnv = process.env,
   ) {
     super();
+  }
+
+  /** Fields added to the discovery definition of every participant started from now on. */
+  announceWith(fields: Readonly<Record<string, string>>): void {
+    this.discoveryFields = fields;
   }
 
   /** Start a participant; throws {@link ParticipantStartError} naming it when it cannot start. */
@@ -78,7 +88,9 @@ export class Host extends EventEmitter<HostEvents> {
     const participant = new Participant(options, this.pool.lease(options.broker as string, this.transportOptions(options)), {
       loader: await this.loader(options),
       discoveryTimer: false,
+      discoveryFields: this.discoveryFields,
     });
+    this.emit('added', participant);
     const role = options.name;
     participant.on('job', (outcome) => this.emit('job', outcome));
     participant.on('warning', (err) => this.emit('warning', role, err));
@@ -91,6 +103,7 @@ export class Host extends EventEmitter<HostEvents> {
       throw new ParticipantStartError(role, options.graph, err);
     }
     this.running.set(participant.definition.id, { participant, options });
+    this.emit('started', participant);
     this.schedule(options.discoveryPeriod);
     debug('hosting %s', participant.definition.id);
     return participant;

@@ -35,6 +35,8 @@ export interface JobOutcome {
   readonly reason?: string;
   /** How long it took, in ms, from delivery to settlement. */
   readonly duration: number;
+  /** The job's id (its bracket group), once it ran; none for a message that could not be read. */
+  readonly id?: string;
 }
 
 /** Lifecycle notifications of a {@link Participant}. */
@@ -46,6 +48,12 @@ export interface ParticipantEvents {
   disconnected: [Error];
   /** The broker connection is back and the participant consumes again. */
   reconnected: [];
+  /** A message arrived on an inport: a job starts. */
+  received: [port: string];
+  /** An output was published to an outport's queue (the broker has it). */
+  published: [port: string];
+  /** A discovery message was sent. */
+  announced: [];
 }
 
 interface Job {
@@ -81,6 +89,8 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   private webSocket: WebSocketEndpoint | undefined;
   private endpoint: FbpEndpoint | undefined;
   private readonly ownDiscoveryTimer: boolean;
+  private readonly discoveryFields: Readonly<Record<string, string>>;
+  private readonly deadLettering = new Set<string>();
   private readonly onDisconnected = (err: Error): void => {
     this.emit('disconnected', err);
   };
@@ -96,14 +106,21 @@ export class Participant extends EventEmitter<ParticipantEvents> {
 
   /**
    * @param deps - a component loader to share; `discoveryTimer: false` when
-   *   the caller re-announces the participant itself (a host of many)
+   *   the caller re-announces the participant itself (a host of many);
+   *   `discoveryFields` are added to the definition announced (e.g. where its
+   *   metrics are served)
    */
-  constructor(options: ParticipantOptions, transport: Transport, deps: { loader?: ComponentLoader; discoveryTimer?: boolean } = {}) {
+  constructor(
+    options: ParticipantOptions,
+    transport: Transport,
+    deps: { loader?: ComponentLoader; discoveryTimer?: boolean; discoveryFields?: Readonly<Record<string, string>> } = {},
+  ) {
     super();
     this.options = options;
     this.transport = transport;
     this.loader = deps.loader;
     this.ownDiscoveryTimer = deps.discoveryTimer ?? true;
+    this.discoveryFields = deps.discoveryFields ?? {};
     this.limits = { maxBytes: options.maxMessageSize, maxDepth: options.maxDepth };
     if (options.trace) {
       this.flowtrace = new Flowtrace({ label: options.name, runtime: 'noflo-runtime-msgflo', type: 'noflo-nodejs' });
@@ -138,6 +155,16 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     return this.transport.stats;
   }
 
+  /** The role it plays (`--name`). */
+  get role(): string {
+    return this.options.name;
+  }
+
+  /** Whether failed messages of inport `port` are kept in a dead-letter queue of ours (`--deadletter`). */
+  keepsDeadLetters(port: string): boolean {
+    return this.deadLettering.has(port);
+  }
+
   /** Jobs currently in flight. */
   get jobsInFlight(): number {
     return this.inFlight.size;
@@ -154,8 +181,11 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     const network = await this.startNetwork();
     const definition = buildDefinition(network, options);
     const fbp = fbpQueues(definition.id);
-    Object.assign(definition, { type: 'noflo-nodejs', version: FBP_PROTOCOL_VERSION, inqueue: fbp.receive, outqueue: fbp.send });
+    Object.assign(definition, { type: 'noflo-nodejs', version: FBP_PROTOCOL_VERSION, inqueue: fbp.receive, outqueue: fbp.send }, this.discoveryFields);
     const deadLetters = deadLetterPorts(definition, options.deadletter);
+    for (const port of deadLetters) {
+      this.deadLettering.add(port.id);
+    }
     if (options.dedicatedNetwork) {
       // That one only told us the ports; each job gets a network of its own.
       await network.shutdown();
@@ -336,6 +366,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   async announce(): Promise<void> {
     // Stale once the next one is due; by then a newer one stands in the queue.
     await this.transport.announce(discoveryMessage(this.definition), this.options.discoveryPeriod * 1000);
+    this.emit('announced');
   }
 
   private receive(port: string, delivery: Delivery): void {
@@ -346,6 +377,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     }
     const job: Job = { port, delivery, started: Date.now(), id: undefined, publishes: undefined, network: undefined, timer: undefined, settling: false };
     this.inFlight.add(job);
+    this.emit('received', port);
     const decoded = decodeWithin(delivery.body, this.limits);
     if (!decoded.ok) {
       this.complete(job, decoded.reason);
@@ -394,6 +426,9 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       return; // Hidden port.
     }
     const published = this.transport.send('outqueue', queue, data);
+    if (this.listenerCount('published') > 0) {
+      published.then(() => this.emit('published', port), () => undefined); // Failures are reported below.
+    }
     if (job) {
       (job.publishes ??= []).push(published);
     } else {
@@ -434,10 +469,13 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       this.warn(err);
     }
     this.inFlight.delete(job);
-    const outcome: JobOutcome =
-      error === undefined
-        ? { role: this.options.name, port: job.port, outcome: 'ack', duration: Date.now() - job.started }
-        : { role: this.options.name, port: job.port, outcome: 'nack', reason: error, duration: Date.now() - job.started };
+    const outcome: JobOutcome = {
+      role: this.options.name,
+      port: job.port,
+      duration: Date.now() - job.started,
+      ...(job.id === undefined ? {} : { id: job.id }),
+      ...(error === undefined ? { outcome: 'ack' as const } : { outcome: 'nack' as const, reason: error }),
+    };
     this.emit('job', outcome);
     if (this.inFlight.size === 0) {
       this.drained?.();

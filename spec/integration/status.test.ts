@@ -1,0 +1,51 @@
+/**
+ * `status`: the table of what discovery announces, with AMQP queue depths.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { runCli, startCli } from '../harness/cli';
+import { connectClient, uniqueRole } from '../harness/client';
+import { brokerUrls } from '../harness/env';
+import { FIXTURES } from '../harness/participants';
+
+for (const broker of brokerUrls()) {
+  describe(`status on ${broker.kind}`, () => {
+    test('prints roles, participants, ports and queues (and depths where the broker has them)', async (t) => {
+      const role = uniqueRole('status');
+      const env = { MSGFLO_BROKER: broker.url, MSGFLO_DISCOVERY_PERIOD: '2' };
+      const participant = startCli(t, ['--name', role, '--graph', 'fixtures/Fail', '--basedir', FIXTURES, '--deadletter', 'in'], env);
+      await participant.waitForOutput(/is running on/);
+      const peer = await connectClient(broker.kind, broker.url);
+      t.after(() => peer.close());
+      await peer.send(`${role}.IN`, '{"fail": "one"}');
+      await peer.send(`${role}.IN`, '{"fail": "two"}');
+
+      const result = await runCli(t, ['status', '--broker', broker.url, '--wait', '2.5'], {}, 30_000);
+      assert.equal(result.code, 0, result.stderr);
+      const lines = result.stdout.split('\n');
+      const header = lines[0]?.split(/\s{2,}/);
+      const row = lines.find((line) => line.startsWith(`${role} `))?.split(/\s{2,}/);
+      const out = lines[lines.findIndex((line) => line.startsWith(`${role} `)) + 1]?.trim().split(/\s{2,}/);
+      if (broker.kind === 'amqp') {
+        assert.deepEqual(header, ['ROLE', 'COMPONENT', 'PARTICIPANTS', 'PORT', 'QUEUE', 'MESSAGES', 'CONSUMERS', 'DEAD-LETTERED']);
+        assert.deepEqual(row, [role, 'fixtures/Fail', '1', 'in in', `${role}.IN`, '0', '1', '2']);
+      } else {
+        assert.deepEqual(header, ['ROLE', 'COMPONENT', 'PARTICIPANTS', 'PORT', 'QUEUE']);
+        assert.deepEqual(row, [role, 'fixtures/Fail', '1', 'in in', `${role}.IN`]);
+        assert.match(result.stdout, /queue depths are not available on MQTT/);
+      }
+      assert.deepEqual(out, ['out out', `${role}.OUT`]);
+      assert.match(result.stdout, new RegExp(`^${role}-\\S+\\s+${role}\\s+fixtures/Fail$`, 'm'), 'the participant listed by id');
+      assert.doesNotMatch(result.stdout + result.stderr, /guest:guest@/, 'no password printed');
+    });
+  });
+}
+
+describe('status', () => {
+  test('says so when nobody announces', async (t) => {
+    const [mqtt] = brokerUrls().filter((b) => b.kind === 'mqtt');
+    const result = await runCli(t, ['status', '--broker', mqtt?.url ?? '', '--wait', '0.5']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^no participant announced itself on mqtt:\/\/\S+ within 0.5 s$/m);
+  });
+});

@@ -1,0 +1,93 @@
+/**
+ * The coordinator's live page, in a real browser: a three-role system on
+ * the real broker, every role and edge drawn, counts that move when messages
+ * flow, and a screenshot to look at.
+ */
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { launchChromium, TEST_OUTPUT } from '../harness/browser';
+import { startCli } from '../harness/cli';
+import { connectClient, uniqueRole } from '../harness/client';
+import { brokerUrls } from '../harness/env';
+import { temporaryFile } from '../harness/files';
+import { endpointFrom, get, pollUntil } from '../harness/metrics';
+import { FIXTURES } from '../harness/participants';
+
+/** Poll `condition` until it holds; fail naming `what` after `timeoutMs`. */
+async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+for (const broker of brokerUrls()) {
+  describe(`the live system page on ${broker.kind}`, () => {
+    test('draws every role and edge of a running system, and its counts move', async (t) => {
+      const [a, b, c, rr] = [uniqueRole('front'), uniqueRole('middle'), uniqueRole('back'), uniqueRole('split')];
+      const graph = await temporaryFile(
+        t,
+        'System.fbp',
+        [`${a}(fixtures/Fail) OUT -> IN ${b}(core/Repeat)`, `${b} OUT -> IN ${rr}(msgflo/RoundRobin)`, `${rr} OUT -> IN ${c}(core/Repeat)`, ''].join('\n'),
+      );
+      const env = { MSGFLO_BROKER: broker.url, MSGFLO_DISCOVERY_PERIOD: '2' };
+      const participants = startCli(t, ['--system', graph, '--basedir', FIXTURES, '--deadletter', '*', '--http-port', '0'], env);
+      await participants.waitForOutput(/hosting 3 participant/, 30_000);
+      const coordinator = startCli(t, ['coordinator', '--graph', graph, '--basedir', FIXTURES, '--port', '0', '--http-port', '0'], env);
+      await coordinator.waitForOutput(/live system page on/, 30_000);
+      const base = /live system page on (http:\/\/\S+)\//.exec(coordinator.stdout)?.[1] as string;
+      await pollUntil(`${base}/state`, ({ body }) => (JSON.parse(body) as { edges: unknown[] }).edges.length === 2, 30_000);
+      assert.equal((await get(`${base}/readyz`)).status, 200);
+      assert.ok(endpointFrom(participants.stdout));
+
+      const browser = await launchChromium(t);
+      const page = await browser.newPage({ viewport: { width: 1400, height: 700 } });
+      const errors: string[] = [];
+      page.on('pageerror', (err) => errors.push(err.message));
+      const external: string[] = [];
+      page.on('request', (request) => {
+        if (!request.url().startsWith(base)) {
+          external.push(request.url());
+        }
+      });
+      await page.goto(`${base}/`);
+      for (const role of [a, b, c]) {
+        await page.locator(`[data-role="${role}"]`).waitFor({ timeout: 15_000 });
+      }
+      await page.locator(`[data-edge="${a}.out->${b}.in"]`).waitFor();
+      await page.locator(`[data-edge="${b}.out->${c}.in"]`).waitFor();
+      assert.equal(await page.locator(`[data-edge="${b}.out->${c}.in"]`).getAttribute('class').then((k) => k?.includes('roundrobin')), true);
+      const failedText = (): Promise<string | null> => page.locator(`[data-role="${a}"] [data-count="failed"]`).textContent();
+      assert.equal(await failedText(), '0');
+
+      // Traffic: 5 good messages through the chain, 2 failing in the first role.
+      const peer = await connectClient(broker.kind, broker.url);
+      t.after(() => peer.close());
+      for (let i = 0; i < 5; i += 1) {
+        await peer.send(`${a}.IN`, JSON.stringify({ i }));
+      }
+      await peer.send(`${a}.IN`, '{"fail": "no"}');
+      await peer.send(`${a}.IN`, '{"fail": "never"}');
+      const total = (edge: string) => async (): Promise<number> => Number(await page.locator(`[data-edge="${edge}"]`).getAttribute('data-total'));
+      const count = (role: string, name: string) => async (): Promise<string | null> => page.locator(`[data-role="${role}"] [data-count="${name}"]`).textContent();
+      await until(async () => (await total(`${a}.out->${b}.in`)()) >= 5 && (await total(`${b}.out->${c}.in`)()) >= 5, 'both edges carried 5 messages');
+      await until(async () => (await count(a, 'failed')()) === '2', `2 failed in ${a}`);
+      await page.locator(`[data-dead-letter="dead-${a}.IN"]`).waitFor();
+      if (broker.kind === 'amqp') {
+        await until(async () => (await count(a, 'dead')()) === '2', `2 dead letters kept for ${a}`);
+      }
+      await until(async () => (await count(c, 'inflight')()) === '0', `in flight read from ${c}'s metrics`);
+      await mkdir(TEST_OUTPUT, { recursive: true });
+      const file = path.join(TEST_OUTPUT, `system-page-${broker.kind}.png`);
+      await page.screenshot({ path: file, fullPage: true });
+      assert.deepEqual(errors, [], 'no script errors');
+      assert.deepEqual(external, [], 'nothing but this coordinator is asked for');
+      t.diagnostic(`screenshot: ${file}`);
+    });
+  });
+}

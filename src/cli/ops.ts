@@ -1,0 +1,181 @@
+/**
+ * The operations side of the commands that run participants: `--http-port`
+ * (metrics, health) and `--log-format`.
+ */
+import createDebug from 'debug';
+import os from 'node:os';
+import type { Coordinator } from '../coordinator/coordinator';
+import { InvalidOptionError } from '../errors';
+import type { Host } from '../host/host';
+import type { JobOutcome, Participant } from '../participant/participant';
+import { ParticipantHealth } from '../ops/health';
+import { parsePort, serveOps, type OpsEndpoint } from '../ops/http';
+import { jobLogLine, LOG_FORMATS, type LogFormat } from '../ops/job-log';
+import { ParticipantMetrics } from '../ops/metrics';
+import { QueueInspector } from '../ops/queue-depths';
+import { registerSystemMetrics, systemRoutes } from '../ops/system-endpoint';
+import { SystemView } from '../ops/system-view';
+import type { Transport } from '../transport/transport';
+import { info, warn } from './output';
+
+const debug = createDebug('noflo-runtime-msgflo:cli:ops');
+
+/** The flags every participant-running command takes. */
+export interface OpsFlags {
+  httpPort?: string;
+  httpHost?: string;
+  logFormat?: string;
+}
+
+/** The default `--http-host`: nothing leaves the machine unless asked. */
+export const DEFAULT_HTTP_HOST = '127.0.0.1';
+
+/** The log format a flag names; throws naming the flag. */
+export function logFormat(flags: OpsFlags): LogFormat {
+  const format = flags.logFormat ?? 'text';
+  if (!(LOG_FORMATS as readonly string[]).includes(format)) {
+    throw new InvalidOptionError(`invalid --log-format "${format}": expected ${LOG_FORMATS.join(' or ')}`);
+  }
+  return format as LogFormat;
+}
+
+/** Report a finished job: a JSON line each with `json`, a warning for failures with `text`. */
+export function jobReporter(format: LogFormat): (outcome: JobOutcome) => void {
+  if (format === 'json') {
+    return (outcome) => process.stdout.write(`${jobLogLine(outcome)}\n`);
+  }
+  return (outcome) => {
+    if (outcome.outcome === 'nack') {
+      warn(`job on ${outcome.role} port ${outcome.port} failed: ${outcome.reason ?? 'unknown error'}`);
+    }
+  };
+}
+
+/** Metrics and health of the participants of this process, served when `--http-port` is given. */
+export class ProcessOps {
+  readonly metrics = new ParticipantMetrics();
+  readonly health = new ParticipantHealth();
+
+  private constructor(private readonly endpoint: OpsEndpoint | undefined) {}
+
+  /** Start serving (when `--http-port` asks for it) before any participant starts, so liveness holds during startup. */
+  static async start(flags: OpsFlags): Promise<ProcessOps> {
+    if (flags.httpPort === undefined) {
+      if (flags.httpHost !== undefined) {
+        throw new InvalidOptionError('--http-host needs --http-port');
+      }
+      return new ProcessOps(undefined);
+    }
+    const port = parsePort(flags.httpPort, '--http-port');
+    const ops: { current?: ProcessOps } = {};
+    const endpoint = await serveOps({
+      host: flags.httpHost ?? DEFAULT_HTTP_HOST,
+      port,
+      metrics: () => (ops.current as ProcessOps).metrics.text(),
+      readiness: () => (ops.current as ProcessOps).health.readiness(),
+    });
+    ops.current = new ProcessOps(endpoint);
+    info(`metrics on ${endpoint.url}/metrics, health on ${endpoint.url}/healthz and /readyz`);
+    return ops.current;
+  }
+
+  /** Where the endpoint listens, if it does. */
+  get url(): string | undefined {
+    return this.endpoint?.url;
+  }
+
+  /**
+   * Added to each participant's discovery message, so that a coordinator can
+   * read its metrics. A wildcard listening address is announced by host name.
+   */
+  discoveryFields(flags: OpsFlags): Record<string, string> {
+    if (!this.endpoint) {
+      return {};
+    }
+    const host = flags.httpHost ?? DEFAULT_HTTP_HOST;
+    const announced = host === '0.0.0.0' || host === '::' ? os.hostname() : host.includes(':') ? `[${host}]` : host;
+    return { metrics: `http://${announced}:${this.endpoint.port}/metrics` };
+  }
+
+  /** Count and follow a participant; call before it starts. */
+  watch(participant: Participant): void {
+    this.metrics.watch(participant);
+    this.health.watch(participant);
+    participant.once('announced', () => this.metrics.started(participant));
+  }
+
+  /** Stop answering ready, then stop serving. */
+  async close(): Promise<void> {
+    this.health.stop();
+    await this.endpoint?.close().catch((err: unknown) => debug('closing: %s', String(err)));
+  }
+}
+
+/** The coordinator's endpoint: its live page and picture, plus the metrics and health of the participants it hosts. */
+export interface CoordinatorOps {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Serve the coordinator's page, metrics and health on `--http-port`; undefined without it. */
+export async function startCoordinatorOps(
+  flags: OpsFlags,
+  system: { coordinator: Coordinator; transport: Transport; brokerUrl: string; host: Host },
+): Promise<CoordinatorOps | undefined> {
+  if (flags.httpPort === undefined) {
+    if (flags.httpHost !== undefined) {
+      throw new InvalidOptionError('--http-host needs --http-port');
+    }
+    return undefined;
+  }
+  const port = parsePort(flags.httpPort, '--http-port');
+  const { coordinator, transport, host } = system;
+  const inspector = transport.protocol === 'amqp' ? await QueueInspector.connect(system.brokerUrl) : undefined;
+  const view = new SystemView(coordinator, transport, inspector);
+  const metrics = new ParticipantMetrics();
+  registerSystemMetrics(metrics.registry, view);
+  const health = new ParticipantHealth(false);
+  health.startedAll();
+  host.on('added', (participant) => {
+    metrics.watch(participant);
+    health.watch(participant);
+    participant.once('announced', () => metrics.started(participant));
+  });
+  let connected = true;
+  let lastError = '';
+  transport.on('disconnected', (err) => {
+    connected = false;
+    lastError = err.message;
+  });
+  transport.on('reconnected', () => {
+    connected = true;
+  });
+  let endpoint: OpsEndpoint;
+  try {
+    endpoint = await serveOps({
+      host: flags.httpHost ?? DEFAULT_HTTP_HOST,
+      port,
+      metrics: () => metrics.text(),
+      readiness: () => {
+        const { reasons } = health.readiness();
+        const all = connected ? [...reasons] : [`coordinator: not connected to ${transport.displayUrl} (${lastError})`, ...reasons];
+        return { ready: all.length === 0, reasons: all };
+      },
+      routes: systemRoutes(view),
+    });
+  } catch (err) {
+    await inspector?.close();
+    throw err;
+  }
+  view.start();
+  info(`live system page on ${endpoint.url}/, metrics on ${endpoint.url}/metrics, health on /healthz and /readyz`);
+  return {
+    url: endpoint.url,
+    async close() {
+      health.stop();
+      await view.stop();
+      await inspector?.close();
+      await endpoint.close();
+    },
+  };
+}

@@ -1,0 +1,162 @@
+/**
+ * Prometheus metrics of the participants of a process: what each role's ports
+ * received, how its jobs ended and how long they took, what it published,
+ * and the counters of its broker connections.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { JobOutcome, Participant } from '../participant/participant';
+import type { TransportStats } from '../transport/transport';
+
+/** Seconds: jobs range from sub-millisecond to minutes. */
+const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+/** Metric names, for documentation and tests. */
+export const METRIC_NAMES = {
+  received: 'msgflo_messages_received_total',
+  acked: 'msgflo_jobs_acked_total',
+  nacked: 'msgflo_jobs_nacked_total',
+  deadLettered: 'msgflo_jobs_deadlettered_total',
+  timedOut: 'msgflo_jobs_timed_out_total',
+  duration: 'msgflo_job_duration_seconds',
+  inFlight: 'msgflo_jobs_in_flight',
+  published: 'msgflo_outputs_published_total',
+  unroutable: 'msgflo_outputs_unroutable_total',
+  reconnects: 'msgflo_broker_reconnects_total',
+  announced: 'msgflo_discovery_messages_sent_total',
+} as const;
+
+/** The reason a participant gives a job it timed out. */
+const TIMEOUT_REASON = 'timeout';
+
+/** A registry fed by the participants it watches. */
+export class ParticipantMetrics {
+  /** Everything this process exposes on `/metrics`, default process metrics included. */
+  readonly registry: Registry;
+  private readonly participants = new Set<Participant>();
+  private readonly received: Counter<'role' | 'port'>;
+  private readonly acked: Counter<'role' | 'port'>;
+  private readonly nacked: Counter<'role' | 'port'>;
+  private readonly deadLettered: Counter<'role' | 'port'>;
+  private readonly timedOut: Counter<'role' | 'port'>;
+  private readonly duration: Histogram<'role' | 'port' | 'outcome'>;
+  private readonly published: Counter<'role' | 'port'>;
+  private readonly announced: Counter<'role'>;
+
+  constructor(registry = new Registry()) {
+    this.registry = registry;
+    collectDefaultMetrics({ register: registry });
+    const registers = [registry];
+    const perPort = (name: string, help: string): Counter<'role' | 'port'> => new Counter({ name, help, labelNames: ['role', 'port'], registers });
+    this.received = perPort(METRIC_NAMES.received, 'Messages received on an inport (each one a job)');
+    this.acked = perPort(METRIC_NAMES.acked, 'Jobs completed and acknowledged');
+    this.nacked = perPort(METRIC_NAMES.nacked, 'Jobs failed (error output, exception, timeout, unreadable message)');
+    this.deadLettered = perPort(METRIC_NAMES.deadLettered, 'Failed jobs whose message was kept in the dead-letter queue (--deadletter ports)');
+    this.timedOut = perPort(METRIC_NAMES.timedOut, 'Jobs failed by --job-timeout');
+    this.published = perPort(METRIC_NAMES.published, 'Outputs the broker confirmed, by outport');
+    this.duration = new Histogram({
+      name: METRIC_NAMES.duration,
+      help: 'Job duration from delivery to settlement, in seconds',
+      labelNames: ['role', 'port', 'outcome'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.announced = new Counter({ name: METRIC_NAMES.announced, help: 'Discovery messages sent', labelNames: ['role'], registers });
+    const participants = this.participants;
+    new Gauge({
+      name: METRIC_NAMES.inFlight,
+      help: 'Jobs received and not yet settled',
+      labelNames: ['role'],
+      registers,
+      collect() {
+        this.reset();
+        for (const participant of participants) {
+          this.inc({ role: participant.role }, participant.jobsInFlight);
+        }
+      },
+    });
+    const connectionCounter = (name: string, help: string, field: keyof TransportStats): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['broker'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [broker, stats] of connections(participants)) {
+            this.inc({ broker }, stats[field]);
+          }
+        },
+      });
+    };
+    connectionCounter(METRIC_NAMES.unroutable, 'Outputs the broker could route to no queue (AMQP; MQTT cannot tell)', 'unroutable');
+    connectionCounter(METRIC_NAMES.reconnects, 'Broker connections re-established after a loss', 'reconnects');
+  }
+
+  /** Count what `participant` does from now on; call before it starts. */
+  watch(participant: Participant): void {
+    this.participants.add(participant);
+    participant.on('received', (port) => this.received.inc({ role: participant.role, port }));
+    participant.on('published', (port) => this.published.inc({ role: participant.role, port }));
+    participant.on('announced', () => this.announced.inc({ role: participant.role }));
+    participant.on('job', (outcome) => this.job(participant, outcome));
+  }
+
+  /** Show zeros for every port of a started participant, so that rates and exact checks need no first event. */
+  started(participant: Participant): void {
+    const role = participant.role;
+    const { inports, outports } = participant.definition;
+    for (const port of inports.filter((p) => p.queue)) {
+      for (const counter of [this.received, this.acked, this.nacked, this.deadLettered, this.timedOut]) {
+        counter.inc({ role, port: port.id }, 0);
+      }
+    }
+    for (const port of outports.filter((p) => p.queue)) {
+      this.published.inc({ role, port: port.id }, 0);
+    }
+    this.announced.inc({ role }, 0);
+  }
+
+  /** Stop counting for a participant that stopped (its counts stay). */
+  forget(participant: Participant): void {
+    this.participants.delete(participant);
+  }
+
+  /** The metrics in Prometheus text format. */
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  private job(participant: Participant, outcome: JobOutcome): void {
+    const labels = { role: outcome.role, port: outcome.port };
+    if (outcome.outcome === 'ack') {
+      this.acked.inc(labels);
+    } else {
+      this.nacked.inc(labels);
+      if (participant.keepsDeadLetters(outcome.port)) {
+        this.deadLettered.inc(labels);
+      }
+      if (outcome.reason === TIMEOUT_REASON) {
+        this.timedOut.inc(labels);
+      }
+    }
+    this.duration.observe({ ...labels, outcome: outcome.outcome }, outcome.duration / 1000);
+  }
+}
+
+/** The connections of `participants` (shared ones once), by broker URL. */
+function connections(participants: Iterable<Participant>): Map<string, TransportStats> {
+  const seen = new Set<Readonly<TransportStats>>();
+  const sums = new Map<string, TransportStats>();
+  for (const participant of participants) {
+    const stats = participant.stats;
+    if (seen.has(stats)) {
+      continue;
+    }
+    seen.add(stats);
+    const sum = sums.get(participant.brokerUrl) ?? { unroutable: 0, reconnects: 0 };
+    sum.unroutable += stats.unroutable;
+    sum.reconnects += stats.reconnects;
+    sums.set(participant.brokerUrl, sum);
+  }
+  return sums;
+}
