@@ -5,8 +5,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { runCli, startCli } from '../harness/cli';
 import { connectClient, uniqueRole } from '../harness/client';
-import { brokerUrls } from '../harness/env';
-import { FIXTURES } from '../harness/participants';
+import { Coordinator } from '../../src/coordinator/coordinator';
+import { createTransport } from '../../src/transport';
+import { amqpUrl, brokerUrls } from '../harness/env';
+import { FIXTURES, startParticipant } from '../harness/participants';
+import { eventually } from '../harness/wait';
 
 for (const broker of brokerUrls()) {
   describe(`status on ${broker.kind}`, () => {
@@ -47,5 +50,25 @@ describe('status', () => {
     const result = await runCli(t, ['status', '--broker', mqtt?.url ?? '', '--wait', '0.5']);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^no participant announced itself on mqtt:\/\/\S+ within 0.5 s$/m);
+  });
+});
+
+describe('status beside a coordinator (AMQP)', () => {
+  test('announcements it hears are held, not taken: they reach the coordinator once it exits', async (t) => {
+    const url = amqpUrl();
+    const status = startCli(t, ['status', '--broker', url, '--wait', '3']);
+    await eventually(() => status.stderr.includes('listening to discovery'), () => `status listening; stderr: ${status.stderr}`);
+    // One announcement only (the next would come minutes later), taken by status: no coordinator listens yet.
+    const role = uniqueRole('held');
+    await startParticipant(t, url, { name: role, graph: 'core/Repeat', discoveryPeriod: 600 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const coordinator = new Coordinator(createTransport(url));
+    await coordinator.start();
+    t.after(() => coordinator.stop());
+    assert.equal(coordinator.registry.byRole(role), undefined, 'held by status for now');
+    const result = await status.exited;
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, new RegExp(`^${role} `, 'm'));
+    await eventually(() => coordinator.registry.byRole(role) !== undefined, `the coordinator to hear of ${role} after status exited`);
   });
 });

@@ -3,9 +3,9 @@
  * participants, ports and queues seen, with queue depths on AMQP (read
  * passively: nothing is declared). MQTT has no queues, so no depths.
  *
- * On AMQP the discovery queue `fbp` is shared out among its consumers: while
- * this listens, a running coordinator receives only some of the
- * announcements (it hears every participant again at its next one).
+ * On AMQP the discovery queue `fbp` is shared out among its consumers: the
+ * announcements this gets are held, not taken, and go back to the queue for
+ * a running coordinator when it closes its connection.
  */
 import { InvalidOptionError } from '../errors';
 import { readTls } from '../participant/connection';
@@ -43,7 +43,7 @@ export async function status(flags: StatusFlags): Promise<void> {
   const registry = new ParticipantRegistry(Infinity);
   let subscription;
   try {
-    subscription = await transport.consumeDiscovery((message) => registry.handle(message));
+    subscription = await transport.consumeDiscovery((message) => registry.handle(message), { hold: true });
     process.stderr.write(`listening to discovery on ${transport.displayUrl} for ${Math.round(seconds * 10) / 10} s\n`);
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, seconds * 1000);

@@ -119,8 +119,8 @@ class Lease implements Transport {
     return this.entry.transport.tap(queue, handler);
   }
 
-  consumeDiscovery(handler: (message: unknown) => void): Promise<Subscription> {
-    return this.entry.transport.consumeDiscovery(handler);
+  consumeDiscovery(handler: (message: unknown) => void, options?: { hold?: boolean }): Promise<Subscription> {
+    return this.entry.transport.consumeDiscovery(handler, options);
   }
 
   addBinding(binding: Binding): Promise<void> {

@@ -200,15 +200,16 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     });
   }
 
-  async consumeDiscovery(handler: (message: unknown) => void): Promise<Subscription> {
+  async consumeDiscovery(handler: (message: unknown) => void, options: { hold?: boolean } = {}): Promise<Subscription> {
     await this.declare(`queue "${DISCOVERY_QUEUE}"`, (channel) => channel.assertQueue(DISCOVERY_QUEUE));
     return this.consume(async (model) => {
       const channel = await this.openChannel(model);
+      // Held messages are never acknowledged: the broker requeues them when the channel closes.
       const { consumerTag } = await channel.consume(DISCOVERY_QUEUE, (message) => {
         if (message) {
           handler(decode(message.content));
         }
-      }, { noAck: true });
+      }, { noAck: options.hold !== true });
       return Object.assign(channel, { consumerTag });
     });
   }

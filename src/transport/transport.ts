@@ -118,8 +118,14 @@ export interface Transport {
    * queue of our own bound to it (AMQP) or a plain subscription (MQTT).
    */
   tap(queue: string, handler: (data: unknown) => void): Promise<Subscription>;
-  /** Receive every message sent to the `fbp` discovery queue (decoded). */
-  consumeDiscovery(handler: (message: unknown) => void): Promise<Subscription>;
+  /**
+   * Receive every message sent to the `fbp` discovery queue (decoded). With
+   * `hold`, a listener that only looks: on AMQP, where `fbp` is one queue
+   * shared out among its consumers, the messages it gets are not removed but
+   * go back to the queue, for the coordinator, once the subscription's
+   * connection closes. (MQTT gives every subscriber every message anyway.)
+   */
+  consumeDiscovery(handler: (message: unknown) => void, options?: { hold?: boolean }): Promise<Subscription>;
   /**
    * Connect a source outqueue to a target inqueue. AMQP binds them (and
    * keeps the binding after the coordinator is gone); MQTT, which cannot
