@@ -417,11 +417,20 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       job.network = undefined;
       network.shutdown().catch((err: unknown) => this.warn(err));
     }
-    if (!job.publishes) {
+    const publishes = job.publishes;
+    if (!publishes) {
       void this.settle(job, error);
       return;
     }
-    void Promise.allSettled(job.publishes).then((results) => {
+    if (publishes.length === 1) {
+      // The usual case, without the bookkeeping of allSettled.
+      (publishes[0] as Promise<void>).then(
+        () => this.settle(job, error),
+        (err: unknown) => this.settle(job, error ?? `output not published: ${errorMessage(err)}`),
+      );
+      return;
+    }
+    void Promise.allSettled(publishes).then((results) => {
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       return this.settle(job, error ?? (failed ? `output not published: ${errorMessage(failed.reason)}` : undefined));
     });
