@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { BrokerUrlError } from '../../src/errors';
-import { decode, encode } from '../../src/protocol/codec';
+import { decode, decodeWithin, encode, reuseBody } from '../../src/protocol/codec';
 import { defaultQueueName, discoveryMessage, resolvePort } from '../../src/protocol/definition';
 import { createTransport, parseBrokerUrl, redactUrl } from '../../src/transport';
 
@@ -49,6 +49,26 @@ describe('message bodies', () => {
   test('carry errors as name and message, undefined as null', () => {
     assert.equal(encode(new TypeError('bad')).toString(), '{"name":"TypeError","message":"bad"}');
     assert.equal(encode(undefined).toString(), 'null');
+  });
+
+  test('an output equal to its JSON string input is sent as the input body', () => {
+    const limits = { maxBytes: 1000, maxDepth: 10 };
+    const body = Buffer.from(' "caf\\u00e9 \\/" ');
+    const decoded = decodeWithin(body, limits);
+    assert.ok(decoded.ok && decoded.jsonString);
+    const input = decoded.data as string;
+    assert.equal(input, 'café /');
+    assert.equal(encode(reuseBody(input, input, body)), body);
+    assert.equal(encode(reuseBody(`${input}!`, input, body)).toString(), '"café /!"');
+    // Not a string, not JSON, not UTF-8: encoded again.
+    for (const text of ['{"a":1}', '1.0', 'not json', '"unterminated']) {
+      const other = decodeWithin(Buffer.from(text), limits);
+      assert.ok(other.ok && !other.jsonString, text);
+    }
+    const invalid = Buffer.from([0x22, 0xff, 0x22]);
+    const replaced = decodeWithin(invalid, limits);
+    assert.ok(replaced.ok && replaced.jsonString);
+    assert.equal(encode(reuseBody(replaced.data, replaced.data as string, invalid)).toString(), '"\ufffd"');
   });
 });
 

@@ -10,7 +10,7 @@ import { Flowtrace } from 'flowtrace';
 import { EventEmitter } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { errorMessage } from '../errors';
-import { decodeWithin, type BodyLimits } from '../protocol/codec';
+import { decodeWithin, reuseBody, type BodyLimits } from '../protocol/codec';
 import { deadLetterQueueName, discoveryMessage, type ParticipantDefinition } from '../protocol/definition';
 import { createComponentLoader, resolveGraph, type ComponentLoader, type GraphSource } from '../runtime/graph-source';
 import { GraphNetwork, type JobSink } from '../runtime/network';
@@ -60,6 +60,8 @@ interface Job {
   readonly port: string;
   readonly delivery: Delivery;
   readonly started: number;
+  /** The input, when its body is JSON text of a string: an output equal to it is sent as that body. */
+  input: string | undefined;
   /** The id the network knows the job by, once it runs. */
   id: string | undefined;
   publishes: Array<Promise<void>> | undefined;
@@ -375,13 +377,16 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       // broker gives it to the next consumer once we disconnect.
       return;
     }
-    const job: Job = { port, delivery, started: Date.now(), id: undefined, publishes: undefined, network: undefined, timer: undefined, settling: false };
+    const job: Job = { port, delivery, started: Date.now(), input: undefined, id: undefined, publishes: undefined, network: undefined, timer: undefined, settling: false };
     this.inFlight.add(job);
     this.emit('received', port);
     const decoded = decodeWithin(delivery.body, this.limits);
     if (!decoded.ok) {
       this.complete(job, decoded.reason);
       return;
+    }
+    if (decoded.jsonString) {
+      job.input = decoded.data as string;
     }
     if (this.options.jobTimeout !== undefined) {
       job.timer = setTimeout(() => this.timeout(job), this.options.jobTimeout);
@@ -425,7 +430,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     if (queue === undefined) {
       return; // Hidden port.
     }
-    const published = this.transport.send('outqueue', queue, data);
+    const published = this.transport.send('outqueue', queue, job ? reuseBody(data, job.input, job.delivery.body) : data);
     if (this.listenerCount('published') > 0) {
       published.then(() => this.emit('published', port), () => undefined); // Failures are reported below.
     }
@@ -447,11 +452,20 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       job.network = undefined;
       network.shutdown().catch((err: unknown) => this.warn(err));
     }
-    if (!job.publishes) {
+    const publishes = job.publishes;
+    if (!publishes) {
       void this.settle(job, error);
       return;
     }
-    void Promise.allSettled(job.publishes).then((results) => {
+    if (publishes.length === 1) {
+      // The usual case, without the bookkeeping of allSettled.
+      (publishes[0] as Promise<void>).then(
+        () => this.settle(job, error),
+        (err: unknown) => this.settle(job, error ?? `output not published: ${errorMessage(err)}`),
+      );
+      return;
+    }
+    void Promise.allSettled(publishes).then((results) => {
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       return this.settle(job, error ?? (failed ? `output not published: ${errorMessage(failed.reason)}` : undefined));
     });

@@ -2,6 +2,12 @@
  * Message bodies on the wire: the JSON encoding of the packet. A body that is
  * not valid JSON is delivered as a string (WIRE: "Messages").
  */
+import { isUtf8 } from 'node:buffer';
+
+/** A packet as a body already encoded, which {@link encode} returns as it is. */
+export class Encoded {
+  constructor(readonly body: Buffer) {}
+}
 
 /**
  * Encode a packet as a message body. `undefined` travels as `null`; an Error
@@ -9,6 +15,9 @@
  * JSON encoding is an empty object.
  */
 export function encode(data: unknown): Buffer {
+  if (data instanceof Encoded) {
+    return data.body;
+  }
   if (data === undefined) {
     return Buffer.from('null');
   }
@@ -38,7 +47,14 @@ export interface BodyLimits {
 }
 
 /** A decoded body, or why it was refused. */
-export type Decoded = { readonly ok: true; readonly data: unknown } | { readonly ok: false; readonly reason: string };
+export type Decoded =
+  | {
+      readonly ok: true;
+      readonly data: unknown;
+      /** The body is JSON text of a string, `data` (see {@link reuseBody}). */
+      readonly jsonString: boolean;
+    }
+  | { readonly ok: false; readonly reason: string };
 
 /**
  * Decode a body within `limits`. Over-deep JSON is refused before parsing:
@@ -54,7 +70,29 @@ export function decodeWithin(body: Buffer, limits: BodyLimits): Decoded {
   if (body.length > 2 * limits.maxDepth && hasMoreOpenersThan(body, limits.maxDepth) && nestsDeeperThan(body, limits.maxDepth)) {
     return { ok: false, reason: `message nested too deeply: more than ${limits.maxDepth} levels of JSON arrays and objects` };
   }
-  return { ok: true, data: decode(body) };
+  const text = body.toString('utf8');
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    // Not JSON: by contract the receiver gets the text as it is.
+    return { ok: true, data: text, jsonString: false };
+  }
+  return { ok: true, data, jsonString: typeof data === 'string' };
+}
+
+/**
+ * What to send for `output`, a packet of the job whose input came in as
+ * `body`, JSON text of the string `input` (undefined when it was not): that
+ * body itself when `output` is that same string, as every receiver decodes
+ * it to the same string; encoding a large string again costs more than the
+ * rest of the job. Otherwise `output`. Strings only: a component may have
+ * changed an object in place, and a number's text may differ from
+ * JSON.stringify's (`1.0`, which some languages decode as a float, not an
+ * integer). A body that is not valid UTF-8 is encoded again, as before.
+ */
+export function reuseBody(output: unknown, input: string | undefined, body: Buffer): unknown {
+  return input !== undefined && output === input && isUtf8(body) ? new Encoded(body) : output;
 }
 
 const QUOTE = 0x22;

@@ -40,17 +40,16 @@ export interface ExportedPort {
   readonly metadata: Record<string, unknown>;
 }
 
+/** A job in the network; also what the code running for it sees (see {@link jobContext}). */
 interface OpenJob<J> {
+  readonly id: string;
+  readonly network: GraphNetwork<unknown>;
   readonly handle: J;
   error: string | undefined;
   /** Given up on (timed out, failed by an exception): its later outputs are dropped. */
   cancelled: boolean;
-}
-
-/** A job as the code running for it sees it. */
-interface JobScope {
-  readonly id: string;
-  readonly network: GraphNetwork<unknown>;
+  /** Component work the job started, to release it when the job is given up. */
+  activations: Activation[] | undefined;
 }
 
 /**
@@ -59,7 +58,7 @@ interface JobScope {
  * process-wide handler, can fail that job alone (see {@link failCurrentJob}),
  * and the component activations it causes can be told apart.
  */
-const jobContext = new AsyncLocalStorage<JobScope>();
+const jobContext = new AsyncLocalStorage<OpenJob<unknown>>();
 
 /** The part of a NoFlo process context that activation tracking touches. */
 interface ProcessContext {
@@ -79,11 +78,11 @@ interface Activation {
  * job was found.
  */
 export function failCurrentJob(error: unknown): boolean {
-  const scope = jobContext.getStore();
-  if (!scope) {
+  const job = jobContext.getStore();
+  if (!job) {
     return false;
   }
-  scope.network.fail(scope.id, errorMessage(error));
+  job.network.fail(job.id, errorMessage(error));
   return true;
 }
 
@@ -107,9 +106,9 @@ export class GraphNetwork<J> {
   private readonly jobs = new Map<string, OpenJob<J>>();
   private sink: JobSink<J> | undefined;
   private nextJob = 0;
-  /** Component work each open job started, to release it when the job is given up. */
-  private readonly activations = new Map<string, Activation[]>();
   private idleCheck: NodeJS.Immediate | undefined;
+  /** A job's packets are being sent: {@link GraphNetwork.run} looks for idleness once they are. */
+  private posting = false;
   private readonly jobPrefix = `msgflo-job-${Math.random().toString(36).slice(2, 8)}-`;
 
   private constructor(
@@ -188,10 +187,18 @@ export class GraphNetwork<J> {
     const socket = this.socket(port);
     this.nextJob += 1;
     const id = this.jobPrefix + this.nextJob;
-    this.jobs.set(id, { handle: job, error: undefined, cancelled: false });
-    jobContext.run({ id, network: this as GraphNetwork<unknown> }, postJob, socket, id, data);
-    // A packet that starts no work (one for a control port, kept until data
-    // arrives elsewhere) brings no deactivation to notice: look now.
+    const open: OpenJob<J> = { id, network: this as GraphNetwork<unknown>, handle: job, error: undefined, cancelled: false, activations: undefined };
+    this.jobs.set(id, open);
+    this.posting = true;
+    try {
+      jobContext.run(open, postJob, socket, id, data);
+    } finally {
+      this.posting = false;
+    }
+    // Once, rather than on each deactivation during the posting (most jobs
+    // are complete by now); and a packet that starts no work (one for a
+    // control port, kept until data arrives elsewhere) brings no
+    // deactivation to notice at all.
     this.scheduleIdleCheck();
     return id;
   }
@@ -207,7 +214,7 @@ export class GraphNetwork<J> {
     }
     job.cancelled = true;
     this.sink?.complete(job.handle, reason);
-    this.release(id);
+    this.release(job);
   }
 
   /** Stop the network's components. */
@@ -342,7 +349,7 @@ export class GraphNetwork<J> {
       return;
     }
     this.jobs.delete(id);
-    this.activations.delete(id);
+    job.activations = undefined;
     if (!job.cancelled) {
       this.sink?.complete(job.handle, job.error);
     }
@@ -359,32 +366,28 @@ export class GraphNetwork<J> {
     const activate = component.activate.bind(component);
     component.activate = (context: ProcessContext) => {
       activate(context);
-      const scope = jobContext.getStore();
-      if (scope && scope.network === (this as GraphNetwork<unknown>)) {
-        const list = this.activations.get(scope.id);
-        if (list) {
-          list.push({ component, context });
-        } else {
-          this.activations.set(scope.id, [{ component, context }]);
-        }
+      const job = jobContext.getStore();
+      if (job && job.network === (this as GraphNetwork<unknown>) && this.jobs.get(job.id) === job) {
+        (job.activations ??= []).push({ component, context });
       }
     };
     component.on('deactivate', (load: number) => {
-      if (load === 0) {
+      if (load === 0 && !this.posting) {
         this.scheduleIdleCheck();
       }
     });
   }
 
   /** Mark a given-up job's unfinished work done, so the results queued behind it flow. */
-  private release(id: string): void {
-    for (const { component, context } of this.activations.get(id) ?? []) {
+  private release(job: OpenJob<J>): void {
+    const activations = job.activations ?? [];
+    job.activations = undefined;
+    for (const { component, context } of activations) {
       if (context.activated && !context.deactivated) {
         context.result.__resolved = true;
         component.deactivate(context);
       }
     }
-    this.activations.delete(id);
   }
 
   private scheduleIdleCheck(): void {

@@ -372,20 +372,22 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
    * reconnect if the connection went first. Routed by `exchange` and
    * `routingKey` as amqplib does; an empty exchange is the default one.
    */
-  async publish(exchange: string, routingKey: string, body: Buffer, options: amqp.Options.Publish): Promise<void> {
-    for (;;) {
-      const channel = this.publisher ?? (await this.nextPublisher());
-      try {
-        await confirmed(channel, exchange, routingKey, body, options);
-        return;
-      } catch (cause) {
-        const what = exchange ? `exchange "${exchange}"` : `queue "${routingKey}"`;
-        if (this.closing || !this.closedChannels.has(channel)) {
-          throw new BrokerError(ErrorCode.BrokerOperation, `publish to ${what} was not confirmed: ${errorMessage(cause)}`, { cause });
-        }
-        debug('publish to %s lost with its channel; publishing again', what);
-      }
+  publish(exchange: string, routingKey: string, body: Buffer, options: amqp.Options.Publish): Promise<void> {
+    // Not an async function with a loop: one promise less for every output.
+    const channel = this.publisher;
+    if (!channel) {
+      return this.nextPublisher().then(() => this.publish(exchange, routingKey, body, options));
     }
+    return confirmed(channel, exchange, routingKey, body, options).catch((cause: unknown) => {
+      // Checked once the channel's close is through: amqplib fails the
+      // unconfirmed publishes before it reports the close.
+      const what = exchange ? `exchange "${exchange}"` : `queue "${routingKey}"`;
+      if (this.closing || !this.closedChannels.has(channel)) {
+        throw new BrokerError(ErrorCode.BrokerOperation, `publish to ${what} was not confirmed: ${errorMessage(cause)}`, { cause });
+      }
+      debug('publish to %s lost with its channel; publishing again', what);
+      return this.publish(exchange, routingKey, body, options);
+    });
   }
 
   /** Whether a channel is closed (its deliveries can no longer be settled). */

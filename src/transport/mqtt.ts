@@ -82,8 +82,15 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     // Topics need no declaration.
   }
 
-  async send(_kind: QueueKind, queue: string, data: unknown): Promise<void> {
-    await this.publish(queue, encode(data));
+  send(_kind: QueueKind, queue: string, data: unknown): Promise<void> {
+    // Not async functions awaiting each other: one promise per output, not three.
+    let body: Buffer;
+    try {
+      body = encode(data);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.publish(queue, body);
   }
 
   async announce(message: DiscoveryMessage): Promise<void> {
@@ -282,13 +289,20 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
   }
 
   /** Publish at QoS 1, resolving on the broker's PUBACK. */
-  async publish(topic: string, payload: Buffer): Promise<void> {
-    const publisher = this.requirePublisher();
-    try {
-      await publisher.publishAsync(topic, payload, QOS_1);
-    } catch (cause) {
-      throw new BrokerError(ErrorCode.BrokerOperation, `publish to topic "${topic}" failed: ${errorMessage(cause)}`, { cause });
+  publish(topic: string, payload: Buffer): Promise<void> {
+    const publisher = this.publisher;
+    if (!publisher) {
+      return Promise.reject(new BrokerError(ErrorCode.BrokerOperation, `not connected to MQTT broker ${this.displayUrl}`));
     }
+    return new Promise((resolve, reject) => {
+      publisher.publish(topic, payload, QOS_1, (cause) => {
+        if (cause) {
+          reject(new BrokerError(ErrorCode.BrokerOperation, `publish to topic "${topic}" failed: ${errorMessage(cause)}`, { cause }));
+        } else {
+          resolve();
+        }
+      });
+    });
   }
 
   private requirePublisher(): mqtt.MqttClient {
