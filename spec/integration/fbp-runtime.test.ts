@@ -11,6 +11,7 @@ import { temporaryFile } from '../harness/files';
 import { FIXTURES } from '../harness/participants';
 import { assertFbpMessages } from '../harness/fbp-schema';
 import { openFbpSocket, type FbpMessage } from '../harness/fbp-socket';
+import { eventually } from '../harness/wait';
 
 type Message = FbpMessage;
 
@@ -67,6 +68,24 @@ describe('coordinator command: the system as one FBP runtime', () => {
     assert.equal(refused?.command, 'error');
     runtime.child.kill('SIGTERM');
     assert.equal((await runtime.exited).code, 0);
+  });
+
+  test('tells every connected client of a change one of them made', async (t) => {
+    const runtime = startCli(t, ['coordinator', '--broker', amqpUrl(), '--port', '0']);
+    await runtime.waitForOutput(/on (ws:\/\/127\.0\.0\.1:\d+)/);
+    const address = /on (ws:\/\/127\.0\.0\.1:\d+)/.exec(runtime.stdout)?.[1] as string;
+    const editor = await connect(t, address);
+    const watcher = await openFbpSocket(t, address);
+    const role = uniqueRole('shared');
+    await editor({ protocol: 'graph', command: 'clear', payload: { id: 'shared', main: true }, requestId: 'c1' }, 1);
+    const [added] = await editor({ protocol: 'graph', command: 'addnode', payload: { id: role, component: 'core/Repeat', metadata: {}, graph: 'shared' }, requestId: 'a1' }, 1);
+    assert.equal(added?.responseTo, 'a1');
+    await eventually(() => watcher.received.length >= 2, () => `the watcher told of both changes: ${JSON.stringify(watcher.received)}`);
+    assert.deepEqual(watcher.received, [
+      { protocol: 'graph', command: 'clear', payload: { id: 'shared', main: true } },
+      { protocol: 'graph', command: 'addnode', payload: { id: role, component: 'core/Repeat', metadata: {}, graph: 'shared' } },
+    ]);
+    assertFbpMessages(watcher.received);
   });
 
   test('with --secret, answers only requests that carry it, and never echoes it', async (t) => {

@@ -144,6 +144,14 @@ function edgeId(src: NodePort | undefined, tgt: NodePort): string {
 
 const SELECTION = 'edges';
 
+/** Replies that tell of a change to the graph or the network: every client hears of them. */
+const SHARED = new Set([
+  ...['clear', 'addnode', 'removenode', 'renamenode', 'changenode', 'addedge', 'removeedge', 'changeedge', 'addinitial', 'removeinitial'].map((c) => `graph:${c}`),
+  ...['addinport', 'removeinport', 'renameinport', 'addoutport', 'removeoutport', 'renameoutport', 'addgroup', 'removegroup', 'renamegroup', 'changegroup'].map((c) => `graph:${c}`),
+  'network:stopped',
+  'runtime:ports',
+]);
+
 /**
  * How long `network:getstatus` lets jobs in flight finish before answering:
  * a client asking right after packets went through sees where they ended,
@@ -227,6 +235,16 @@ class SystemRuntime implements CoordinatorRuntime {
     return result;
   }
 
+  /** Let the other clients know of a change one client made (as a notification: no `responseTo`). */
+  private tellOthers(client: FbpClient, message: Reply): void {
+    const notification = reply(undefined, message.protocol, message.command, message.payload);
+    for (const other of this.endpoint?.clients() ?? []) {
+      if (other !== client) {
+        other.send(notification);
+      }
+    }
+  }
+
   private broadcast(message: Reply): void {
     for (const client of this.endpoint?.clients() ?? []) {
       client.send(message);
@@ -241,7 +259,13 @@ class SystemRuntime implements CoordinatorRuntime {
       return [reply(request, request.protocol, 'error', { message: `${request.protocol}:${request.command}: wrong or missing secret` })];
     }
     try {
-      return await this.dispatch(request, client);
+      const replies = await this.dispatch(request, client);
+      for (const message of replies) {
+        if (SHARED.has(`${message.protocol}:${message.command}`)) {
+          this.tellOthers(client, message);
+        }
+      }
+      return replies;
     } catch (err) {
       if (!(err instanceof RequestError) && !(err instanceof InvalidOptionError)) {
         debug('%s:%s failed: %s', request.protocol, request.command, errorMessage(err));
@@ -704,7 +728,9 @@ class SystemRuntime implements CoordinatorRuntime {
       case 'start': {
         await this.startNetwork();
         // Sent before the IIPs go, so that their data follows it.
-        client.send(reply(request, 'network', 'started', { time: new Date(this.startedAt).toISOString(), graph, started: true, running: this.running() }));
+        const started = reply(request, 'network', 'started', { time: new Date(this.startedAt).toISOString(), graph, started: true, running: this.running() });
+        client.send(started);
+        this.tellOthers(client, started);
         await this.flushIips();
         return [];
       }
