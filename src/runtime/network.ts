@@ -44,7 +44,12 @@ export interface ExportedPort {
 interface OpenJob<J> {
   readonly id: string;
   readonly network: GraphNetwork<unknown>;
-  readonly handle: J;
+  /**
+   * The caller's job; dropped once the job is done, since the context can
+   * outlive it (a timer a component starts keeps it) and should not keep the
+   * message it carried.
+   */
+  handle: J | undefined;
   error: string | undefined;
   /** Given up on (timed out, failed by an exception): its later outputs are dropped. */
   cancelled: boolean;
@@ -213,7 +218,9 @@ export class GraphNetwork<J> {
       return;
     }
     job.cancelled = true;
-    this.sink?.complete(job.handle, reason);
+    const handle = job.handle as J;
+    job.handle = undefined;
+    this.sink?.complete(handle, reason);
     this.release(job);
   }
 
@@ -350,8 +357,10 @@ export class GraphNetwork<J> {
     }
     this.jobs.delete(id);
     job.activations = undefined;
-    if (!job.cancelled) {
-      this.sink?.complete(job.handle, job.error);
+    const handle = job.handle;
+    job.handle = undefined;
+    if (!job.cancelled && handle !== undefined) {
+      this.sink?.complete(handle, job.error);
     }
   }
 
