@@ -5,13 +5,14 @@
 import * as amqp from 'amqplib';
 import * as mqtt from 'mqtt';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startMosquitto, startRabbitMQ, type BrokerHandle } from '../harness/brokers';
 import { runCli, startCli } from '../harness/cli';
 import { uniqueRole } from '../harness/client';
+import { openFbpSocket } from '../harness/fbp-socket';
 import { makeTlsMaterial, type TlsFiles } from '../harness/tls';
 import { eventually } from '../harness/wait';
 
@@ -69,6 +70,27 @@ describe('TLS', () => {
     assert.deepEqual(answers, ['"over TLS"']);
     runtime.child.kill('SIGTERM');
     assert.equal((await runtime.exited).code, 0);
+  });
+
+  test('setup and the coordinator work over TLS too, and start their participants with it', async (t) => {
+    for (const broker of [rabbit, mosquitto]) {
+      const [first, second] = [uniqueRole('a'), uniqueRole('b')];
+      const file = path.join(dir, `${first}.fbp`);
+      await writeFile(file, `${first}(core/Repeat) OUT -> IN ${second}(core/Repeat)\n`);
+      const setup = await runCli(t, ['setup', file, '--participants', '--broker', broker.tlsUrl as string, ...flags()], {}, 60_000);
+      assert.equal(setup.code, 0, setup.stderr);
+      assert.match(setup.stdout, new RegExp(`PUBSUB:\\s+${first}\\.OUT -> ${second}\\.IN`));
+
+      const coordinator = startCli(t, ['coordinator', '--broker', broker.tlsUrl as string, '--port', '0', ...flags()]);
+      await coordinator.waitForOutput(/on (ws:\/\/127\.0\.0\.1:\d+)/);
+      const client = await openFbpSocket(t, /on (ws:\/\/127\.0\.0\.1:\d+)/.exec(coordinator.stdout)?.[1] as string);
+      client.send({ protocol: 'graph', command: 'clear', payload: { id: 'tls', main: true } });
+      client.send({ protocol: 'graph', command: 'addnode', payload: { id: first, component: 'core/Repeat', metadata: {}, graph: 'tls' } });
+      await eventually(() => client.received.length >= 2, () => `two replies: ${JSON.stringify(client.received)}`);
+      assert.deepEqual(client.received.map((m) => `${m.protocol}:${m.command}`), ['graph:clear', 'graph:addnode']);
+      coordinator.child.kill('SIGTERM');
+      assert.equal((await coordinator.exited).code, 0);
+    }
   });
 
   test('without the CA, the broker certificate is refused with one line', async (t) => {

@@ -8,6 +8,7 @@ import { Coordinator } from '../coordinator/coordinator';
 import { serveCoordinatorRuntime } from '../coordinator/fbp-runtime';
 import { InvalidOptionError } from '../errors';
 import { Host } from '../host/host';
+import { readTls } from '../participant/connection';
 import { describeBinding } from '../protocol/bindings';
 import { createComponentLoader, loadGraphFile } from '../runtime/graph-source';
 import { EMBEDDED_URL } from '../transport/embedded';
@@ -24,6 +25,9 @@ export interface CoordinatorFlags extends OpsFlags {
   host: string;
   port: string;
   secret?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 /** Coordinate the system of `flags.graph` (or an empty one) and serve it until SIGTERM. */
@@ -38,7 +42,8 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
   const graphName = file ? path.basename(file).replace(/\.(fbp|json)$/i, '') : 'main';
   const loader = await createComponentLoader(basedir);
   const broker = configuredBroker(flags.broker);
-  const { transport, embedded } = await chooseBroker(broker, { startEmbedded: true });
+  const tls = readTls({ ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey });
+  const { transport, embedded } = await chooseBroker(broker, { startEmbedded: true, transport: tls ? { tls } : {} });
   const coordinator = new Coordinator(transport);
   coordinator.on('bound', (binding) => info(describeBinding(binding)));
   coordinator.on('unbound', (binding) => info(`unbound ${describeBinding(binding)}`));
@@ -48,10 +53,10 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
       info(`participant ${change}: ${definition.id} (${definition.role}, ${definition.component})`);
     }
   });
-  const host = new Host({ broker: broker ?? EMBEDDED_URL, basedir });
+  const host = new Host({ broker: broker ?? EMBEDDED_URL, basedir, tlsCa: flags.tlsCa, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey });
   host.on('warning', (role, err) => warn(`${role}: ${err.message}`));
   await coordinator.start();
-  const ops = await startCoordinatorOps(flags, { coordinator, transport, brokerUrl: broker ?? EMBEDDED_URL, host });
+  const ops = await startCoordinatorOps(flags, { coordinator, transport, brokerUrl: broker ?? EMBEDDED_URL, tls, host });
   const runtime = await serveCoordinatorRuntime(coordinator, graph, { host: flags.host, port, secret: flags.secret, graphName, participantHost: host, loader });
   info(`FBP runtime for ${file ? path.basename(file) : 'an empty system'} on ${runtime.address} (id ${runtime.id}); connect Flowhub to it`);
   info(`open in Flowhub: ${flowhubLink(runtime.address, runtime.id)}${flags.secret ? ' (give it the secret there)' : ''}`);

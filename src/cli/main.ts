@@ -86,6 +86,9 @@ export function program(): Command {
     .option('--http-port <port>', 'with --participants: serve their /metrics, /healthz and /readyz on this port')
     .option('--http-host <host>', `address for --http-port (default ${DEFAULT_HTTP_HOST})`)
     .addOption(new Option('--log-format <format>', 'with --participants: text, or json (a JSON line per job outcome)').choices(['text', 'json']).default('text'))
+    .option('--tls-ca <file>', 'CA certificate(s) to trust, PEM (amqps://, mqtts://)')
+    .option('--tls-cert <file>', 'client certificate, PEM')
+    .option('--tls-key <file>', 'client private key, PEM')
     .action(async (graph: string, flags) => setup(graph, flags));
 
   cli
@@ -99,6 +102,9 @@ export function program(): Command {
     .option('--secret <secret>', 'required of every client request; required itself when --host is not loopback')
     .option('--http-port <port>', 'serve the live system page (/), /metrics, /healthz and /readyz on this port')
     .option('--http-host <host>', `address for --http-port (default ${DEFAULT_HTTP_HOST})`)
+    .option('--tls-ca <file>', 'CA certificate(s) to trust, PEM (amqps://, mqtts://)')
+    .option('--tls-cert <file>', 'client certificate, PEM')
+    .option('--tls-key <file>', 'client private key, PEM')
     .action(async (flags) => coordinate(flags));
 
   cli

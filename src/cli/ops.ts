@@ -15,6 +15,7 @@ import { ParticipantMetrics } from '../ops/metrics';
 import { QueueInspector } from '../ops/queue-depths';
 import { registerSystemMetrics, systemRoutes } from '../ops/system-endpoint';
 import { SystemView } from '../ops/system-view';
+import type { TlsOptions } from '../transport/options';
 import type { Transport } from '../transport/transport';
 import { info, warn } from './output';
 
@@ -120,7 +121,7 @@ export interface CoordinatorOps {
 /** Serve the coordinator's page, metrics and health on `--http-port`; undefined without it. */
 export async function startCoordinatorOps(
   flags: OpsFlags,
-  system: { coordinator: Coordinator; transport: Transport; brokerUrl: string; host: Host },
+  system: { coordinator: Coordinator; transport: Transport; brokerUrl: string; tls?: TlsOptions | undefined; host: Host },
 ): Promise<CoordinatorOps | undefined> {
   if (flags.httpPort === undefined) {
     if (flags.httpHost !== undefined) {
@@ -130,7 +131,7 @@ export async function startCoordinatorOps(
   }
   const port = parsePort(flags.httpPort, '--http-port');
   const { coordinator, transport, host } = system;
-  const inspector = transport.protocol === 'amqp' ? await QueueInspector.connect(system.brokerUrl) : undefined;
+  const inspector = transport.protocol === 'amqp' ? await QueueInspector.connect(system.brokerUrl, system.tls) : undefined;
   const view = new SystemView(coordinator, transport, inspector);
   const metrics = new ParticipantMetrics();
   registerSystemMetrics(metrics.registry, view);

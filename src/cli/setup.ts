@@ -10,6 +10,7 @@ import { planSystem } from '../host/system';
 import { describeBinding } from '../protocol/bindings';
 import { createComponentLoader, loadGraphFile } from '../runtime/graph-source';
 import path from 'node:path';
+import { readTls } from '../participant/connection';
 import { chooseBroker, configuredBroker } from './broker';
 import { jobReporter, logFormat, ProcessOps, type OpsFlags } from './ops';
 import { info, warn } from './output';
@@ -18,6 +19,9 @@ import { onSignals, printDefinition } from './run';
 /** Flags of the setup command. */
 export interface SetupFlags extends OpsFlags {
   broker?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
   basedir?: string;
   participants?: boolean;
   forever?: boolean;
@@ -34,7 +38,8 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
     throw new InvalidOptionError('--http-port serves the metrics of the participants hosted here: give --participants');
   }
   const broker = configuredBroker(flags.broker);
-  const { transport, embedded } = await chooseBroker(broker, { startEmbedded: flags.participants === true });
+  const tls = readTls({ ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey });
+  const { transport, embedded } = await chooseBroker(broker, { startEmbedded: flags.participants === true, transport: tls ? { tls } : {} });
   const url = broker ?? 'mqtt://127.0.0.1:1883';
 
   const coordinator = new Coordinator(transport);
@@ -64,7 +69,7 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
     if (flags.participants) {
       const plan = await planSystem(file, await createComponentLoader(basedir), basedir);
       ops = await ProcessOps.start(flags);
-      host = new Host({ broker: url, basedir });
+      host = new Host({ broker: url, basedir, tlsCa: flags.tlsCa, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey });
       const watching = ops;
       host.announceWith(ops.discoveryFields(flags));
       host.on('added', (participant) => watching.watch(participant));
