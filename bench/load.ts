@@ -129,17 +129,13 @@ export function merge(runs: readonly LoadResult[]): LoadResult {
   const latencies = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const answered = runs.reduce((sum, r) => sum + r.answered, 0);
   const seconds = runs.reduce((sum, r) => sum + r.seconds, 0);
-  return {
-    answered,
-    seconds,
-    perSecond: answered / seconds,
-    p50: percentile(latencies, 0.5),
-    p99: percentile(latencies, 0.99),
-    lost: runs.reduce((sum, r) => sum + r.lost, 0),
-    duplicated: runs.reduce((sum, r) => sum + r.duplicated, 0),
-    sent: runs.reduce((sum, r) => sum + r.sent, 0),
-    latencies,
-  };
+  const total = (field: 'lost' | 'duplicated' | 'sent'): number => runs.reduce((sum, r) => sum + r[field], 0);
+  return result(latencies, answered, seconds, { lost: total('lost'), duplicated: total('duplicated'), sent: total('sent') });
+}
+
+/** A result from sorted latencies and counts. */
+function result(latencies: number[], answered: number, seconds: number, counts: Pick<LoadResult, 'lost' | 'duplicated' | 'sent'>): LoadResult {
+  return { answered, seconds, perSecond: answered / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), ...counts, latencies };
 }
 
 /** Drive a participant with `options.inFlight` messages in flight. */
@@ -235,17 +231,7 @@ export async function drive(wire: Wire, options: LoadOptions): Promise<LoadResul
   wire.onBody = () => undefined;
   const seconds = (measureEnd - measureStart) / 1000;
   latencies.sort((a, b) => a - b);
-  return {
-    answered,
-    seconds,
-    perSecond: answered / seconds,
-    p50: percentile(latencies, 0.5),
-    p99: percentile(latencies, 0.99),
-    lost: pending.size,
-    duplicated,
-    sent: next,
-    latencies,
-  };
+  return result(latencies, answered, seconds, { lost: pending.size, duplicated, sent: next });
 }
 
 /** Nagle's algorithm off on an mqtt.js client's socket (mqtt.js has no option for it). */
