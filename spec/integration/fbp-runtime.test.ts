@@ -64,6 +64,9 @@ describe('coordinator command: the system as one FBP runtime', () => {
     const [status] = await ask({ protocol: 'network', command: 'getstatus', payload: { graph: 'Shown' } }, 1);
     // Started with the command; not running: nothing in flight.
     assert.deepEqual(status?.payload, { graph: 'Shown', started: true, running: false });
+    // Its schema has no room for responseTo: a strict client would refuse the reply with one.
+    const [edges] = await ask({ protocol: 'network', command: 'edges', payload: { graph: 'Shown', edges: [] }, requestId: 'e1' }, 1);
+    assert.deepEqual(edges, { protocol: 'network', command: 'edges', payload: { edges: [], graph: 'Shown' } });
     const [refused] = await ask({ protocol: 'graph', command: 'addnode', payload: { id: 'x', component: 'none/Such', graph: 'Shown' } }, 1);
     assert.equal(refused?.command, 'error');
     runtime.child.kill('SIGTERM');

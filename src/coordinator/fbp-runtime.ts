@@ -15,7 +15,7 @@ import * as noflo from 'noflo';
 import { errorMessage, InvalidOptionError } from '../errors';
 import type { Host } from '../host/host';
 import type { Participant } from '../participant/participant';
-import { FBP_PROTOCOL_VERSION, participantComponent, reply, type Reply, type Request } from '../participant/fbp-endpoint';
+import { error, FBP_PROTOCOL_VERSION, participantComponent, reply, type Reply, type Request } from '../participant/fbp-endpoint';
 import { serveFbpWebSocket, type FbpClient, type WebSocketEndpoint } from '../participant/fbp-websocket';
 import type { ComponentLoader, Graph } from '../runtime/graph-source';
 import type { Subscription } from '../transport/transport';
@@ -253,7 +253,7 @@ class SystemRuntime implements CoordinatorRuntime {
 
   private async respond(request: Request | string, client: FbpClient): Promise<Reply[]> {
     if (typeof request === 'string') {
-      return [reply(undefined, 'runtime', 'error', { message: request })];
+      return [error(undefined, 'runtime', request)];
     }
     if (this.options.secret && request.secret !== this.options.secret && request.payload.secret !== this.options.secret) {
       return [reply(request, request.protocol, 'error', { message: `${request.protocol}:${request.command}: wrong or missing secret` })];

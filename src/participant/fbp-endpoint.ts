@@ -75,7 +75,7 @@ export async function serveFbpProtocol(transport: Transport, id: string, handler
       const request = parseRequest(delivery.body);
       Promise.resolve()
         .then(() => handler.respond(request, client))
-        .catch((err: unknown) => [error(typeof request === 'string' ? undefined : request, typeof request === 'string' ? 'runtime' : request.protocol, errorMessage(err))])
+        .catch((err: unknown) => [failure(request, err)])
         .then((replies) => Promise.all(replies.map(send)))
         .catch((err: unknown) => debug('reply failed: %s', errorMessage(err)))
         .finally(() => void delivery.ack());
@@ -134,16 +134,30 @@ export function parseRequest(body: Buffer): Request | string {
   return request;
 }
 
+/** Messages whose schemas, unlike the others', leave no room for `responseTo`. */
+const WITHOUT_RESPONSE_TO = new Set(['network:edges', 'runtime:packet']);
+
+/** A message answering `request` (with its `requestId` as `responseTo`, where the protocol allows one). */
 export function reply(request: Request | undefined, protocol: string, command: string, payload: unknown): Reply {
-  const message: Reply = { protocol, command, payload };
-  if (request?.requestId) {
-    message.responseTo = request.requestId;
+  return message(protocol, command, payload, request?.requestId);
+}
+
+/** A message, answering the request `responseTo` where the protocol allows it. */
+export function message(protocol: string, command: string, payload: unknown, responseTo: string | undefined): Reply {
+  const result: Reply = { protocol, command, payload };
+  if (responseTo && !WITHOUT_RESPONSE_TO.has(`${protocol}:${command}`)) {
+    result.responseTo = responseTo;
   }
-  return message;
+  return result;
 }
 
 export function error(request: Request | undefined, protocol: string, message: string): Reply {
   return reply(request, protocol, 'error', { message });
+}
+
+/** The error answering `request` (or a message that was not one) that failed with `err`. */
+export function failure(request: Request | string, err: unknown): Reply {
+  return typeof request === 'string' ? error(undefined, 'runtime', errorMessage(err)) : error(request, request.protocol, errorMessage(err));
 }
 
 /** A port as `component:component` describes it. */

@@ -7,7 +7,7 @@
  * that nothing the protocol does not define, a secret or an error's stack,
  * is ever sent.
  */
-import type { Reply } from './fbp-endpoint';
+import { message, type Reply } from './fbp-endpoint';
 
 /** `true`: kept as it is; an object: only its listed fields; `[shape]`: an array of such. */
 type Shape = { readonly [key: string]: true | Shape | readonly [Shape] } | true;
@@ -72,9 +72,6 @@ const OUTPUT: Readonly<Record<string, Shape>> = {
   'trace:dump': { graph: true, type: true, flowtrace: true },
 };
 
-/** Messages whose schemas, unlike the others', leave no room for `responseTo`. */
-const WITHOUT_RESPONSE_TO = new Set(['network:edges', 'runtime:packet']);
-
 /**
  * The message `protocol:command` with `payload` cut to the protocol's shape,
  * or undefined when the protocol defines no such message. An `Error` payload
@@ -86,11 +83,7 @@ export function protocolMessage(protocol: string, command: string, payload: unkn
     return undefined;
   }
   const plain: unknown = payload instanceof Error ? { message: payload.message } : jsonValue(payload);
-  const message: Reply = { protocol, command, payload: pick(plain, shape) };
-  if (responseTo !== undefined && !WITHOUT_RESPONSE_TO.has(`${protocol}:${command}`)) {
-    message.responseTo = responseTo;
-  }
-  return message;
+  return message(protocol, command, pick(plain, shape), responseTo);
 }
 
 function jsonValue(value: unknown): unknown {

@@ -9,7 +9,7 @@
 import createDebug from 'debug';
 import { WebSocket, WebSocketServer } from 'ws';
 import { BrokerError, ErrorCode, errorMessage } from '../errors';
-import { error, parseRequest, type Reply, type Request } from './fbp-endpoint';
+import { failure, parseRequest, type Reply, type Request } from './fbp-endpoint';
 
 const debug = createDebug('noflo-runtime-msgflo:fbp-websocket');
 
@@ -68,8 +68,7 @@ export async function serveFbpWebSocket(host: string, port: number, handler: Fbp
         try {
           replies = await answer.respond(request, client);
         } catch (err) {
-          const protocol = typeof request === 'string' ? 'runtime' : request.protocol;
-          replies = [error(typeof request === 'string' ? undefined : request, protocol, errorMessage(err))];
+          replies = [failure(request, err)];
         }
         for (const reply of replies) {
           client.send(reply);
