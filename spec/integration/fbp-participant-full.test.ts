@@ -174,3 +174,21 @@ describe('participant FBP protocol, read-only (default)', () => {
     assertFbpMessages(received());
   });
 });
+
+describe('participant FBP protocol, status', () => {
+  test('a paused participant says it is not running, and running again once resumed', async (t) => {
+    const participant = await startParticipant(t, mqttUrl(), { name: uniqueRole('paused'), graph: 'core/Repeat', protocolPort: 0 });
+    const client = await openFbpSocket(t, participant.protocolAddress as string);
+    const status = async (): Promise<unknown> => {
+      const next = client.next();
+      client.send({ protocol: 'network', command: 'getstatus', payload: { graph: 'core/Repeat' } });
+      return (await next).payload;
+    };
+    assert.deepEqual(await status(), { graph: 'core/Repeat', started: true, running: true });
+    await participant.pause();
+    assert.deepEqual(await status(), { graph: 'core/Repeat', started: false, running: false });
+    await participant.resume();
+    assert.deepEqual(await status(), { graph: 'core/Repeat', started: true, running: true });
+    assertFbpMessages(client.received);
+  });
+});

@@ -34,6 +34,12 @@ interface Exported {
   readonly port: string;
 }
 
+/** One tap on a queue and who is watching it. */
+interface SharedTap {
+  readonly handlers: Set<(data: unknown) => void>;
+  readonly subscription: Promise<Subscription>;
+}
+
 /** Coordinator settings. */
 export interface CoordinatorOptions {
   /** Forget participants not heard from for this long (default 60 s). */
@@ -51,6 +57,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private readonly bound = new Map<string, Binding>();
   private readonly iipsSent = new Set<number>();
   private readonly outTaps = new Map<string, { queue: string; subscription: Subscription }>();
+  /** Taps by queue, shared by everyone watching it (see {@link Coordinator.tap}). */
+  private readonly taps = new Map<string, SharedTap>();
   private discovery: Subscription | undefined;
   private work: Promise<void> = Promise.resolve();
 
@@ -86,9 +94,12 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.registry.stop();
     await this.work;
     await this.discovery?.cancel();
-    for (const tap of this.outTaps.values()) {
-      await tap.subscription.cancel();
+    this.outTaps.clear();
+    for (const tap of this.taps.values()) {
+      tap.handlers.clear();
+      await tap.subscription.then((subscription) => subscription.cancel()).catch(() => undefined);
     }
+    this.taps.clear();
     await this.transport.close();
   }
 
@@ -164,9 +175,51 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     await this.transport.send('inqueue', queue, data);
   }
 
-  /** Receive what a role publishes on the outqueue `queue` (a private tap; see {@link Transport.tap}). */
-  tap(queue: string, handler: (data: unknown) => void): Promise<Subscription> {
-    return this.transport.tap(queue, handler);
+  /**
+   * Receive what is published on the outqueue `queue` (see {@link
+   * Transport.tap}). Everyone watching one queue through this coordinator
+   * (exported outports, FBP clients, the system page) shares one tap, so each
+   * message crosses the broker to us once.
+   */
+  async tap(queue: string, handler: (data: unknown) => void): Promise<Subscription> {
+    let shared = this.taps.get(queue);
+    if (!shared) {
+      const handlers = new Set<(data: unknown) => void>();
+      const created: SharedTap = {
+        handlers,
+        subscription: this.transport.tap(queue, (data) => {
+          for (const each of handlers) {
+            each(data);
+          }
+        }),
+      };
+      this.taps.set(queue, created);
+      created.subscription.catch(() => this.taps.get(queue) === created && this.taps.delete(queue));
+      shared = created;
+    }
+    const tap = shared;
+    tap.handlers.add(handler);
+    try {
+      await tap.subscription;
+    } catch (err) {
+      tap.handlers.delete(handler);
+      throw err;
+    }
+    let released = false;
+    const release = async (): Promise<void> => {
+      if (released) {
+        return;
+      }
+      released = true;
+      tap.handlers.delete(handler);
+      if (tap.handlers.size === 0 && this.taps.get(queue) === tap) {
+        this.taps.delete(queue);
+        const subscription = await tap.subscription;
+        await subscription.cancel();
+        await subscription.close();
+      }
+    };
+    return { cancel: release, close: release };
   }
 
   /** Send a packet to an exported inport of the system graph. */
@@ -251,7 +304,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     }
     for (const [name, queue] of wanted) {
       if (!this.outTaps.has(name)) {
-        this.outTaps.set(name, { queue, subscription: await this.transport.tap(queue, (data) => this.emit('data', name, data)) });
+        this.outTaps.set(name, { queue, subscription: await this.tap(queue, (data) => this.emit('data', name, data)) });
       }
     }
   }

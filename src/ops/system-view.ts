@@ -183,7 +183,7 @@ export class SystemView extends EventEmitter<SystemViewEvents> {
       if (!this.taps.has(queue)) {
         const tap: Tap = { count: 0, history: [], subscription: Promise.resolve(undefined) };
         Object.assign(tap, {
-          subscription: this.transport.tap(queue, () => (tap.count += 1)).catch((err: unknown) => {
+          subscription: this.coordinator.tap(queue, () => (tap.count += 1)).catch((err: unknown) => {
             debug('cannot tap %s: %s', queue, errorMessage(err));
             this.taps.delete(queue); // Tried again next tick.
             return undefined;

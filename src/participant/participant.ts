@@ -220,7 +220,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       definition,
       graph: (this.source as GraphSource).graph,
       get running() {
-        return !self.stopping;
+        return !self.stopping && !self.paused;
       },
       flowtrace: this.flowtrace,
     };
