@@ -64,6 +64,10 @@ for (const broker of brokerUrls()) {
       assert.equal(await page.locator(`[data-edge="${b}.out->${c}.in"]`).getAttribute('class').then((k) => k?.includes('roundrobin')), true);
       const failedText = (): Promise<string | null> => page.locator(`[data-role="${a}"] [data-count="failed"]`).textContent();
       assert.equal(await failedText(), '0');
+      // Counts start when the coordinator's taps are in place; the page says when they are.
+      for (const counted of [`[data-edge="${a}.out->${b}.in"]`, `[data-edge="${b}.out->${c}.in"]`, `[data-role="${a}"]`]) {
+        await page.locator(`${counted}[data-counting="true"]`).waitFor({ timeout: 15_000 });
+      }
 
       // Traffic: 5 good messages through the chain, 2 failing in the first role.
       const peer = await connectClient(broker.kind, broker.url);

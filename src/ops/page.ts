@@ -207,12 +207,14 @@ export const SYSTEM_PAGE = `<!doctype html>
       setText(g, 'dead', count(r.deadLettered));
       var failed = g.querySelector('[data-count="failed"]');
       if (failed) failed.setAttribute('class', r.failed > 0 ? 'bad' : '');
+      g.setAttribute('data-counting', String(r.counting));
     });
     s.edges.forEach(function (e) {
       var g = svg.querySelector('[data-edge-id="' + CSS.escape(e.id) + '"]');
       if (!g) return;
-      setText(g, 'rate', e.rate.toFixed(1) + ' msg/s (' + e.total + ' seen)');
+      setText(g, 'rate', e.counting ? e.rate.toFixed(1) + ' msg/s (' + e.total + ' seen)' : 'not watched yet');
       g.setAttribute('data-total', String(e.total));
+      g.setAttribute('data-counting', String(e.counting));
       g.setAttribute('class', 'edge ' + e.type + (e.rate > 0 ? ' active' : ''));
     });
     s.deadLetters.forEach(function (d) {

@@ -45,6 +45,8 @@ export interface RoleView {
   readonly inFlight: number | null;
   /** Failed messages seen on its dead-letter exchanges/topics since the view started. */
   readonly failed: number;
+  /** Whether all its dead-letter exchanges/topics are tapped yet: until then, failures are not all counted. */
+  readonly counting: boolean;
   /** Messages kept in its dead-letter queues (AMQP); null when unknown. */
   readonly deadLettered: number | null;
 }
@@ -59,6 +61,8 @@ export interface EdgeView {
   readonly rate: number;
   /** Messages seen on it since the view started. */
   readonly total: number;
+  /** Whether its source queue is tapped yet: until then, messages on it are not counted. */
+  readonly counting: boolean;
 }
 
 /** A dead-letter queue (or topic) of an inport. */
@@ -87,6 +91,8 @@ export interface SystemSnapshot {
 
 interface Tap {
   readonly subscription: Promise<Subscription | undefined>;
+  /** Set once the broker delivers to the tap. */
+  live: boolean;
   count: number;
   history: number[];
 }
@@ -181,13 +187,19 @@ export class SystemView extends EventEmitter<SystemViewEvents> {
     }
     for (const queue of wanted) {
       if (!this.taps.has(queue)) {
-        const tap: Tap = { count: 0, history: [], subscription: Promise.resolve(undefined) };
+        const tap: Tap = { live: false, count: 0, history: [], subscription: Promise.resolve(undefined) };
         Object.assign(tap, {
-          subscription: this.coordinator.tap(queue, () => (tap.count += 1)).catch((err: unknown) => {
-            debug('cannot tap %s: %s', queue, errorMessage(err));
-            this.taps.delete(queue); // Tried again next tick.
-            return undefined;
-          }),
+          subscription: this.coordinator.tap(queue, () => (tap.count += 1)).then(
+            (subscription) => {
+              tap.live = true;
+              return subscription;
+            },
+            (err: unknown) => {
+              debug('cannot tap %s: %s', queue, errorMessage(err));
+              this.taps.delete(queue); // Tried again next tick.
+              return undefined;
+            },
+          ),
         });
         this.taps.set(queue, tap);
       }
@@ -212,6 +224,7 @@ export class SystemView extends EventEmitter<SystemViewEvents> {
     }
     const depthOf = (queue: string): number | null => this.depths.get(queue)?.messages ?? null;
     const failedOf = (queue: string): number => this.taps.get(deadLetterQueueName(queue))?.count ?? 0;
+    const live = (queue: string): boolean => this.taps.get(queue)?.live ?? false;
     const portOwner = new Map<string, { role: string; port: string }>();
     const roles: RoleView[] = [];
     const deadLetters: DeadLetterView[] = [];
@@ -242,6 +255,7 @@ export class SystemView extends EventEmitter<SystemViewEvents> {
         outports,
         inFlight: this.inFlight.get(role) ?? null,
         failed: inports.reduce((sum, p) => sum + failedOf(p.queue), 0),
+        counting: inports.every((p) => live(deadLetterQueueName(p.queue))),
         deadLettered: kept,
       });
     }
@@ -257,6 +271,7 @@ export class SystemView extends EventEmitter<SystemViewEvents> {
           tgt: { ...tgt, queue: binding.tgt },
           rate: Math.round(this.rate(binding.src) * 100) / 100,
           total: this.taps.get(binding.src)?.count ?? 0,
+          counting: live(binding.src),
         });
       }
     }
