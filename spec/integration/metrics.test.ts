@@ -1,11 +1,12 @@
 /**
  * `--http-port`: metrics counted exactly after a known load, health and
- * readiness (also across a broker loss), JSON job logs without credentials.
+ * readiness (also across a broker loss, on both brokers and for the
+ * coordinator), JSON job logs without credentials.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { METRIC_NAMES as M } from '../../src/ops/metrics';
-import { startMosquitto } from '../harness/brokers';
+import { startMosquitto, startRabbitMQ } from '../harness/brokers';
 import { startCli } from '../harness/cli';
 import { connectClient, uniqueRole } from '../harness/client';
 import { brokerUrls } from '../harness/env';
@@ -77,20 +78,39 @@ for (const broker of brokerUrls()) {
 }
 
 describe('readiness', () => {
-  test('/readyz turns 503 with the reason while the broker is gone, and 200 once it is back', async (t) => {
+  for (const kind of ['amqp', 'mqtt'] as const) {
+    test(`/readyz turns 503 with the reason while the ${kind} broker is gone, and 200 once it is back`, async (t) => {
+      const broker = kind === 'amqp' ? await startRabbitMQ() : await startMosquitto();
+      t.after(() => broker.stop());
+      const role = uniqueRole('ready');
+      const cli = startCli(t, ['--name', role, '--graph', 'core/Repeat', '--broker', broker.url, '--http-port', '0']);
+      await cli.waitForOutput(/is running on/, 30_000);
+      const base = endpointFrom(cli.stdout);
+      assert.equal((await get(`${base}/readyz`)).status, 200);
+      await broker.kill();
+      const down = await pollUntil(`${base}/readyz`, ({ status }) => status === 503);
+      assert.match(down.body, new RegExp(`^not ready: ${role}: not connected to ${kind}://`));
+      assert.ok(!down.body.includes(':guest@'), `no password in the reason: ${down.body}`);
+      assert.equal((await get(`${base}/healthz`)).status, 200, 'alive all along');
+      await broker.start();
+      await pollUntil(`${base}/readyz`, ({ status }) => status === 200, 60_000);
+    });
+  }
+
+  test("the coordinator's /readyz turns 503 while its broker is gone, and 200 once it is back", async (t) => {
     const broker = await startMosquitto();
     t.after(() => broker.stop());
-    const role = uniqueRole('ready');
-    const cli = startCli(t, ['--name', role, '--graph', 'core/Repeat', '--broker', broker.url, '--http-port', '0']);
-    await cli.waitForOutput(/is running on/);
-    const base = endpointFrom(cli.stdout);
+    const cli = startCli(t, ['coordinator', '--broker', broker.url, '--port', '0', '--http-port', '0']);
+    await cli.waitForOutput(/live system page on/, 30_000);
+    const base = /live system page on (http:\/\/\S+)\//.exec(cli.stdout)?.[1] as string;
     assert.equal((await get(`${base}/readyz`)).status, 200);
     await broker.kill();
     const down = await pollUntil(`${base}/readyz`, ({ status }) => status === 503);
-    assert.match(down.body, new RegExp(`^not ready: ${role}: not connected to mqtt://`));
+    assert.match(down.body, /^not ready: coordinator: not connected to mqtt:\/\/127\.0\.0\.1:/);
     assert.equal((await get(`${base}/healthz`)).status, 200, 'alive all along');
     await broker.start();
-    await pollUntil(`${base}/readyz`, ({ status }) => status === 200, 30_000);
+    await pollUntil(`${base}/readyz`, ({ status }) => status === 200, 60_000);
+    assert.equal(cli.child.exitCode, null, 'the coordinator is still running');
   });
 });
 
