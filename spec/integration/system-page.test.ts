@@ -12,7 +12,8 @@ import { startCli } from '../harness/cli';
 import { connectClient, uniqueRole } from '../harness/client';
 import { brokerUrls } from '../harness/env';
 import { temporaryFile } from '../harness/files';
-import { endpointFrom, get, pollUntil } from '../harness/metrics';
+import { SYSTEM_METRIC_NAMES } from '../../src/ops/system-endpoint';
+import { endpointFrom, get, pollUntil, sample } from '../harness/metrics';
 import { FIXTURES } from '../harness/participants';
 
 /** Poll `condition` until it holds; fail naming `what` after `timeoutMs`. */
@@ -86,6 +87,14 @@ for (const broker of brokerUrls()) {
         await until(async () => (await count(a, 'dead')()) === '2', `2 dead letters kept for ${a}`);
       }
       await until(async () => (await count(c, 'inflight')()) === '0', `in flight read from ${c}'s metrics`);
+      // The same counts on the coordinator's /metrics, exactly.
+      const metrics = (await get(`${base}/metrics`)).body;
+      assert.equal(sample(metrics, SYSTEM_METRIC_NAMES.edgeMessages, { src: `${a}.out`, tgt: `${b}.in`, type: 'pubsub' }), 5);
+      assert.equal(sample(metrics, SYSTEM_METRIC_NAMES.edgeMessages, { src: `${b}.out`, tgt: `${c}.in`, type: 'roundrobin' }), 5);
+      assert.equal(sample(metrics, SYSTEM_METRIC_NAMES.failed, { role: a }), 2);
+      assert.equal(sample(metrics, SYSTEM_METRIC_NAMES.failed, { role: b }), 0);
+      assert.equal(sample(metrics, SYSTEM_METRIC_NAMES.participants, { role: c }), 1);
+      assert.equal(sample(metrics, SYSTEM_METRIC_NAMES.inFlight, { role: c }), 0);
       await mkdir(TEST_OUTPUT, { recursive: true });
       const file = path.join(TEST_OUTPUT, `system-page-${broker.kind}.png`);
       await page.screenshot({ path: file, fullPage: true });
