@@ -98,8 +98,11 @@ export class ProcessOps {
     return { metrics: `http://${announced}:${this.endpoint.port}/metrics` };
   }
 
-  /** Count and follow a participant; call before it starts. */
+  /** Count and follow a participant; call before it starts. Without an endpoint nobody would read the counts: nothing is counted. */
   watch(participant: Participant): void {
+    if (!this.endpoint) {
+      return;
+    }
     this.metrics.watch(participant);
     this.health.watch(participant);
     participant.once('announced', () => this.metrics.started(participant));
