@@ -33,26 +33,42 @@ export class ParticipantMetrics {
   /** Everything this process exposes on `/metrics`, default process metrics included. */
   readonly registry: Registry;
   private readonly participants = new Set<Participant>();
-  private readonly received: Counter<'role' | 'port'>;
-  private readonly acked: Counter<'role' | 'port'>;
-  private readonly nacked: Counter<'role' | 'port'>;
-  private readonly deadLettered: Counter<'role' | 'port'>;
-  private readonly timedOut: Counter<'role' | 'port'>;
+  /**
+   * Counts by role and port, as plain numbers: read into the counters only
+   * when scraped, so a job costs a few increments rather than a label hash
+   * per counter.
+   */
+  private readonly inCounts = new Map<string, Map<string, InportCounts>>();
+  private readonly outCounts = new Map<string, Map<string, { published: number }>>();
   private readonly duration: Histogram<'role' | 'port' | 'outcome'>;
-  private readonly published: Counter<'role' | 'port'>;
   private readonly announced: Counter<'role'>;
 
   constructor(registry = new Registry()) {
     this.registry = registry;
     collectDefaultMetrics({ register: registry });
     const registers = [registry];
-    const perPort = (name: string, help: string): Counter<'role' | 'port'> => new Counter({ name, help, labelNames: ['role', 'port'], registers });
-    this.received = perPort(METRIC_NAMES.received, 'Messages received on an inport (each one a job)');
-    this.acked = perPort(METRIC_NAMES.acked, 'Jobs completed and acknowledged');
-    this.nacked = perPort(METRIC_NAMES.nacked, 'Jobs failed (error output, exception, timeout, unreadable message)');
-    this.deadLettered = perPort(METRIC_NAMES.deadLettered, 'Failed jobs whose message was kept in the dead-letter queue (--deadletter ports)');
-    this.timedOut = perPort(METRIC_NAMES.timedOut, 'Jobs failed by --job-timeout');
-    this.published = perPort(METRIC_NAMES.published, 'Outputs the broker confirmed, by outport');
+    const perPort = <C>(name: string, help: string, counts: Map<string, Map<string, C>>, field: keyof C): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['role', 'port'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [role, ports] of counts) {
+            for (const [port, count] of ports) {
+              this.inc({ role, port }, count[field] as number);
+            }
+          }
+        },
+      });
+    };
+    perPort(METRIC_NAMES.received, 'Messages received on an inport (each one a job)', this.inCounts, 'received');
+    perPort(METRIC_NAMES.acked, 'Jobs completed and acknowledged', this.inCounts, 'acked');
+    perPort(METRIC_NAMES.nacked, 'Jobs failed (error output, exception, timeout, unreadable message)', this.inCounts, 'nacked');
+    perPort(METRIC_NAMES.deadLettered, 'Failed jobs whose message was kept in the dead-letter queue (--deadletter ports)', this.inCounts, 'deadLettered');
+    perPort(METRIC_NAMES.timedOut, 'Jobs failed by --job-timeout', this.inCounts, 'timedOut');
+    perPort(METRIC_NAMES.published, 'Outputs the broker confirmed, by outport', this.outCounts, 'published');
     this.duration = new Histogram({
       name: METRIC_NAMES.duration,
       help: 'Job duration from delivery to settlement, in seconds',
@@ -95,8 +111,8 @@ export class ParticipantMetrics {
   /** Count what `participant` does from now on; call before it starts. */
   watch(participant: Participant): void {
     this.participants.add(participant);
-    participant.on('received', (port) => this.received.inc({ role: participant.role, port }));
-    participant.on('published', (port) => this.published.inc({ role: participant.role, port }));
+    participant.on('received', (port) => (this.inport(participant.role, port).received += 1));
+    participant.on('published', (port) => (this.outport(participant.role, port).published += 1));
     participant.on('announced', () => this.announced.inc({ role: participant.role }));
     participant.on('job', (outcome) => this.job(participant, outcome));
   }
@@ -106,12 +122,10 @@ export class ParticipantMetrics {
     const role = participant.role;
     const { inports, outports } = participant.definition;
     for (const port of inports.filter((p) => p.queue)) {
-      for (const counter of [this.received, this.acked, this.nacked, this.deadLettered, this.timedOut]) {
-        counter.inc({ role, port: port.id }, 0);
-      }
+      this.inport(role, port.id);
     }
     for (const port of outports.filter((p) => p.queue)) {
-      this.published.inc({ role, port: port.id }, 0);
+      this.outport(role, port.id);
     }
     this.announced.inc({ role }, 0);
   }
@@ -127,20 +141,52 @@ export class ParticipantMetrics {
   }
 
   private job(participant: Participant, outcome: JobOutcome): void {
-    const labels = { role: outcome.role, port: outcome.port };
+    const counts = this.inport(outcome.role, outcome.port);
     if (outcome.outcome === 'ack') {
-      this.acked.inc(labels);
+      counts.acked += 1;
     } else {
-      this.nacked.inc(labels);
+      counts.nacked += 1;
       if (participant.keepsDeadLetters(outcome.port)) {
-        this.deadLettered.inc(labels);
+        counts.deadLettered += 1;
       }
       if (outcome.reason === TIMEOUT_REASON) {
-        this.timedOut.inc(labels);
+        counts.timedOut += 1;
       }
     }
-    this.duration.observe({ ...labels, outcome: outcome.outcome }, outcome.duration / 1000);
+    this.duration.observe({ role: outcome.role, port: outcome.port, outcome: outcome.outcome }, outcome.duration / 1000);
   }
+
+  private inport(role: string, port: string): InportCounts {
+    return entry(this.inCounts, role, port, () => ({ received: 0, acked: 0, nacked: 0, deadLettered: 0, timedOut: 0 }));
+  }
+
+  private outport(role: string, port: string): { published: number } {
+    return entry(this.outCounts, role, port, () => ({ published: 0 }));
+  }
+}
+
+/** What happened to the messages of one inport of a role. */
+interface InportCounts {
+  received: number;
+  acked: number;
+  nacked: number;
+  deadLettered: number;
+  timedOut: number;
+}
+
+/** The counts of `role`'s `port` in `counts`, made by `create` the first time. */
+function entry<C>(counts: Map<string, Map<string, C>>, role: string, port: string, create: () => C): C {
+  let ports = counts.get(role);
+  if (!ports) {
+    ports = new Map();
+    counts.set(role, ports);
+  }
+  let count = ports.get(port);
+  if (!count) {
+    count = create();
+    ports.set(port, count);
+  }
+  return count;
 }
 
 /** The connections of `participants` (shared ones once), by broker URL. */
