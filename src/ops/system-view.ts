@@ -91,7 +91,7 @@ export interface SystemSnapshot {
 
 interface Tap {
   readonly subscription: Promise<Subscription | undefined>;
-  /** Set once the broker delivers to the tap. */
+  /** Set once the tap is in place: from then on, every message on the queue is counted. */
   live: boolean;
   count: number;
   history: number[];
