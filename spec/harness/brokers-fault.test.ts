@@ -21,10 +21,10 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 const MOSQUITTO_AUTOSAVE_WAIT_MS = 2_500;
 
 /**
- * RabbitMQ 3.x answers queue.declare-ok once Mnesia has the queue in memory;
- * Mnesia's log reaches the disk up to about 2 s later. A crash in between
- * loses the durable queue, and with it the messages confirmed into it (seen
- * here in 1 of 10 kill -9 tries right after declaring; 0 of 10 after this).
+ * A crash right after declaring a durable queue on RabbitMQ 3.x can lose the
+ * queue, and with it the messages confirmed into it (seen in 1 of 10 kill -9
+ * tries right after declaring; 0 of 10 after this wait): most likely
+ * queue.declare-ok comes before Mnesia's log is on disk.
  */
 const RABBITMQ_METADATA_WAIT_MS = 2_500;
 
