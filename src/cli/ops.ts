@@ -52,37 +52,48 @@ export function jobReporter(format: LogFormat): (outcome: JobOutcome) => void {
   };
 }
 
-/** Metrics and health of the participants of this process, served when `--http-port` is given. */
-export class ProcessOps {
-  readonly metrics = new ParticipantMetrics();
-  readonly health = new ParticipantHealth();
+/** What `--http-port` serves from. */
+interface Served {
+  readonly endpoint: OpsEndpoint;
+  readonly metrics: ParticipantMetrics;
+}
 
-  private constructor(private readonly endpoint: OpsEndpoint | undefined) {}
+/**
+ * Metrics and health of the participants of this process, served when
+ * `--http-port` is given. Without it nobody could read them: no metrics are
+ * made at all (prom-client's default ones watch the event loop and every
+ * garbage collection) and nothing is counted.
+ */
+export class ProcessOps {
+  private constructor(
+    private readonly served: Served | undefined,
+    readonly health: ParticipantHealth,
+  ) {}
 
   /** Start serving (when `--http-port` asks for it) before any participant starts, so liveness holds during startup. */
   static async start(flags: OpsFlags): Promise<ProcessOps> {
+    const health = new ParticipantHealth();
     if (flags.httpPort === undefined) {
       if (flags.httpHost !== undefined) {
         throw new InvalidOptionError('--http-host needs --http-port');
       }
-      return new ProcessOps(undefined);
+      return new ProcessOps(undefined, health);
     }
     const port = parsePort(flags.httpPort, '--http-port');
-    const ops: { current?: ProcessOps } = {};
+    const metrics = new ParticipantMetrics();
     const endpoint = await serveOps({
       host: flags.httpHost ?? DEFAULT_HTTP_HOST,
       port,
-      metrics: () => (ops.current as ProcessOps).metrics.text(),
-      readiness: () => (ops.current as ProcessOps).health.readiness(),
+      metrics: () => metrics.text(),
+      readiness: () => health.readiness(),
     });
-    ops.current = new ProcessOps(endpoint);
     info(`metrics on ${endpoint.url}/metrics, health on ${endpoint.url}/healthz and /readyz`);
-    return ops.current;
+    return new ProcessOps({ endpoint, metrics }, health);
   }
 
   /** Where the endpoint listens, if it does. */
   get url(): string | undefined {
-    return this.endpoint?.url;
+    return this.served?.endpoint.url;
   }
 
   /**
@@ -90,28 +101,29 @@ export class ProcessOps {
    * read its metrics. A wildcard listening address is announced by host name.
    */
   discoveryFields(flags: OpsFlags): Record<string, string> {
-    if (!this.endpoint) {
+    if (!this.served) {
       return {};
     }
     const host = flags.httpHost ?? DEFAULT_HTTP_HOST;
     const announced = host === '0.0.0.0' || host === '::' ? os.hostname() : host.includes(':') ? `[${host}]` : host;
-    return { metrics: `http://${announced}:${this.endpoint.port}/metrics` };
+    return { metrics: `http://${announced}:${this.served.endpoint.port}/metrics` };
   }
 
-  /** Count and follow a participant; call before it starts. Without an endpoint nobody would read the counts: nothing is counted. */
+  /** Count and follow a participant, when served; call before it starts. */
   watch(participant: Participant): void {
-    if (!this.endpoint) {
+    if (!this.served) {
       return;
     }
-    this.metrics.watch(participant);
+    const { metrics } = this.served;
+    metrics.watch(participant);
     this.health.watch(participant);
-    participant.once('announced', () => this.metrics.started(participant));
+    participant.once('announced', () => metrics.started(participant));
   }
 
   /** Stop answering ready, then stop serving. */
   async close(): Promise<void> {
     this.health.stop();
-    await this.endpoint?.close().catch((err: unknown) => debug('closing: %s', String(err)));
+    await this.served?.endpoint.close().catch((err: unknown) => debug('closing: %s', String(err)));
   }
 }
 

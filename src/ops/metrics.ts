@@ -47,7 +47,7 @@ export class ParticipantMetrics {
     this.registry = registry;
     collectDefaultMetrics({ register: registry });
     const registers = [registry];
-    const perPort = <C>(name: string, help: string, counts: Map<string, Map<string, C>>, field: keyof C): void => {
+    const perPort = <K extends string>(name: string, help: string, counts: Map<string, Map<string, Record<K, number>>>, field: K): void => {
       new Counter({
         name,
         help,
@@ -57,7 +57,7 @@ export class ParticipantMetrics {
           this.reset();
           for (const [role, ports] of counts) {
             for (const [port, count] of ports) {
-              this.inc({ role, port }, count[field] as number);
+              this.inc({ role, port }, count[field]);
             }
           }
         },
