@@ -234,6 +234,32 @@ export async function drive(wire: Wire, options: LoadOptions): Promise<LoadResul
   return result(latencies, answered, seconds, { lost: pending.size, duplicated, sent: next });
 }
 
+/** What a bare repeater is told: `node repeater-PROTOCOL.js URL ROLE PREFETCH`. */
+export interface RepeaterArgs {
+  readonly url: string;
+  readonly inqueue: string;
+  readonly outqueue: string;
+  readonly prefetch: number;
+}
+
+/**
+ * Run a bare repeater's `main` with its command line; a failure is one line
+ * on stderr naming the repeater, and exit code 1.
+ */
+export function runRepeater(name: string, main: (args: RepeaterArgs) => Promise<void>): void {
+  const [url, role, prefetchText] = process.argv.slice(2);
+  const run = async (): Promise<void> => {
+    if (!url || !role || !prefetchText) {
+      throw new Error(`usage: ${name} URL ROLE PREFETCH`);
+    }
+    await main({ url, inqueue: `${role}.IN`, outqueue: `${role}.OUT`, prefetch: Number(prefetchText) });
+  };
+  run().catch((err: unknown) => {
+    process.stderr.write(`${name}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
+
 /** Nagle's algorithm off on an mqtt.js client's socket (mqtt.js has no option for it). */
 export function noDelay(client: mqtt.MqttClient): void {
   (client.stream as { setNoDelay?: (noDelay: boolean) => unknown }).setNoDelay?.(true);

@@ -7,14 +7,9 @@
  *   node repeater-amqp.js URL ROLE PREFETCH
  */
 import * as amqp from 'amqplib';
+import { runRepeater } from './load';
 
-async function main(): Promise<void> {
-  const [url, role, prefetchText] = process.argv.slice(2);
-  if (!url || !role || !prefetchText) {
-    throw new Error('usage: repeater-amqp URL ROLE PREFETCH');
-  }
-  const inqueue = `${role}.IN`;
-  const outqueue = `${role}.OUT`;
+runRepeater('repeater-amqp', async ({ url, inqueue, outqueue, prefetch }) => {
   const deadLetters = `dead-${inqueue}`;
   const model = await amqp.connect(url, { noDelay: true });
   const setup = await model.createChannel();
@@ -26,7 +21,7 @@ async function main(): Promise<void> {
   await setup.close();
   const publisher = await model.createConfirmChannel();
   const consumer = await model.createChannel();
-  await consumer.prefetch(Number(prefetchText));
+  await consumer.prefetch(prefetch);
   await consumer.consume(inqueue, (message) => {
     if (!message) {
       return;
@@ -42,9 +37,4 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => {
     void model.close().finally(() => process.exit(0));
   });
-}
-
-main().catch((err: unknown) => {
-  process.stderr.write(`repeater-amqp: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
 });

@@ -8,19 +8,13 @@
  *   node repeater-mqtt.js URL ROLE PREFETCH
  */
 import * as mqtt from 'mqtt';
-import { noDelay } from './load';
+import { noDelay, runRepeater } from './load';
 
-async function main(): Promise<void> {
-  const [url, role, prefetchText] = process.argv.slice(2);
-  if (!url || !role || !prefetchText) {
-    throw new Error('usage: repeater-mqtt URL ROLE PREFETCH');
-  }
-  const inqueue = `${role}.IN`;
-  const outqueue = `${role}.OUT`;
+runRepeater('repeater-mqtt', async ({ url, inqueue, outqueue, prefetch }) => {
   const publisher = await mqtt.connectAsync(url, { clean: true, reconnectPeriod: 0 });
   noDelay(publisher);
   const consumers: mqtt.MqttClient[] = [];
-  for (let i = 0; i < Number(prefetchText); i += 1) {
+  for (let i = 0; i < prefetch; i += 1) {
     const consumer = mqtt.connect(url, { clean: true, reconnectPeriod: 0 });
     noDelay(consumer);
     consumer.handleMessage = (packet, done) => {
@@ -40,9 +34,4 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => {
     void Promise.all([publisher, ...consumers].map((c) => c.endAsync())).finally(() => process.exit(0));
   });
-}
-
-main().catch((err: unknown) => {
-  process.stderr.write(`repeater-mqtt: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
 });
