@@ -56,6 +56,21 @@ export class BrokerError extends MsgfloError {
   }
 }
 
+/**
+ * An output the broker could route to no queue (AMQP `basic.return`, reply
+ * code 312 NO_ROUTE): nothing is bound to the exchange, or the queues bound
+ * to it are unavailable (a classic queue whose cluster node is down).
+ */
+export class UnroutableError extends MsgfloError {
+  /** The exchange (outqueue) published to. */
+  readonly exchange: string;
+
+  constructor(exchange: string, message: string) {
+    super(ErrorCode.BrokerOperation, message);
+    this.exchange = exchange;
+  }
+}
+
 /** The graph or component could not be found or loaded. */
 export class GraphLoadError extends MsgfloError {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -219,7 +219,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         await subscription.close();
       }
     };
-    return { cancel: release, close: release };
+    return { cancel: release, close: release, state: () => (released ? { active: false, reason: 'released' } : { active: true }) };
   }
 
   /** Send a packet to an exported inport of the system graph. */

@@ -199,9 +199,11 @@ function connections(participants: Iterable<Participant>): Map<string, Transport
       continue;
     }
     seen.add(stats);
-    const sum = sums.get(participant.brokerUrl) ?? { unroutable: 0, reconnects: 0 };
+    const sum = sums.get(participant.brokerUrl) ?? { unroutable: 0, reconnects: 0, consumerRestarts: 0, deadLettersDropped: 0 };
     sum.unroutable += stats.unroutable;
     sum.reconnects += stats.reconnects;
+    sum.consumerRestarts += stats.consumerRestarts;
+    sum.deadLettersDropped += stats.deadLettersDropped;
     sums.set(participant.brokerUrl, sum);
   }
   return sums;

@@ -50,7 +50,7 @@ interface Consumer {
 export class AmqpTransport extends EventEmitter<TransportEvents> implements Transport {
   readonly protocol = 'amqp' as const;
   readonly displayUrl: string;
-  readonly stats: TransportStats = { unroutable: 0, reconnects: 0 };
+  readonly stats: TransportStats = { unroutable: 0, reconnects: 0, consumerRestarts: 0, deadLettersDropped: 0 };
   private readonly url: string;
   private readonly options: TransportOptions;
   private connection: amqp.RecoveringChannelModel | undefined;
@@ -64,11 +64,11 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
   private connectedOnce = false;
   private closing = false;
 
-  constructor(url: string, options: TransportOptions = {}) {
+  constructor(urls: readonly string[], options: TransportOptions = {}) {
     super();
-    this.url = url;
+    this.url = urls[0] as string;
     this.options = options;
-    this.displayUrl = redactUrl(url);
+    this.displayUrl = redactUrl(this.url);
   }
 
   async connect(): Promise<void> {
@@ -298,6 +298,7 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
       await this.startConsumer(consumer, this.model);
     }
     return {
+      state: () => ({ active: true }),
       cancel: async () => {
         consumer.cancelled = true;
         const { channel, consumerTag } = consumer;

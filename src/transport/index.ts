@@ -6,25 +6,28 @@ import { MemoryTransport } from './memory';
 import { MqttTransport } from './mqtt';
 import type { TransportOptions } from './options';
 import type { Transport } from './transport';
-import { parseBrokerUrl } from './url';
+import { parseBrokerList, parseBrokerUrl } from './url';
 
-export type { Delivery, QueueKind, QueueOptions, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
+export type { ConsumerState, Delivery, QueueKind, QueueOptions, SendOptions, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
 export type { TlsOptions, TransportOptions } from './options';
 export { MemoryBroker, memoryBroker } from './memory';
-export { parseBrokerUrl, redactUrl, SUPPORTED_SCHEMES } from './url';
+export { joinBrokerList, parseBrokerList, parseBrokerUrl, redactUrl, SUPPORTED_SCHEMES } from './url';
 
 /**
- * A (not yet connected) transport for a broker URL: `amqp(s)://`, `mqtt(s)://`
- * or `memory://`. Throws {@link BrokerUrlError} for anything else.
+ * A (not yet connected) transport for a broker URL, `amqp(s)://`,
+ * `mqtt(s)://` or `memory://`, or a comma-separated list of URLs of one
+ * broker's nodes (see {@link parseBrokerList}): the transport tries them in
+ * turn, from a random one, at start and on every reconnection. Throws
+ * {@link BrokerUrlError} for anything else.
  */
-export function createTransport(brokerUrl: string, options: TransportOptions = {}): Transport {
-  const { url, protocol } = parseBrokerUrl(brokerUrl);
+export function createTransport(broker: string, options: TransportOptions = {}): Transport {
+  const { urls, protocol } = parseBrokerList(broker);
   switch (protocol) {
     case 'amqp':
-      return new AmqpTransport(brokerUrl, options);
+      return new AmqpTransport(urls, options);
     case 'mqtt':
-      return new MqttTransport(brokerUrl, options);
+      return new MqttTransport(urls, options);
     case 'memory':
-      return new MemoryTransport(url);
+      return new MemoryTransport(parseBrokerUrl(urls[0] as string).url);
   }
 }

@@ -9,7 +9,7 @@ import { BrokerError, ErrorCode } from '../errors';
 import { decode, encode } from '../protocol/codec';
 import type { Binding } from '../protocol/bindings';
 import { DISCOVERY_QUEUE, deadLetterQueueName, type DiscoveryMessage } from '../protocol/definition';
-import type { Delivery, QueueKind, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
+import type { ConsumerState, Delivery, QueueKind, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
 
 interface Consumer {
   prefetch: number;
@@ -153,11 +153,14 @@ export function memoryBroker(host: string): MemoryBroker {
   return broker;
 }
 
+const ACTIVE: ConsumerState = Object.freeze({ active: true });
+const CANCELLED: ConsumerState = Object.freeze({ active: false, reason: 'cancelled' });
+
 /** Transport over an in-process {@link MemoryBroker}. */
 export class MemoryTransport extends EventEmitter<TransportEvents> implements Transport {
   readonly protocol = 'memory' as const;
   readonly displayUrl: string;
-  readonly stats: TransportStats = { unroutable: 0, reconnects: 0 };
+  readonly stats: TransportStats = { unroutable: 0, reconnects: 0, consumerRestarts: 0, deadLettersDropped: 0 };
   private readonly broker: MemoryBroker;
   private tapCount = 0;
 
@@ -193,7 +196,12 @@ export class MemoryTransport extends EventEmitter<TransportEvents> implements Tr
 
   async subscribe(queue: string, handler: (delivery: Delivery) => void, options: SubscribeOptions): Promise<Subscription> {
     const stop = this.broker.consume(queue, { prefetch: options.prefetch, inFlight: 0, handler });
-    return { cancel: async () => stop(), close: async () => stop() };
+    let active = true;
+    const end = async (): Promise<void> => {
+      active = false;
+      stop();
+    };
+    return { cancel: end, close: end, state: () => (active ? ACTIVE : CANCELLED) };
   }
 
   async tap(queue: string, handler: (data: unknown) => void): Promise<Subscription> {
@@ -206,13 +214,13 @@ export class MemoryTransport extends EventEmitter<TransportEvents> implements Tr
       stop();
       this.broker.unbind(own, queue);
     };
-    return { cancel, close: cancel };
+    return { cancel, close: cancel, state: () => ACTIVE };
   }
 
   async consumeDiscovery(handler: (message: unknown) => void): Promise<Subscription> {
     this.broker.declareQueue(DISCOVERY_QUEUE);
     const stop = this.readAll(DISCOVERY_QUEUE, handler);
-    return { cancel: async () => stop(), close: async () => stop() };
+    return { cancel: async () => stop(), close: async () => stop(), state: () => ACTIVE };
   }
 
   async addBinding(binding: Binding): Promise<void> {

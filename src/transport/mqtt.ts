@@ -30,7 +30,7 @@ const debug = createDebug('noflo-runtime-msgflo:mqtt');
 export class MqttTransport extends EventEmitter<TransportEvents> implements Transport {
   readonly protocol = 'mqtt' as const;
   readonly displayUrl: string;
-  readonly stats: TransportStats = { unroutable: 0, reconnects: 0 };
+  readonly stats: TransportStats = { unroutable: 0, reconnects: 0, consumerRestarts: 0, deadLettersDropped: 0 };
   private readonly url: string;
   private readonly options: TransportOptions;
   private publisher: mqtt.MqttClient | undefined;
@@ -40,11 +40,12 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
   private readonly forwards = new Map<string, Subscription>();
   private sharedSupport: Promise<boolean> | undefined;
 
-  constructor(url: string, options: TransportOptions = {}) {
+  constructor(urls: readonly string[], options: TransportOptions = {}) {
     super();
-    this.url = url;
+    // TODO(broker lists): only the first URL is used so far.
+    this.url = urls[0] as string;
     this.options = options;
-    this.displayUrl = redactUrl(url);
+    this.displayUrl = redactUrl(this.url);
   }
 
   async connect(): Promise<void> {
@@ -147,6 +148,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     }
     debug('consuming "%s" on %d connection(s)', topic, consumers.length);
     return {
+      state: () => ({ active: true }),
       cancel: async () => {
         // Stop taking messages, but keep the connections until close(): the
         // jobs in flight send their PUBACKs on them. Unsubscribing would drop
@@ -192,7 +194,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     if (binding.deadletter) {
       subscriptions.push(await forward(deadLetterQueueName(binding.tgt), binding.deadletter));
     }
-    this.forwards.set(key, { cancel: async () => void (await Promise.all(subscriptions.map((s) => s.cancel()))), close: async () => undefined });
+    this.forwards.set(key, { state: () => ({ active: true }), cancel: async () => void (await Promise.all(subscriptions.map((s) => s.cancel()))), close: async () => undefined });
   }
 
   /**
@@ -248,7 +250,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
         await publisher.unsubscribeAsync(topic);
       }
     };
-    return { cancel, close: cancel };
+    return { cancel, close: cancel, state: () => ({ active: true }) };
   }
 
   /**

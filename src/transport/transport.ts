@@ -56,8 +56,22 @@ export interface SubscribeOptions {
   session?: string;
 }
 
+/**
+ * Whether a subscription is being delivered to right now. A consumer that
+ * the broker cancelled (its queue deleted, the node holding it gone), a
+ * connection that is down, or an MQTT session the broker forgot all make it
+ * inactive until the transport has restored it.
+ */
+export interface ConsumerState {
+  readonly active: boolean;
+  /** Why it is not active (for `/readyz` and logs); absent when active. */
+  readonly reason?: string;
+}
+
 /** A running subscription. */
 export interface Subscription {
+  /** Whether the broker delivers to it now, and why not. */
+  state(): ConsumerState;
   /** Stop receiving new deliveries; unsettled ones may still be settled. */
   cancel(): Promise<void>;
   /**
@@ -74,6 +88,27 @@ export interface TransportStats {
   unroutable: number;
   /** Connections re-established after a loss. */
   reconnects: number;
+  /**
+   * Consumers started again after the broker stopped delivering to them on a
+   * live connection (AMQP consumer cancel notification, a consumer channel
+   * closed; MQTT subscription forgotten by the broker).
+   */
+  consumerRestarts: number;
+  /** Dead letters published to a `dead-<queue>` exchange that had no queue behind it (AMQP: returned), so not kept. */
+  deadLettersDropped: number;
+}
+
+/** Options for {@link Transport.send}. */
+export interface SendOptions {
+  /**
+   * What an output the broker can route to no queue means (AMQP
+   * `basic.return`; counted in {@link TransportStats.unroutable} either
+   * way): `'ack'` (default) resolves, as MsgFlo does for an outport with
+   * nothing bound; `'fail'` rejects with an {@link UnroutableError}, so the
+   * job fails and its input is dead-lettered or delivered again. MQTT and
+   * `memory://` cannot tell, and always resolve.
+   */
+  unroutable?: 'ack' | 'fail';
 }
 
 /** Lifecycle notifications of a transport. */
@@ -82,6 +117,12 @@ export interface TransportEvents {
   disconnected: [Error];
   /** The connection is back, topology and subscriptions restored. */
   reconnected: [];
+  /** The broker stopped delivering to a consumer of `queue` on a live connection; the transport is restoring it. */
+  consumerLost: [queue: string, reason: string];
+  /** A consumer of `queue` lost on a live connection consumes again. */
+  consumerRestored: [queue: string];
+  /** Something went wrong that the transport is working around (discovery, a dropped dead letter, a refused publish retried); said at the default log level. */
+  warning: [Error];
 }
 
 /** A broker connection. */
@@ -91,7 +132,10 @@ export interface Transport {
   off<K extends keyof TransportEvents>(event: K, listener: (...args: TransportEvents[K]) => void): unknown;
   /** The URL scheme family, `amqp`, `mqtt` or `memory`. */
   readonly protocol: 'amqp' | 'mqtt' | 'memory';
-  /** The broker URL with any password removed, safe to print. */
+  /**
+   * The broker URL with any password removed, safe to print: the node
+   * connected to now (or the list given, before the first connection).
+   */
   readonly displayUrl: string;
   readonly stats: Readonly<TransportStats>;
   connect(): Promise<void>;
@@ -104,7 +148,7 @@ export interface Transport {
    * goes straight to the queue; to an `outqueue` it goes to that queue's
    * exchange, reaching whatever is bound. While disconnected it waits.
    */
-  send(kind: QueueKind, queue: string, data: unknown): Promise<void>;
+  send(kind: QueueKind, queue: string, data: unknown, options?: SendOptions): Promise<void>;
   /**
    * Send a discovery message to the `fbp` queue, declared exactly as the
    * msgflo coordinator declares it, expiring after `ttlMs` where the broker

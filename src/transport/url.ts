@@ -19,8 +19,21 @@ const schemeList = Object.values(SUPPORTED_SCHEMES)
   .map((s) => `${s}//`)
   .join(', ');
 
-/** The URL without its password (and without a username, if it had a password). */
+/**
+ * The URL without its password (and without a username, if it had a password).
+ * A comma-separated list is masked URL by URL.
+ */
 export function redactUrl(raw: string): string {
+  if (raw.includes(',')) {
+    return raw
+      .split(',')
+      .map((part) => redactOne(part.trim()))
+      .join(',');
+  }
+  return redactOne(raw);
+}
+
+function redactOne(raw: string): string {
   try {
     const url = new URL(raw);
     if (url.password) {
@@ -30,7 +43,7 @@ export function redactUrl(raw: string): string {
   } catch {
     // Unparseable, but still printed so the user sees the typo: mask whatever
     // stands where a password would, between a colon and an @.
-    return raw.replace(/:[^:@/]*@/, ':***@');
+    return raw.replace(/:[^:@/]*@/g, ':***@');
   }
 }
 
@@ -51,4 +64,49 @@ export function parseBrokerUrl(raw: string): { url: URL; protocol: BrokerProtoco
     }
   }
   throw new BrokerUrlError(`unsupported broker URL scheme "${url.protocol}" in "${redactUrl(raw)}"; supported schemes: ${schemeList}`);
+}
+
+/**
+ * Split a broker setting into its URLs: a comma-separated list
+ * (`amqp://a:5672,amqp://b:5672`), as `--broker`, `MSGFLO_BROKER`,
+ * `CLOUDAMQP_URL` and participant files accept it; blanks around commas are
+ * ignored. A comma inside a password must be percent-encoded (`%2C`).
+ *
+ * Every URL is checked with {@link parseBrokerUrl}; all must select the same
+ * transport. Throws {@link BrokerUrlError} for an empty list, for a URL that
+ * is not valid (naming its position, e.g. "broker URL 2 of 3", with any
+ * password masked), and for a list that mixes protocols.
+ *
+ * @returns the URLs in the order given (at least one), and their protocol
+ */
+export function parseBrokerList(raw: string): { urls: string[]; protocol: BrokerProtocol } {
+  const urls = raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
+  if (urls.length === 0) {
+    throw new BrokerUrlError(`invalid broker URL list "${redactUrl(raw)}": no URL in it`);
+  }
+  let first: BrokerProtocol | undefined;
+  urls.forEach((url, index) => {
+    let protocol: BrokerProtocol;
+    try {
+      ({ protocol } = parseBrokerUrl(url));
+    } catch (err) {
+      if (urls.length === 1 || !(err instanceof BrokerUrlError)) {
+        throw err;
+      }
+      throw new BrokerUrlError(`broker URL ${index + 1} of ${urls.length}: ${err.message}`, { cause: err });
+    }
+    first ??= protocol;
+    if (protocol !== first) {
+      throw new BrokerUrlError(`broker URL ${index + 1} of ${urls.length} "${redactUrl(url)}" is ${protocol}, the first is ${first}: a list names nodes of one broker`);
+    }
+  });
+  return { urls, protocol: first as BrokerProtocol };
+}
+
+/** Join broker settings given more than once (a repeated `--broker`, a JSON array) into one list. */
+export function joinBrokerList(values: string | readonly string[]): string {
+  return typeof values === 'string' ? values : values.join(',');
 }
