@@ -117,6 +117,12 @@ export interface BrokerOptions {
    * client that waits for each message's answer waits about 40 ms per message.
    */
   tcpNoDelay?: boolean;
+  /**
+   * Mosquitto: keep sessions, subscriptions and queued messages across
+   * restarts (default true). False is Mosquitto's own default: a restart
+   * forgets every session, as a broker without a persistence DB does.
+   */
+  persistence?: boolean;
 }
 
 const LOOPBACK = '127.0.0.1';
@@ -878,7 +884,7 @@ export async function startMosquitto(options: BrokerOptions = {}): Promise<Broke
     // Global settings first: listener-specific ones apply to the `listener` line above them.
     'per_listener_settings false',
     'allow_anonymous true',
-    'persistence true',
+    `persistence ${String(options.persistence ?? true)}`,
     `persistence_location ${dir}/`,
     // Seconds; besides this, Mosquitto writes the DB on a clean (SIGTERM) shutdown.
     'autosave_interval 1',
