@@ -160,9 +160,14 @@ const CANCELLED: ConsumerState = Object.freeze({ active: false, reason: 'cancell
 export class MemoryTransport extends EventEmitter<TransportEvents> implements Transport {
   readonly protocol = 'memory' as const;
   readonly displayUrl: string;
+  readonly nodeCount = 1;
   readonly stats: TransportStats = { unroutable: 0, reconnects: 0, consumerRestarts: 0, deadLettersDropped: 0 };
   private readonly broker: MemoryBroker;
   private tapCount = 0;
+
+  get connectedTo(): string {
+    return this.displayUrl;
+  }
 
   constructor(url: URL) {
     super();

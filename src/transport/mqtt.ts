@@ -30,6 +30,9 @@ const debug = createDebug('noflo-runtime-msgflo:mqtt');
 export class MqttTransport extends EventEmitter<TransportEvents> implements Transport {
   readonly protocol = 'mqtt' as const;
   readonly displayUrl: string;
+  // TODO(broker lists): the connected server.
+  readonly connectedTo: string | undefined = undefined;
+  readonly nodeCount: number = 1;
   readonly stats: TransportStats = { unroutable: 0, reconnects: 0, consumerRestarts: 0, deadLettersDropped: 0 };
   private readonly url: string;
   private readonly options: TransportOptions;

@@ -133,10 +133,14 @@ export interface Transport {
   /** The URL scheme family, `amqp`, `mqtt` or `memory`. */
   readonly protocol: 'amqp' | 'mqtt' | 'memory';
   /**
-   * The broker URL with any password removed, safe to print: the node
-   * connected to now (or the list given, before the first connection).
+   * The broker URL (or the comma-separated list of URLs) as given, with every
+   * password removed, safe to print; stable for the transport's life.
    */
   readonly displayUrl: string;
+  /** The node connected to now, password removed; undefined while disconnected. */
+  readonly connectedTo: string | undefined;
+  /** How many broker URLs were given (the nodes of a cluster to fail over between). */
+  readonly nodeCount: number;
   readonly stats: Readonly<TransportStats>;
   connect(): Promise<void>;
   /** Close the connection; outstanding publishes are flushed first. */
