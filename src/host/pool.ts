@@ -4,7 +4,7 @@
  * the connection opens with the first lease and closes with the last.
  */
 import type { TransportOptions } from '../transport/options';
-import type { Delivery, QueueKind, QueueOptions, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from '../transport/transport';
+import type { Delivery, QueueKind, QueueOptions, SendOptions, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from '../transport/transport';
 import type { Binding } from '../protocol/bindings';
 import type { DiscoveryMessage } from '../protocol/definition';
 import { createTransport } from '../transport';
@@ -59,6 +59,14 @@ class Lease implements Transport {
     return this.entry.transport.displayUrl;
   }
 
+  get connectedTo(): string | undefined {
+    return this.entry.transport.connectedTo;
+  }
+
+  get nodeCount(): number {
+    return this.entry.transport.nodeCount;
+  }
+
   get stats(): Readonly<TransportStats> {
     return this.entry.transport.stats;
   }
@@ -103,8 +111,8 @@ class Lease implements Transport {
     return this.entry.transport.createQueue(kind, queue, options);
   }
 
-  send(kind: QueueKind, queue: string, data: unknown): Promise<void> {
-    return this.entry.transport.send(kind, queue, data);
+  send(kind: QueueKind, queue: string, data: unknown, options?: SendOptions): Promise<void> {
+    return this.entry.transport.send(kind, queue, data, options);
   }
 
   announce(message: DiscoveryMessage, ttlMs: number): Promise<void> {
