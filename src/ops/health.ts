@@ -1,7 +1,9 @@
 /**
  * Readiness of a process's participants, for an orchestrator: ready once
  * every participant started (graph running, queues declared, consuming), and
- * as long as each is connected to its broker and not paused.
+ * as long as every inport of each has a live consumer: connected, not
+ * cancelled by the broker, subscribed (MQTT), not paused. Asked of the
+ * transports at each request, so a loss shows at once.
  */
 import type { Participant } from '../participant/participant';
 
@@ -77,6 +79,12 @@ export class ParticipantHealth {
         reasons.push(`${participant.role}: not connected to ${participant.brokerUrl}${lastError ? ` (${lastError})` : ''}`);
       } else if (participant.isPaused) {
         reasons.push(`${participant.role}: paused, not consuming`);
+      } else {
+        for (const state of participant.inportStates()) {
+          if (!state.active) {
+            reasons.push(`${participant.role}.${state.port}: ${state.reason ?? 'not consuming'}`);
+          }
+        }
       }
     }
     return { ready: reasons.length === 0, reasons };

@@ -23,6 +23,9 @@ export const METRIC_NAMES = {
   unroutable: 'msgflo_outputs_unroutable_total',
   reconnects: 'msgflo_broker_reconnects_total',
   announced: 'msgflo_discovery_messages_sent_total',
+  consumersActive: 'msgflo_consumers_active',
+  consumerRestarts: 'msgflo_consumer_restarts_total',
+  deadLettersDropped: 'msgflo_deadletters_dropped_total',
 } as const;
 
 /** The reason a participant gives a job it timed out. */
@@ -106,6 +109,22 @@ export class ParticipantMetrics {
     };
     connectionCounter(METRIC_NAMES.unroutable, 'Outputs the broker could route to no queue (AMQP; MQTT cannot tell)', 'unroutable');
     connectionCounter(METRIC_NAMES.reconnects, 'Broker connections re-established after a loss', 'reconnects');
+    connectionCounter(METRIC_NAMES.consumerRestarts, 'Consumers started again after the broker stopped delivering to them on a live connection (consumer cancelled, MQTT session lost)', 'consumerRestarts');
+    connectionCounter(METRIC_NAMES.deadLettersDropped, 'Failed messages not kept: their dead-letter exchange had no queue bound (AMQP)', 'deadLettersDropped');
+    new Gauge({
+      name: METRIC_NAMES.consumersActive,
+      help: 'Whether an inport has a live consumer (1) or not (0: not connected, cancelled by the broker, not subscribed, paused)',
+      labelNames: ['role', 'port'],
+      registers,
+      collect() {
+        this.reset();
+        for (const participant of participants) {
+          for (const state of participant.inportStates()) {
+            this.set({ role: participant.role, port: state.port }, state.active ? 1 : 0);
+          }
+        }
+      },
+    });
   }
 
   /** Count what `participant` does from now on; call before it starts. */

@@ -14,7 +14,7 @@ import { decodeWithin, reuseBody, type BodyLimits } from '../protocol/codec';
 import { deadLetterQueueName, discoveryMessage, type ParticipantDefinition } from '../protocol/definition';
 import { createComponentLoader, resolveGraph, type ComponentLoader, type GraphSource } from '../runtime/graph-source';
 import { GraphNetwork, type JobSink } from '../runtime/network';
-import type { Delivery, Subscription, Transport, TransportStats } from '../transport/transport';
+import type { Delivery, SendOptions, Subscription, Transport, TransportStats } from '../transport/transport';
 import { buildDefinition, deadLetterPorts } from './definition';
 import { FBP_PROTOCOL_VERSION, fbpQueues, readOnlyEndpoint, serveFbpProtocol, type EndpointSubject, type FbpEndpoint } from './fbp-endpoint';
 import { createFullEndpoint } from './fbp-full';
@@ -22,6 +22,9 @@ import { serveFbpWebSocket, type WebSocketEndpoint } from './fbp-websocket';
 import type { ParticipantOptions } from './options';
 
 const debug = createDebug('noflo-runtime-msgflo:participant');
+
+const FAIL_UNROUTABLE: SendOptions = Object.freeze({ unroutable: 'fail' });
+const ACK_UNROUTABLE: SendOptions = Object.freeze({ unroutable: 'ack' });
 
 /** How long stopping waits for the NoFlo network's components to finish. */
 const NETWORK_STOP_TIMEOUT_MS = 2000;
@@ -54,6 +57,19 @@ export interface ParticipantEvents {
   published: [port: string];
   /** A discovery message was sent. */
   announced: [];
+  /** The broker stopped delivering to an inport's consumer on a live connection; it is being started again. */
+  consumerLost: [port: string, reason: string];
+  /** An inport's lost consumer consumes again. */
+  consumerRestored: [port: string];
+}
+
+/** Whether an inport is being consumed (see {@link Participant.inportStates}). */
+export interface InportState {
+  readonly port: string;
+  readonly queue: string;
+  readonly active: boolean;
+  /** Why not, when not active. */
+  readonly reason?: string;
 }
 
 interface Job {
@@ -80,9 +96,15 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   private network: GraphNetwork<Job> | undefined;
   private currentDefinition: ParticipantDefinition | undefined;
   private readonly outQueues = new Map<string, string>();
+  /** Send options by outport: what an unroutable output means there. */
+  private readonly unroutable = new Map<string, SendOptions>();
   private readonly subscriptions: Subscription[] = [];
   /** The inports' consumers (not the protocol endpoint's), which pause() cancels. */
   private consumers: Subscription[] = [];
+  /** The inport and queue of each of {@link Participant.consumers}, in the same order. */
+  private consumerPorts: Array<{ port: string; queue: string }> = [];
+  /** Queue name → inport, for the transport's notifications. */
+  private readonly inQueues = new Map<string, string>();
   private paused = false;
   private readonly inFlight = new Set<Job>();
   private discoveryTimer: NodeJS.Timeout | undefined;
@@ -91,6 +113,8 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   private webSocket: WebSocketEndpoint | undefined;
   private endpoint: FbpEndpoint | undefined;
   private readonly ownDiscoveryTimer: boolean;
+  /** Whether the transport is this participant's alone (not a host's shared connection). */
+  private readonly ownTransport: boolean;
   private readonly discoveryFields: Readonly<Record<string, string>>;
   private readonly deadLettering = new Set<string>();
   private readonly onDisconnected = (err: Error): void => {
@@ -99,6 +123,24 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   private readonly onReconnected = (): void => {
     this.emit('reconnected');
     this.announce().catch((err: unknown) => this.warn(err));
+  };
+  private readonly onConsumerLost = (queue: string, reason: string): void => {
+    const port = this.inQueues.get(queue);
+    if (port !== undefined) {
+      this.emit('consumerLost', port, reason);
+    }
+  };
+  private readonly onConsumerRestored = (queue: string): void => {
+    const port = this.inQueues.get(queue);
+    if (port !== undefined) {
+      this.emit('consumerRestored', port);
+    }
+  };
+  private readonly onTransportWarning = (err: Error, queue?: string): void => {
+    // A shared connection tells every participant on it: each says only its own.
+    if (queue === undefined ? this.ownTransport : this.inQueues.has(queue) || [...this.outQueues.values()].includes(queue)) {
+      this.warn(err);
+    }
   };
   private readonly flowtrace: Flowtrace | undefined;
   private readonly sink: JobSink<Job> = {
@@ -122,6 +164,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     this.transport = transport;
     this.loader = deps.loader;
     this.ownDiscoveryTimer = deps.discoveryTimer ?? true;
+    this.ownTransport = this.ownDiscoveryTimer;
     this.discoveryFields = deps.discoveryFields ?? {};
     this.limits = { maxBytes: options.maxMessageSize, maxDepth: options.maxDepth };
     if (options.trace) {
@@ -167,6 +210,21 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     return this.deadLettering.has(port);
   }
 
+  /**
+   * Whether each inport is being consumed now, and why not: not connected,
+   * the broker cancelled the consumer, the MQTT session was lost, paused.
+   * Empty before start and after stop.
+   */
+  inportStates(): InportState[] {
+    if (this.paused) {
+      return [...this.inQueues].map(([queue, port]) => ({ port, queue, active: false, reason: 'paused, not consuming' }));
+    }
+    return this.consumerPorts.map(({ port, queue }, index) => {
+      const state = (this.consumers[index] as Subscription).state();
+      return state.active ? { port, queue, active: true } : { port, queue, active: false, reason: state.reason ?? 'not consuming' };
+    });
+  }
+
   /** Jobs currently in flight. */
   get jobsInFlight(): number {
     return this.inFlight.size;
@@ -198,16 +256,28 @@ export class Participant extends EventEmitter<ParticipantEvents> {
 
     this.transport.on('disconnected', this.onDisconnected);
     this.transport.on('reconnected', this.onReconnected);
+    this.transport.on('consumerLost', this.onConsumerLost);
+    this.transport.on('consumerRestored', this.onConsumerRestored);
+    this.transport.on('warning', this.onTransportWarning);
     await this.transport.connect();
+    if (this.transport.protocol === 'amqp' && this.transport.nodeCount > 1 && options.queueType === 'classic') {
+      this.warn(
+        new Error(
+          `inqueues of "${options.name}" are classic queues on a broker of ${this.transport.nodeCount} nodes: each lives on one node and is unavailable (its messages too) while that node is down; use --queue-type quorum`,
+        ),
+      );
+    }
     for (const port of definition.outports) {
       if (port.queue) {
         this.outQueues.set(port.id, port.queue);
+        this.unroutable.set(port.id, options.outports[port.id]?.unroutable === 'fail' || (options.outports[port.id]?.unroutable === undefined && options.onUnroutable === 'fail') ? FAIL_UNROUTABLE : ACK_UNROUTABLE);
         await this.transport.createQueue('outqueue', port.queue);
       }
     }
     const queueOptions = { queueType: options.queueType, deliveryLimit: options.deliveryLimit };
     for (const port of definition.inports) {
       if (port.queue) {
+        this.inQueues.set(port.queue, port.id);
         await this.transport.createQueue('inqueue', port.queue, queueOptions);
       }
     }
@@ -240,7 +310,8 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     if (options.protocolPort !== undefined) {
       this.webSocket = await serveFbpWebSocket('127.0.0.1', options.protocolPort, endpoint);
     }
-    await this.announce();
+    // Discovery never holds back work: a failure is said, and the next message tries again.
+    await this.announce().catch((err: unknown) => this.warn(new Error(`discovery message not sent (sent again in ${Math.round(options.discoveryPeriod / 2.2)} s): ${errorMessage(err)}`)));
     if (this.ownDiscoveryTimer) {
       this.discoveryTimer = setInterval(() => {
         this.announce().catch((err: unknown) => this.warn(err));
@@ -261,6 +332,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     clearInterval(this.discoveryTimer);
     await this.webSocket?.close();
     await this.endpoint?.close();
+    this.consumerPorts = [];
     const subscriptions = [...this.consumers.splice(0), ...this.subscriptions.splice(0)];
     await this.cancelAndDrain(subscriptions, timeout);
     for (const job of this.inFlight) {
@@ -281,6 +353,9 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     }
     this.transport.off('disconnected', this.onDisconnected);
     this.transport.off('reconnected', this.onReconnected);
+    this.transport.off('consumerLost', this.onConsumerLost);
+    this.transport.off('consumerRestored', this.onConsumerRestored);
+    this.transport.off('warning', this.onTransportWarning);
     await this.transport.close();
   }
 
@@ -299,6 +374,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       return;
     }
     this.paused = true;
+    this.consumerPorts = [];
     await this.cancelAndDrain(this.consumers.splice(0), this.options.drainTimeout);
   }
 
@@ -317,6 +393,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       if (port.queue) {
         const id = port.id;
         this.consumers.push(await this.transport.subscribe(port.queue, (delivery) => this.receive(id, delivery), subscribeOptions));
+        this.consumerPorts.push({ port: id, queue: port.queue });
       }
     }
   }
@@ -430,7 +507,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     if (queue === undefined) {
       return; // Hidden port.
     }
-    const published = this.transport.send('outqueue', queue, job ? reuseBody(data, job.input, job.delivery.body) : data);
+    const published = this.transport.send('outqueue', queue, job ? reuseBody(data, job.input, job.delivery.body) : data, this.unroutable.get(port));
     if (this.listenerCount('published') > 0) {
       published.then(() => this.emit('published', port), () => undefined); // Failures are reported below.
     }

@@ -45,6 +45,12 @@ export interface PortOverride {
   description?: string;
   type?: string;
   schema?: string;
+  /**
+   * Outports: what an output the broker routes to no queue means for its job
+   * (`--attr outports.out.unroutable=fail`); overrides the participant's
+   * `onUnroutable`. Not part of the discovery message.
+   */
+  unroutable?: 'ack' | 'fail';
 }
 
 /** A discovery message as sent on the `fbp` queue. */
@@ -67,7 +73,8 @@ export function defaultQueueName(role: string, portId: string): string {
  * default one, else none when hidden.
  */
 export function resolvePort(role: string, port: PortDefinition, override: PortOverride | undefined): PortDefinition {
-  const merged: PortDefinition = { ...port, ...override };
+  const { unroutable: _unroutable, ...shown } = override ?? {};
+  const merged: PortDefinition = { ...port, ...shown };
   if (merged.hidden) {
     delete merged.queue;
     return merged;

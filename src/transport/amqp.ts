@@ -3,22 +3,38 @@
  * an inqueue is a queue with dead-letter exchange `dead-Q` plus a fanout
  * exchange `Q` bound to it; an outqueue is a fanout exchange.
  *
- * Delivery guarantees: publishes are persistent and confirmed; a lost
- * connection is re-established by amqplib's recovery, after which the
- * declarations and consumers are made again and unconfirmed publishes are
- * repeated. Deliveries that came on a connection since lost are never
- * settled (the broker redelivers them), so no delivery tag is acked twice or
- * on the wrong channel.
+ * Connections: one at a time, to one of the broker URLs given (the nodes of
+ * a cluster), tried in turn from a random one at start and from the next one
+ * after every loss, forever once connected (backoff with jitter after each
+ * pass over the list). A connection counts once its setup (publisher,
+ * declarations, consumers) is through; a setup that fails or stalls (30 s)
+ * closes it and the loop goes on, so a reconnection half done is never
+ * waited on. Heartbeats every {@link DEFAULT_HEARTBEAT_S} s unless the URL
+ * says `?heartbeat=N`, so a frozen node is noticed within two of them.
+ *
+ * Consumers heal: one the broker cancels (its queue deleted, the node
+ * holding a classic queue gone) or whose channel closes under a live
+ * connection is started again, its queue declared again first with the
+ * same arguments, with backoff. A declaration that fails during a
+ * reconnection (the `fbp` queue's node down) is a warning, retried in the
+ * background: it never holds back the rest.
+ *
+ * Delivery guarantees: publishes are persistent and confirmed. A publish
+ * lost with its channel or connection is made again; one the broker refuses
+ * (`basic.nack`) is made again with backoff, on a fresh channel after three
+ * refusals, for up to {@link PUBLISH_RETRY_LIMIT_MS}. Deliveries that came on a
+ * channel since closed are never settled (the broker redelivers them), so no
+ * delivery tag is acked twice or on the wrong channel.
  */
 import * as amqp from 'amqplib';
 import createDebug from 'debug';
 import { EventEmitter } from 'node:events';
-import { BrokerError, ErrorCode, errorMessage } from '../errors';
+import { BrokerError, ErrorCode, errorMessage, UnroutableError } from '../errors';
 import { decode, encode } from '../protocol/codec';
 import { bindingKey, type Binding } from '../protocol/bindings';
 import { DISCOVERY_QUEUE, deadLetterQueueName, type DiscoveryMessage } from '../protocol/definition';
 import { backoffDelay, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_DELIVERY_LIMIT, type TransportOptions } from './options';
-import type { Delivery, QueueKind, QueueOptions, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
+import type { ConsumerState, Delivery, QueueKind, QueueOptions, SendOptions, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
 import { redactUrl } from './url';
 
 const debug = createDebug('noflo-runtime-msgflo:amqp');
@@ -33,93 +49,127 @@ export const DEAD_LETTER_HEADERS = {
   time: 'x-msgflo-failed-at',
 } as const;
 
+/**
+ * Header carried by publishes whose return (`basic.return`) must be told
+ * apart: dead letters, and outputs sent with `unroutable: 'fail'`. Its value
+ * is a number unique within the connection.
+ */
+export const PUBLISH_ID_HEADER = 'x-msgflo-publish-id';
+
+/** Heartbeat asked of the broker, in s, when the URL gives none (RabbitMQ's own default is 60 s). */
+export const DEFAULT_HEARTBEAT_S = 10;
+/** How long a TCP connect plus the AMQP handshake may take, in ms, before the next node is tried. */
+export const HANDSHAKE_TIMEOUT_MS = 5000;
+/** How long a connection's setup (declarations, consumers) may take, in ms, before it is given up and retried. */
+export const SETUP_TIMEOUT_MS = 30_000;
+/** How long a publish the broker keeps refusing is retried, in ms, before it fails. */
+export const PUBLISH_RETRY_LIMIT_MS = 60_000;
+/** Refusals on one channel after which publishing moves to a fresh channel. */
+const REFUSALS_PER_CHANNEL = 3;
+/** How long a consumer's channel is kept after the broker cancelled it, in ms, for its deliveries still in flight to be settled. */
+const RETIRED_CHANNEL_MS = 60_000;
+/** How often a dropped dead letter of one queue is said again, in ms. */
+const DROPPED_WARNING_INTERVAL_MS = 60_000;
+
 /** How outputs are published: kept by the broker, and returned when nothing is bound. */
 const PERSISTENT: amqp.Options.Publish = Object.freeze({ persistent: true, mandatory: true });
 
-/** A consumer, started again on every new connection. */
+/** A consumer, started again on every new connection and whenever the broker drops it. */
 interface Consumer {
-  readonly start: (model: amqp.ChannelModel) => Promise<amqp.Channel>;
+  /** The queue consumed, for logs and readiness. */
+  readonly queue: string;
+  /** The declaration (key of `declarations`) made again before consuming again. */
+  readonly declaration: string | undefined;
+  readonly start: (model: amqp.ChannelModel, consumer: Consumer) => Promise<{ channel: amqp.Channel; consumerTag: string }>;
   /** The connection it currently consumes on. */
   model: amqp.ChannelModel | undefined;
   channel: amqp.Channel | undefined;
   consumerTag: string | undefined;
+  /** Cancelled by us: never started again. */
   cancelled: boolean;
+  /** Consuming on {@link Consumer.model}. */
+  active: boolean;
+  /** Why not, when not. */
+  reason: string | undefined;
+  /** A restart loop is running. */
+  healing: boolean;
 }
 
-/** Transport over one recovering AMQP connection. */
+/** A publish waiting for its confirm whose return must be told apart. */
+interface Watched {
+  returned: boolean;
+}
+
+/** Transport over one AMQP connection at a time, to one of the broker's nodes. */
 export class AmqpTransport extends EventEmitter<TransportEvents> implements Transport {
   readonly protocol = 'amqp' as const;
   readonly displayUrl: string;
   readonly stats: TransportStats = { unroutable: 0, reconnects: 0, consumerRestarts: 0, deadLettersDropped: 0 };
-  private readonly url: string;
+  private readonly urls: readonly string[];
   private readonly options: TransportOptions;
-  private connection: amqp.RecoveringChannelModel | undefined;
+  /** Index of the URL to try first next time. */
+  private cursor: number;
   /** The connection of the moment; undefined while disconnected. */
   private model: amqp.ChannelModel | undefined;
+  private modelUrl: string | undefined;
+  /** The connection once its setup is through: its loss starts a reconnection. */
+  private live: amqp.ChannelModel | undefined;
+  private readonly closedModels = new WeakSet<amqp.ChannelModel>();
   private publisher: amqp.ConfirmChannel | undefined;
   private publisherWaiters: Array<{ resolve: (channel: amqp.ConfirmChannel) => void; reject: (err: Error) => void }> = [];
   private readonly declarations = new Map<string, (channel: amqp.Channel) => Promise<unknown>>();
+  private readonly redeclaring = new Set<string>();
   private readonly consumers = new Set<Consumer>();
   private readonly closedChannels = new WeakSet<amqp.Channel>();
-  private connectedOnce = false;
+  private readonly closeErrors = new WeakMap<amqp.Channel, Error>();
+  private readonly retired = new Set<amqp.Channel>();
+  private readonly watched = new Map<number, Watched>();
+  private nextPublishId = 1;
+  private readonly droppedWarned = new Map<string, { at: number; count: number }>();
+  private discoveryDeclaredOn: amqp.ChannelModel | undefined;
+  private reconnecting = false;
+  private connected = false;
   private closing = false;
+  private retry: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
 
+  /** @param urls - one or more `amqp(s)://` URLs of one broker's nodes (already checked by `parseBrokerList`) */
   constructor(urls: readonly string[], options: TransportOptions = {}) {
     super();
-    this.url = urls[0] as string;
+    this.urls = urls;
     this.options = options;
-    this.displayUrl = redactUrl(this.url);
+    this.displayUrl = redactUrl(urls.join(','));
+    // A random first node, so the participants of a role spread over the cluster.
+    this.cursor = Math.floor(Math.random() * urls.length);
   }
 
+  get connectedTo(): string | undefined {
+    return this.model && this.modelUrl ? redactUrl(this.modelUrl) : undefined;
+  }
+
+  get nodeCount(): number {
+    return this.urls.length;
+  }
+
+  /**
+   * Connect to the first node that answers, trying the URLs in turn for up
+   * to the connect timeout (default 30 s). Throws {@link BrokerError}
+   * (`EBROKERCONNECT`) at once when the broker refuses the credentials or
+   * the vhost, else once the time is up, with the last reason.
+   */
   async connect(): Promise<void> {
-    const started = Date.now();
-    const timeout = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    let lastError: Error | undefined;
-    const connection = await amqp.connect(this.url, {
-      // Nagle's algorithm delays small frames by tens of milliseconds; jobs are small.
-      noDelay: true,
-      ...this.options.tls,
-      recovery: {
-        waitForConnect: false,
-        maxRetries: Infinity,
-        calculateDelay: (attempt: number) => {
-          if (!this.connectedOnce) {
-            if (lastError && isAccessRefused(lastError)) {
-              throw lastError; // Retrying will not make wrong credentials right.
-            }
-            if (Date.now() - started >= timeout) {
-              throw lastError ?? new Error(`no connection within ${timeout} ms`);
-            }
-          }
-          return backoffDelay(attempt);
-        },
-        setup: (model: amqp.ChannelModel) => this.setup(model),
-      },
-    });
-    this.connection = connection;
-    connection.on('connect-failed', (err: Error) => {
-      lastError = err;
-      debug('connecting to %s failed: %s', this.displayUrl, err.message);
-    });
-    connection.on('disconnect', (err: Error) => this.lost(err));
-    connection.on('connect', () => {
-      if (this.connectedOnce) {
-        this.stats.reconnects += 1;
-        debug('reconnected to %s', this.displayUrl);
-        this.emit('reconnected');
-      }
-      this.connectedOnce = true;
-    });
-    connection.on('error', (err: Error) => debug('connection error: %s', err.message));
-    try {
-      await connection.waitForConnect();
-    } catch (cause) {
-      throw new BrokerError(ErrorCode.BrokerConnection, `cannot connect to AMQP broker ${this.displayUrl}: ${describeConnectError(cause)}`, { cause });
+    if (this.connected) {
+      return;
     }
+    await this.establish(true);
+    this.connected = true;
   }
 
   async close(): Promise<void> {
     this.closing = true;
+    if (this.retry) {
+      clearTimeout(this.retry.timer);
+      this.retry.resolve();
+    }
     for (const waiter of this.publisherWaiters.splice(0)) {
       waiter.reject(new BrokerError(ErrorCode.BrokerOperation, `connection to ${this.displayUrl} closed`));
     }
@@ -127,12 +177,15 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     // so a connection close can overtake an ack still queued on a consumer
     // channel, and the broker would deliver that message again. A channel's
     // close is ordered after its own acks.
-    const channels = [...[...this.consumers].map((c) => c.channel), this.publisher];
+    const channels = [...[...this.consumers].map((c) => c.channel), ...this.retired, this.publisher];
     this.consumers.clear();
+    this.retired.clear();
     await Promise.all(channels.map((channel) => this.closeChannel(channel)));
-    const connection = this.connection;
-    this.connection = undefined;
-    await connection?.close().catch((err: unknown) => debug('close: %s', errorMessage(err)));
+    const model = this.model;
+    this.model = undefined;
+    if (model) {
+      await model.close().catch((err: unknown) => debug('close: %s', errorMessage(err)));
+    }
   }
 
   async createQueue(kind: QueueKind, queue: string, options: QueueOptions = {}): Promise<void> {
@@ -157,60 +210,92 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     await this.declare(`${kind} "${queue}"`, declare);
   }
 
-  send(kind: QueueKind, queue: string, data: unknown): Promise<void> {
-    return kind === 'inqueue' ? this.publish('', queue, encode(data), PERSISTENT) : this.publish(queue, '', encode(data), PERSISTENT);
+  send(kind: QueueKind, queue: string, data: unknown, options?: SendOptions): Promise<void> {
+    let body: Buffer;
+    try {
+      body = encode(data);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const exchange = kind === 'inqueue' ? '' : queue;
+    const routingKey = kind === 'inqueue' ? queue : '';
+    if (options?.unroutable !== 'fail') {
+      return this.publish(exchange, routingKey, body, PERSISTENT);
+    }
+    const what = kind === 'inqueue' ? `queue "${queue}"` : `exchange "${queue}"`;
+    return this.publishWatched(exchange, routingKey, body, { ...PERSISTENT, headers: {} }).then((returned) => {
+      if (returned) {
+        throw new UnroutableError(queue, `output to ${what} was routed to no queue (nothing bound, or the queues bound are unavailable)`);
+      }
+    });
   }
 
+  /**
+   * Declare `fbp` (as the msgflo coordinator does) and publish a discovery
+   * message to it. Throws {@link BrokerError} when either fails (the queue's
+   * node down): the caller tries again with the next message.
+   */
   async announce(message: DiscoveryMessage, ttlMs: number): Promise<void> {
     // Declared plain, as the msgflo coordinator does: queue arguments such as a
     // TTL would make its declaration fail. A per-message TTL keeps the queue
     // short when no coordinator reads it.
-    await this.declare(`queue "${DISCOVERY_QUEUE}"`, (channel) => channel.assertQueue(DISCOVERY_QUEUE));
+    // Once per connection, and not redone by a reconnection's setup: a
+    // failure (the queue's node down) fails this message only, and the next
+    // one tries again. Discovery never holds back work.
+    const model = this.model;
+    if (model && this.discoveryDeclaredOn !== model) {
+      await this.onChannel(model, DISCOVERY_DECLARATION, declareDiscovery);
+      this.discoveryDeclaredOn = model;
+    }
     await this.publish('', DISCOVERY_QUEUE, encode(message), { expiration: String(Math.round(ttlMs)) });
   }
 
   async subscribe(queue: string, handler: (delivery: Delivery) => void, options: SubscribeOptions): Promise<Subscription> {
-    return this.consume(async (model) => {
-      const channel = await this.openChannel(model);
+    return this.consume(queue, `inqueue "${queue}"`, async (model, consumer) => {
+      const channel = await this.openChannel(model, consumer);
       await channel.prefetch(options.prefetch);
       const { consumerTag } = await channel.consume(queue, (message) => {
         if (message === null) {
-          debug('consumer of "%s" cancelled by the broker', queue);
+          this.consumerLost(consumer, channel, `the broker cancelled the consumer of "${queue}" (queue deleted, or the node holding it down)`);
           return;
         }
         handler(new AmqpDelivery(this, channel, queue, message));
       });
       debug('consuming "%s" with prefetch %d', queue, options.prefetch);
-      return Object.assign(channel, { consumerTag });
+      return { channel, consumerTag };
     });
   }
 
   async tap(queue: string, handler: (data: unknown) => void): Promise<Subscription> {
-    return this.consume(async (model) => {
-      const channel = await this.openChannel(model);
+    return this.consume(`tap of ${queue}`, undefined, async (model, consumer) => {
+      const channel = await this.openChannel(model, consumer);
       await channel.assertExchange(queue, 'fanout', {});
       const { queue: own } = await channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false });
       await channel.bindQueue(own, queue, '');
       const { consumerTag } = await channel.consume(own, (message) => {
         if (message) {
           handler(decode(message.content));
+        } else {
+          this.consumerLost(consumer, channel, `the broker cancelled the tap of "${queue}"`);
         }
       }, { noAck: true });
-      return Object.assign(channel, { consumerTag });
+      return { channel, consumerTag };
     });
   }
 
   async consumeDiscovery(handler: (message: unknown) => void, options: { hold?: boolean } = {}): Promise<Subscription> {
-    await this.declare(`queue "${DISCOVERY_QUEUE}"`, (channel) => channel.assertQueue(DISCOVERY_QUEUE));
-    return this.consume(async (model) => {
-      const channel = await this.openChannel(model);
+    await this.declare(DISCOVERY_DECLARATION, declareDiscovery);
+    return this.consume(DISCOVERY_QUEUE, DISCOVERY_DECLARATION, async (model, consumer) => {
+      const channel = await this.openChannel(model, consumer);
       // Held messages are never acknowledged: the broker requeues them when the channel closes.
       const { consumerTag } = await channel.consume(DISCOVERY_QUEUE, (message) => {
         if (message) {
           handler(decode(message.content));
+        } else {
+          this.consumerLost(consumer, channel, `the broker cancelled the consumer of "${DISCOVERY_QUEUE}"`);
         }
       }, { noAck: options.hold !== true });
-      return Object.assign(channel, { consumerTag });
+      return { channel, consumerTag };
     });
   }
 
@@ -252,53 +337,190 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     });
   }
 
-  /** Called by amqplib on every (re)connection, before it counts as connected. */
-  private async setup(model: amqp.ChannelModel): Promise<void> {
-    batchWrites(model);
-    for (const [what, declare] of this.declarations) {
-      await this.onChannel(model, what, declare);
+  /**
+   * Try the URLs in turn until one connects and its setup is through. At
+   * start (`initial`) within the connect timeout, failing at once on refused
+   * credentials; afterwards until it works or the transport is closed.
+   */
+  private async establish(initial: boolean): Promise<void> {
+    const started = Date.now();
+    const timeout = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const count = this.urls.length;
+    let lastError: unknown;
+    for (let attempt = 0; ; attempt += 1) {
+      if (attempt > 0 && attempt % count === 0) {
+        // A whole pass failed: wait before the next one.
+        await this.pause(backoffDelay(attempt / count));
+      }
+      if (this.closing) {
+        throw new BrokerError(ErrorCode.BrokerConnection, `connection to ${this.displayUrl} closed`, { cause: lastError });
+      }
+      const index = (this.cursor + attempt) % count;
+      const url = this.urls[index] as string;
+      try {
+        await this.open(url);
+        // Next time (after a loss of this node) start with the next one.
+        this.cursor = (index + 1) % count;
+        return;
+      } catch (err) {
+        lastError = err;
+        debug('connecting to %s failed: %s', redactUrl(url), errorMessage(err));
+        if (initial && (isAccessRefused(err) || Date.now() - started >= timeout)) {
+          throw new BrokerError(ErrorCode.BrokerConnection, `cannot connect to AMQP broker ${this.displayUrl}: ${describeConnectError(err)}`, { cause: err });
+        }
+      }
     }
-    for (const consumer of this.consumers) {
-      await this.startConsumer(consumer, model);
-    }
-    const publisher = await model.createConfirmChannel();
-    publisher.on('error', (err: Error) => debug('publish channel error: %s', err.message));
-    publisher.on('return', () => {
-      this.stats.unroutable += 1;
+  }
+
+  /** Wait `ms`, or less if the transport is closed meanwhile. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.retry = undefined;
+        resolve();
+      }, ms);
+      this.retry = { timer, resolve };
     });
-    publisher.on('close', () => {
-      this.closedChannels.add(publisher);
-      if (this.publisher === publisher) {
-        this.publisher = undefined;
+  }
+
+  /** Connect to one node and set the connection up; throws (with the connection closed) when either fails. */
+  private async open(url: string): Promise<void> {
+    const model = await amqp.connect(withDefaultHeartbeat(url), {
+      // Nagle's algorithm delays small frames by tens of milliseconds; jobs are small.
+      noDelay: true,
+      // Covers the TCP connect and the handshake: a frozen node accepts the socket and says nothing.
+      timeout: HANDSHAKE_TIMEOUT_MS,
+      ...this.options.tls,
+    });
+    let closedWith: (err: Error) => void = () => undefined;
+    const closed = new Promise<never>((_resolve, reject) => {
+      closedWith = reject;
+    });
+    closed.catch(() => undefined);
+    model.on('error', (err: Error) => debug('connection error on %s: %s', redactUrl(url), err.message));
+    model.once('close', (err?: Error) => {
+      this.closedModels.add(model);
+      const reason = err ?? new Error('connection closed');
+      closedWith(reason);
+      if (this.live === model) {
+        this.lost(reason);
       }
     });
-    this.publisher = publisher;
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`setup did not finish within ${SETUP_TIMEOUT_MS} ms`)), SETUP_TIMEOUT_MS);
+    });
+    this.modelUrl = url;
+    try {
+      await Promise.race([this.setup(model), closed, stalled]);
+      if (this.closing || this.closedModels.has(model)) {
+        throw new Error('closed during setup');
+      }
+      this.live = model;
+    } catch (err) {
+      if (this.model === model) {
+        this.model = undefined;
+        this.publisher = undefined;
+      }
+      await Promise.race([model.close().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    debug('connected to %s', redactUrl(url));
+  }
+
+  /**
+   * Called on every (re)connection, before it counts as connected: the
+   * publisher first (outputs of redelivered jobs can go at once), then the
+   * declarations, then the consumers. A declaration or consumer that fails
+   * on a live connection is retried in the background; only the
+   * connection's own end fails the setup.
+   */
+  private async setup(model: amqp.ChannelModel): Promise<void> {
+    batchWrites(model);
     this.model = model;
-    for (const waiter of this.publisherWaiters.splice(0)) {
-      waiter.resolve(publisher);
+    await this.openPublisher(model);
+    for (const [what, declare] of this.declarations) {
+      try {
+        await this.onChannel(model, what, declare);
+      } catch (err) {
+        this.requireOpen(model);
+        this.warn(new BrokerError(ErrorCode.BrokerOperation, `${errorMessage(err)}; trying again in the background`, { cause: err }), declaredQueue(what));
+        this.redeclareLater(what, model);
+      }
+    }
+    for (const consumer of this.consumers) {
+      try {
+        await this.startConsumer(consumer, model);
+      } catch (err) {
+        this.requireOpen(model);
+        consumer.model = undefined;
+        consumer.reason = `cannot consume "${consumer.queue}": ${errorMessage(err)}`;
+        this.warn(new BrokerError(ErrorCode.BrokerOperation, `${consumer.reason}; trying again`, { cause: err }), consumer.queue);
+        this.heal(consumer);
+      }
+    }
+  }
+
+  private requireOpen(model: amqp.ChannelModel): void {
+    if (this.closedModels.has(model) || this.model !== model) {
+      throw new Error('connection closed during setup');
     }
   }
 
   private lost(err: Error): void {
-    debug('connection to %s lost: %s', this.displayUrl, err.message);
+    this.live = undefined;
+    debug('connection to %s lost: %s', this.connectedTo ?? this.displayUrl, err.message);
     this.model = undefined;
     this.publisher = undefined;
     for (const consumer of this.consumers) {
       consumer.model = undefined;
+      consumer.active = false;
+      consumer.reason = undefined;
     }
-    if (!this.closing) {
-      this.emit('disconnected', err);
+    for (const channel of this.retired) {
+      this.closedChannels.add(channel);
+    }
+    this.retired.clear();
+    if (this.closing) {
+      return;
+    }
+    this.emit('disconnected', err);
+    void this.reconnect();
+  }
+
+  private async reconnect(): Promise<void> {
+    if (this.reconnecting) {
+      return;
+    }
+    this.reconnecting = true;
+    try {
+      await this.establish(false);
+      this.stats.reconnects += 1;
+      debug('reconnected to %s', this.connectedTo);
+      this.emit('reconnected');
+    } catch (err) {
+      debug('reconnecting ended: %s', errorMessage(err));
+    } finally {
+      this.reconnecting = false;
     }
   }
 
-  private async consume(start: Consumer['start']): Promise<Subscription> {
-    const consumer: Consumer = { start, model: undefined, channel: undefined, consumerTag: undefined, cancelled: false };
+  private async consume(queue: string, declaration: string | undefined, start: Consumer['start']): Promise<Subscription> {
+    const consumer: Consumer = { queue, declaration, start, model: undefined, channel: undefined, consumerTag: undefined, cancelled: false, active: false, reason: undefined, healing: false };
     this.consumers.add(consumer);
-    if (this.model) {
-      await this.startConsumer(consumer, this.model);
+    const model = this.model;
+    if (model) {
+      try {
+        await this.startConsumer(consumer, model);
+      } catch (err) {
+        this.consumers.delete(consumer);
+        throw new BrokerError(ErrorCode.BrokerOperation, `cannot consume "${queue}" on ${this.connectedTo ?? this.displayUrl}: ${errorMessage(err)}`, { cause: err });
+      }
     }
     return {
-      state: () => ({ active: true }),
+      state: () => this.consumerState(consumer),
       cancel: async () => {
         consumer.cancelled = true;
         const { channel, consumerTag } = consumer;
@@ -314,6 +536,81 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     };
   }
 
+  private consumerState(consumer: Consumer): ConsumerState {
+    if (consumer.cancelled) {
+      return { active: false, reason: `not consuming "${consumer.queue}": cancelled` };
+    }
+    if (!this.model) {
+      return { active: false, reason: `not connected to ${this.displayUrl}` };
+    }
+    if (consumer.model !== this.model || !consumer.active) {
+      return { active: false, reason: consumer.reason ?? `not consuming "${consumer.queue}" yet` };
+    }
+    return ACTIVE;
+  }
+
+  /** The broker stopped delivering to `consumer` on `channel` while the connection lives: start it again. */
+  private consumerLost(consumer: Consumer, channel: amqp.Channel, reason: string): void {
+    if (consumer.channel !== channel || consumer.cancelled || this.closing) {
+      return;
+    }
+    const model = consumer.model;
+    consumer.active = false;
+    consumer.model = undefined;
+    consumer.reason = `${reason}; consuming again`;
+    if (!this.closedChannels.has(channel)) {
+      // Its deliveries still in flight can be settled on it for a while.
+      this.retired.add(channel);
+      setTimeout(() => {
+        if (this.retired.delete(channel)) {
+          void this.closeChannel(channel);
+        }
+      }, RETIRED_CHANNEL_MS).unref();
+    }
+    if (!model || model !== this.model) {
+      return; // The connection went: the reconnection starts it again.
+    }
+    debug('%s', reason);
+    this.emit('consumerLost', consumer.queue, reason);
+    this.heal(consumer);
+  }
+
+  /** Start a lost consumer again with backoff (its queue declared again first) for as long as the connection lives. */
+  private heal(consumer: Consumer): void {
+    if (consumer.healing) {
+      return;
+    }
+    consumer.healing = true;
+    void (async () => {
+      try {
+        for (let attempt = 1; ; attempt += 1) {
+          await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt)).unref());
+          const model = this.model;
+          if (consumer.cancelled || this.closing || !model || consumer.model === model) {
+            return; // Gone, or started again by a reconnection.
+          }
+          try {
+            const declare = consumer.declaration === undefined ? undefined : this.declarations.get(consumer.declaration);
+            if (declare && consumer.declaration !== undefined) {
+              await this.onChannel(model, consumer.declaration, declare);
+            }
+            await this.startConsumer(consumer, model);
+            this.stats.consumerRestarts += 1;
+            debug('consuming "%s" again', consumer.queue);
+            this.emit('consumerRestored', consumer.queue);
+            return;
+          } catch (err) {
+            consumer.model = undefined;
+            consumer.reason = `cannot consume "${consumer.queue}" again: ${errorMessage(err)}; retrying`;
+            debug('%s', consumer.reason);
+          }
+        }
+      } finally {
+        consumer.healing = false;
+      }
+    })();
+  }
+
   /** Close a channel unless it is closed already: after its own acks, which it orders before. */
   private async closeChannel(channel: amqp.Channel | undefined): Promise<void> {
     if (channel && !this.closedChannels.has(channel)) {
@@ -326,15 +623,31 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
       return; // Already consuming on this connection.
     }
     consumer.model = model;
-    const channel = (await consumer.start(model)) as amqp.Channel & { consumerTag: string };
+    consumer.active = false;
+    const { channel, consumerTag } = await consumer.start(model, consumer);
     consumer.channel = channel;
-    consumer.consumerTag = channel.consumerTag;
+    consumer.consumerTag = consumerTag;
+    consumer.active = true;
+    consumer.reason = undefined;
   }
 
-  private async openChannel(model: amqp.ChannelModel): Promise<amqp.Channel> {
+  /** A channel for a consumer: its unexpected close (under a live connection) starts the consumer again. */
+  private async openChannel(model: amqp.ChannelModel, consumer: Consumer): Promise<amqp.Channel> {
     const channel = await model.createChannel();
-    channel.on('error', (err: Error) => debug('channel error: %s', err.message));
-    channel.on('close', () => this.closedChannels.add(channel));
+    channel.on('error', (err: Error) => {
+      this.closeErrors.set(channel, err);
+      debug('channel error: %s', err.message);
+    });
+    channel.on('close', () => {
+      this.closedChannels.add(channel);
+      this.retired.delete(channel);
+      if (consumer.channel === channel && consumer.active && this.model === model && !this.closedModels.has(model)) {
+        const cause = this.closeErrors.get(channel);
+        this.consumerLost(consumer, channel, `the channel consuming "${consumer.queue}" closed${cause ? `: ${cause.message}` : ''}`);
+      }
+    });
+    // Set here so a cancel that comes before start() returns is not missed.
+    consumer.channel = channel;
     return channel;
   }
 
@@ -351,44 +664,193 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     this.declarations.set(what, declare);
   }
 
+  /** Make a declaration that failed during a reconnection again, with backoff, while that connection lives. */
+  private redeclareLater(what: string, model: amqp.ChannelModel): void {
+    if (this.redeclaring.has(what)) {
+      return;
+    }
+    this.redeclaring.add(what);
+    void (async () => {
+      try {
+        for (let attempt = 1; ; attempt += 1) {
+          await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt + 3)).unref());
+          const declare = this.declarations.get(what);
+          if (!declare || this.closing || this.model !== model) {
+            return; // Forgotten, or redone by the next connection's setup.
+          }
+          try {
+            await this.onChannel(model, what, declare);
+            debug('declared %s again', what);
+            return;
+          } catch (err) {
+            debug('%s', errorMessage(err));
+          }
+        }
+      } finally {
+        this.redeclaring.delete(what);
+      }
+    })();
+  }
+
   /**
    * Run declarations on a short-lived channel: a refused declaration closes
    * the channel it was made on, and must not take the publisher with it.
    */
   private async onChannel(model: amqp.ChannelModel, what: string, work: (channel: amqp.Channel) => Promise<unknown>): Promise<void> {
-    const channel = await model.createChannel();
+    let channel: amqp.Channel;
+    try {
+      channel = await model.createChannel();
+    } catch (cause) {
+      throw new BrokerError(ErrorCode.BrokerOperation, `cannot declare ${what} on ${redactUrl(this.modelUrl ?? '')}: ${errorMessage(cause)}`, { cause });
+    }
     channel.on('error', () => {
       // Reported by the failing operation below.
     });
     try {
       await work(channel);
     } catch (cause) {
-      throw new BrokerError(ErrorCode.BrokerOperation, `cannot declare ${what} on ${this.displayUrl}: ${errorMessage(cause)}`, { cause });
+      throw new BrokerError(ErrorCode.BrokerOperation, `cannot declare ${what} on ${redactUrl(this.modelUrl ?? '')}: ${errorMessage(cause)}`, { cause });
     }
-    await channel.close();
+    await channel.close().catch(() => undefined);
+  }
+
+  private async openPublisher(model: amqp.ChannelModel): Promise<amqp.ConfirmChannel> {
+    const publisher = await model.createConfirmChannel();
+    publisher.on('error', (err: Error) => {
+      this.closeErrors.set(publisher, err);
+      debug('publish channel error: %s', err.message);
+    });
+    publisher.on('return', (message: amqp.Message) => this.returned(message));
+    publisher.on('close', () => {
+      this.closedChannels.add(publisher);
+      if (this.publisher === publisher) {
+        this.publisher = undefined;
+        if (this.model === model && !this.closing) {
+          this.reopenPublisher(model);
+        }
+      }
+    });
+    this.publisher = publisher;
+    for (const waiter of this.publisherWaiters.splice(0)) {
+      waiter.resolve(publisher);
+    }
+    return publisher;
+  }
+
+  /** The publishing channel closed under a live connection (a publish to an exchange that is gone): open another. */
+  private reopenPublisher(model: amqp.ChannelModel): void {
+    void (async () => {
+      for (let attempt = 1; this.model === model && !this.publisher && !this.closing; attempt += 1) {
+        try {
+          await this.openPublisher(model);
+          return;
+        } catch (err) {
+          debug('cannot open a publishing channel: %s', errorMessage(err));
+          await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt)).unref());
+        }
+      }
+    })();
+  }
+
+  /** Move publishing to a fresh channel (one whose publishes the broker keeps refusing). */
+  private replacePublisher(channel: amqp.ConfirmChannel): void {
+    const model = this.model;
+    if (this.publisher !== channel || !model) {
+      return;
+    }
+    this.publisher = undefined;
+    void this.openPublisher(model).then(
+      () => channel.close().catch(() => undefined),
+      (err: unknown) => {
+        debug('cannot open a fresh publishing channel: %s', errorMessage(err));
+        if (!this.publisher && !this.closedChannels.has(channel)) {
+          this.publisher = channel;
+        } else {
+          this.reopenPublisher(model);
+        }
+      },
+    );
   }
 
   /**
-   * Publish and wait for the broker's confirm; publish again after a
-   * reconnect if the connection went first. Routed by `exchange` and
+   * Publish and wait for the broker's confirm; publish again if the channel
+   * or connection went first, or if the broker refused it (with backoff, for
+   * up to {@link PUBLISH_RETRY_LIMIT_MS}). Routed by `exchange` and
    * `routingKey` as amqplib does; an empty exchange is the default one.
+   * Rejects with {@link BrokerError} when the transport closes, the exchange
+   * does not exist, or the broker refused it all that time.
    */
-  publish(exchange: string, routingKey: string, body: Buffer, options: amqp.Options.Publish): Promise<void> {
+  publish(exchange: string, routingKey: string, body: Buffer, options: amqp.Options.Publish, refusals = 0, since = 0): Promise<void> {
     // Not an async function with a loop: one promise less for every output.
     const channel = this.publisher;
     if (!channel) {
-      return this.nextPublisher().then(() => this.publish(exchange, routingKey, body, options));
+      return this.nextPublisher().then(() => this.publish(exchange, routingKey, body, options, refusals, since));
     }
     return confirmed(channel, exchange, routingKey, body, options).catch((cause: unknown) => {
-      // Checked once the channel's close is through: amqplib fails the
-      // unconfirmed publishes before it reports the close.
       const what = exchange ? `exchange "${exchange}"` : `queue "${routingKey}"`;
-      if (this.closing || !this.closedChannels.has(channel)) {
+      if (this.closing) {
         throw new BrokerError(ErrorCode.BrokerOperation, `publish to ${what} was not confirmed: ${errorMessage(cause)}`, { cause });
       }
-      debug('publish to %s lost with its channel; publishing again', what);
-      return this.publish(exchange, routingKey, body, options);
+      // Checked once the channel's close is through: amqplib fails the
+      // unconfirmed publishes before it reports the close.
+      if (this.closedChannels.has(channel)) {
+        const closeError = this.closeErrors.get(channel);
+        if (closeError && /NOT_FOUND|404/.test(closeError.message) && closeError.message.includes(exchange || routingKey)) {
+          throw new BrokerError(ErrorCode.BrokerOperation, `publish to ${what} failed: ${closeError.message}`, { cause: closeError });
+        }
+        debug('publish to %s lost with its channel; publishing again', what);
+        return this.publish(exchange, routingKey, body, options, refusals, since);
+      }
+      // Refused (basic.nack) on a live channel: a queue without a leader for
+      // now, a node going down. Try again, on a fresh channel now and then.
+      const first = since || Date.now();
+      if (Date.now() - first >= PUBLISH_RETRY_LIMIT_MS) {
+        throw new BrokerError(ErrorCode.BrokerOperation, `publish to ${what} refused by the broker for ${Math.round((Date.now() - first) / 1000)} s: ${errorMessage(cause)}`, { cause });
+      }
+      if ((refusals + 1) % REFUSALS_PER_CHANNEL === 0) {
+        this.replacePublisher(channel);
+      }
+      debug('publish to %s refused (%s); trying again', what, errorMessage(cause));
+      return new Promise<void>((resolve) => setTimeout(resolve, backoffDelay(refusals + 1))).then(() =>
+        this.publish(exchange, routingKey, body, options, refusals + 1, first),
+      );
     });
+  }
+
+  /**
+   * Publish (mandatory) and tell whether the broker returned it: resolves
+   * true when it was routed to no queue. `options.headers` gets the
+   * {@link PUBLISH_ID_HEADER}.
+   */
+  private publishWatched(exchange: string, routingKey: string, body: Buffer, options: amqp.Options.Publish & { headers: Record<string, unknown> }): Promise<boolean> {
+    const id = this.nextPublishId;
+    this.nextPublishId += 1;
+    const entry: Watched = { returned: false };
+    this.watched.set(id, entry);
+    // A publish made again keeps its id, so its later return is still told apart.
+    const published = this.publish(exchange, routingKey, body, { ...options, mandatory: true, headers: { ...options.headers, [PUBLISH_ID_HEADER]: id } });
+    return published.then(
+      () => {
+        this.watched.delete(id);
+        return entry.returned;
+      },
+      (err: unknown) => {
+        this.watched.delete(id);
+        throw err;
+      },
+    );
+  }
+
+  /** A publish came back unroutable (`basic.return`, which RabbitMQ sends before the confirm). */
+  private returned(message: amqp.Message): void {
+    this.stats.unroutable += 1;
+    const id = message.properties.headers?.[PUBLISH_ID_HEADER] as unknown;
+    if (typeof id === 'number') {
+      const entry = this.watched.get(id);
+      if (entry) {
+        entry.returned = true;
+      }
+    }
   }
 
   /** Whether a channel is closed (its deliveries can no longer be settled). */
@@ -403,7 +865,12 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     return new Promise((resolve, reject) => this.publisherWaiters.push({ resolve, reject }));
   }
 
-  /** Publish a failed message to `dead-<queue>` with why it failed; RabbitMQ's own headers stay. */
+  /**
+   * Publish a failed message to `dead-<queue>` with why it failed; RabbitMQ's
+   * own headers stay. A dead letter routed to no queue (nothing bound to
+   * `dead-<queue>`) is not kept: said as a warning (once a minute per
+   * queue, with the count) and counted in `stats.deadLettersDropped`.
+   */
   async deadLetter(queue: string, message: amqp.ConsumeMessage, reason: string): Promise<void> {
     const { properties } = message;
     const headers = {
@@ -412,13 +879,62 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
       [DEAD_LETTER_HEADERS.queue]: queue,
       [DEAD_LETTER_HEADERS.time]: new Date().toISOString(),
     };
-    const options: amqp.Options.Publish = { persistent: true, headers };
+    const options: amqp.Options.Publish & { headers: Record<string, unknown> } = { persistent: true, headers };
     for (const key of ['contentType', 'contentEncoding', 'correlationId', 'replyTo', 'messageId', 'timestamp', 'type', 'appId'] as const) {
       if (properties[key] !== undefined) {
-        (options as Record<string, unknown>)[key] = properties[key];
+        (options as unknown as Record<string, unknown>)[key] = properties[key];
       }
     }
-    await this.publish(deadLetterQueueName(queue), '', message.content, options);
+    const exchange = deadLetterQueueName(queue);
+    if (await this.publishWatched(exchange, '', message.content, options)) {
+      this.stats.deadLettersDropped += 1;
+      this.dropped(queue, exchange, reason);
+    }
+  }
+
+  private dropped(queue: string, exchange: string, reason: string): void {
+    const now = Date.now();
+    const seen = this.droppedWarned.get(queue);
+    if (seen && now - seen.at < DROPPED_WARNING_INTERVAL_MS) {
+      seen.count += 1;
+      return;
+    }
+    const more = seen && seen.count > 0 ? ` (${seen.count} more since the last warning)` : '';
+    this.droppedWarned.set(queue, { at: now, count: 0 });
+    this.warn(new Error(`a failed message of "${queue}" was not kept: no queue is bound to exchange "${exchange}" (start with --deadletter, or bind one)${more}; it failed with: ${reason.slice(0, 200)}`), queue);
+  }
+
+  private warn(err: Error, queue?: string): void {
+    debug('warning: %s', err.message);
+    if (this.listenerCount('warning') > 0) {
+      this.emit('warning', err, queue);
+    }
+  }
+}
+
+const ACTIVE: ConsumerState = Object.freeze({ active: true });
+
+const DISCOVERY_DECLARATION = `queue "${DISCOVERY_QUEUE}"`;
+
+/** The queue a declaration key (`inqueue "Q"`, `outqueue "Q"`) is about, if any. */
+function declaredQueue(what: string): string | undefined {
+  return /^(?:inqueue|outqueue) "(.*)"$/.exec(what)?.[1];
+}
+
+function declareDiscovery(channel: amqp.Channel): Promise<unknown> {
+  return channel.assertQueue(DISCOVERY_QUEUE);
+}
+
+/** The URL with `heartbeat=` {@link DEFAULT_HEARTBEAT_S} unless it sets one. */
+export function withDefaultHeartbeat(raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (!url.searchParams.has('heartbeat')) {
+      url.searchParams.set('heartbeat', String(DEFAULT_HEARTBEAT_S));
+    }
+    return url.toString();
+  } catch {
+    return raw; // Checked before; amqplib says what is wrong with it.
   }
 }
 
@@ -526,13 +1042,17 @@ function queueArguments(options: QueueOptions): Record<string, unknown> {
   return { arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': options.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT } };
 }
 
-function isAccessRefused(err: Error): boolean {
-  return /ACCESS_REFUSED|403/.test(err.message);
+/** Refused credentials or vhost: trying again will not help. */
+function isAccessRefused(err: unknown): boolean {
+  return err instanceof Error && /ACCESS_REFUSED|NOT_ALLOWED|403|530/.test(err.message);
 }
 
 function describeConnectError(err: unknown): string {
   const message = errorMessage(err);
-  if (err instanceof Error && isAccessRefused(err)) {
+  if (err instanceof Error && /NOT_ALLOWED|530/.test(err.message)) {
+    return `the vhost does not exist or the user may not use it (${message})`;
+  }
+  if (isAccessRefused(err)) {
     return 'access refused: check the user name and password';
   }
   return message;

@@ -121,8 +121,14 @@ export interface TransportEvents {
   consumerLost: [queue: string, reason: string];
   /** A consumer of `queue` lost on a live connection consumes again. */
   consumerRestored: [queue: string];
-  /** Something went wrong that the transport is working around (discovery, a dropped dead letter, a refused publish retried); said at the default log level. */
-  warning: [Error];
+  /**
+   * Something went wrong that the transport is working around or cannot
+   * (a declaration failed during a reconnection, a dead letter was not kept);
+   * said at the default log level. `queue` names the queue it is about, when
+   * there is one, so that participants sharing a connection each say only
+   * their own.
+   */
+  warning: [Error, queue?: string];
 }
 
 /** A broker connection. */
