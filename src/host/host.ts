@@ -40,6 +40,8 @@ export interface HostEvents {
   warning: [role: string, error: Error];
   disconnected: [role: string, error: Error];
   reconnected: [role: string];
+  /** An inport whose consumer the broker had dropped consumes again. */
+  consumerRestored: [role: string, port: string];
 }
 
 /** A process's participants. */
@@ -96,6 +98,7 @@ export class Host extends EventEmitter<HostEvents> {
     participant.on('warning', (err) => this.emit('warning', role, err));
     participant.on('disconnected', (err) => this.emit('disconnected', role, err));
     participant.on('reconnected', () => this.emit('reconnected', role));
+    participant.on('consumerRestored', (port) => this.emit('consumerRestored', role, port));
     try {
       await participant.start();
     } catch (err) {

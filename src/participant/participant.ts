@@ -128,6 +128,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     const port = this.inQueues.get(queue);
     if (port !== undefined) {
       this.emit('consumerLost', port, reason);
+      this.warn(new Error(`inport ${port}: ${reason}; consuming again`));
     }
   };
   private readonly onConsumerRestored = (queue: string): void => {
