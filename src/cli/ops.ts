@@ -117,7 +117,7 @@ export class ProcessOps {
     const { metrics } = this.served;
     metrics.watch(participant);
     this.health.watch(participant);
-    participant.once('announced', () => metrics.started(participant));
+    participant.once('started', () => metrics.started(participant));
   }
 
   /** Stop answering ready, then stop serving. */
@@ -155,7 +155,7 @@ export async function startCoordinatorOps(
   host.on('added', (participant) => {
     metrics.watch(participant);
     health.watch(participant);
-    participant.once('announced', () => metrics.started(participant));
+    participant.once('started', () => metrics.started(participant));
   });
   let connected = true;
   let lastError = '';

@@ -47,7 +47,7 @@ export class ParticipantHealth {
       entry.lastError = undefined;
     });
     // Counted once started: one that fails to start is not part of the process.
-    participant.once('announced', () => this.tracked.set(participant, entry));
+    participant.once('started', () => this.tracked.set(participant, entry));
   }
 
   /** Every participant this process was asked for has started (or given up). */

@@ -57,6 +57,8 @@ export interface ParticipantEvents {
   published: [port: string];
   /** A discovery message was sent. */
   announced: [];
+  /** Started: consuming, whether or not its first discovery message could be sent. */
+  started: [];
   /** The broker stopped delivering to an inport's consumer on a live connection; it is being started again. */
   consumerLost: [port: string, reason: string];
   /** An inport's lost consumer consumes again. */
@@ -320,6 +322,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       this.discoveryTimer.unref();
     }
     debug('participant %s started', definition.id);
+    this.emit('started');
     return definition;
   }
 
