@@ -90,11 +90,17 @@ export interface StreamPeer {
  * session (MQTT) exist from now on, so no output is missed while a broker or
  * the peer's own connection is down.
  */
-export async function connectStream(kind: 'amqp' | 'mqtt', url: string, role: string): Promise<StreamPeer> {
-  return kind === 'amqp' ? amqpStream(url, role) : mqttStream(url, role);
+export async function connectStream(kind: 'amqp' | 'mqtt', url: string, role: string, options: StreamOptions = {}): Promise<StreamPeer> {
+  return kind === 'amqp' ? amqpStream(url, role, options) : mqttStream(url, role);
 }
 
-async function amqpStream(url: string, role: string): Promise<StreamPeer> {
+/** Options of {@link connectStream}. */
+export interface StreamOptions {
+  /** AMQP: collector queues of type quorum (replicated on a cluster), instead of classic. */
+  quorum?: boolean;
+}
+
+async function amqpStream(url: string, role: string, options: StreamOptions): Promise<StreamPeer> {
   const tally = new Tally();
   const collectors: Array<[string, string, 'answer' | 'dead']> = [
     [`collect-${role}.OUT`, `${role}.OUT`, 'answer'],
@@ -111,7 +117,7 @@ async function amqpStream(url: string, role: string): Promise<StreamPeer> {
         await channel.prefetch(500);
         for (const [queue, exchange, kind] of collectors) {
           await channel.assertExchange(exchange, 'fanout', {});
-          await channel.assertQueue(queue, { durable: true });
+          await channel.assertQueue(queue, { durable: true, ...(options.quorum ? { arguments: { 'x-queue-type': 'quorum' } } : {}) });
           await channel.bindQueue(queue, exchange, '');
           await channel.consume(queue, (message) => {
             if (message) {
