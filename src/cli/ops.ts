@@ -174,7 +174,13 @@ export async function startCoordinatorOps(
       metrics: () => metrics.text(),
       readiness: () => {
         const { reasons } = health.readiness();
-        const all = connected ? [...reasons] : [`coordinator: not connected to ${transport.displayUrl} (${lastError})`, ...reasons];
+        const discovery = coordinator.discoveryState();
+        const own = !connected
+          ? [`coordinator: not connected to ${transport.displayUrl} (${lastError})`]
+          : discovery.active
+            ? []
+            : [`coordinator: not listening to discovery: ${discovery.reason ?? 'not consuming'}`];
+        const all = [...own, ...reasons];
         return { ready: all.length === 0, reasons: all };
       },
       routes: systemRoutes(view),

@@ -10,7 +10,7 @@ import { InvalidOptionError } from '../errors';
 import { bindingKey, graphBindings, ROUND_ROBIN_COMPONENT, type Binding, type Edge, type SystemGraph } from '../protocol/bindings';
 import type { ParticipantDefinition } from '../protocol/definition';
 import type { Graph } from '../runtime/graph-source';
-import type { Subscription, Transport } from '../transport/transport';
+import type { ConsumerState, Subscription, Transport } from '../transport/transport';
 import { ParticipantRegistry } from './registry';
 
 const debug = createDebug('noflo-runtime-msgflo:coordinator');
@@ -87,6 +87,14 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     await this.transport.connect();
     this.discovery = await this.transport.consumeDiscovery((message) => this.registry.handle(message));
     this.registry.start();
+  }
+
+  /**
+   * Whether discovery messages reach the coordinator now (its consumer of
+   * `fbp` is live), and why not; inactive before start.
+   */
+  discoveryState(): ConsumerState {
+    return this.discovery?.state() ?? { active: false, reason: 'not started' };
   }
 
   /** Stop listening; the bindings made stay on AMQP (MQTT forwarding stops). */
