@@ -8,7 +8,7 @@ import * as amqp from 'amqplib';
 import createDebug from 'debug';
 import { BrokerError, ErrorCode, errorMessage } from '../errors';
 import type { TlsOptions } from '../transport/options';
-import { redactUrl } from '../transport/url';
+import { parseBrokerList, redactUrl } from '../transport/url';
 
 const debug = createDebug('noflo-runtime-msgflo:ops:queues');
 
@@ -27,13 +27,24 @@ export class QueueInspector {
     model.on('error', (err: Error) => debug('connection error: %s', err.message));
   }
 
-  /** Connect to an `amqp(s)://` broker; rejects naming the broker (without password). */
-  static async connect(url: string, tls?: TlsOptions): Promise<QueueInspector> {
-    try {
-      return new QueueInspector(await amqp.connect(url, { ...tls }));
-    } catch (cause) {
-      throw new BrokerError(ErrorCode.BrokerConnection, `cannot connect to ${redactUrl(url)}: ${errorMessage(cause)}`, { cause });
+  /**
+   * Connect to an `amqp(s)://` broker, or to the first node of a
+   * comma-separated list that answers, trying them in order; rejects naming
+   * the broker or the list (without passwords) and why the last one failed.
+   */
+  static async connect(broker: string, tls?: TlsOptions): Promise<QueueInspector> {
+    const { urls } = parseBrokerList(broker);
+    let last: unknown;
+    for (const url of urls) {
+      try {
+        return new QueueInspector(await amqp.connect(url, { ...tls }));
+      } catch (cause) {
+        debug('cannot connect to %s: %s', redactUrl(url), errorMessage(cause));
+        last = cause;
+      }
     }
+    const which = urls.length === 1 ? redactUrl(broker) : `any of ${redactUrl(urls.join(','))}`;
+    throw new BrokerError(ErrorCode.BrokerConnection, `cannot connect to ${which}: ${errorMessage(last)}`, { cause: last });
   }
 
   /** The depth of `queue`, or undefined when there is no such queue. */
