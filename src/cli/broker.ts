@@ -1,7 +1,8 @@
 /**
  * The broker a command talks to: the one configured, else the embedded default.
  */
-import { createTransport, type Transport, type TransportOptions } from '../transport';
+import { brokerSetting } from '../participant/options';
+import { createTransport, joinBrokerList, type Transport, type TransportOptions } from '../transport';
 import { EMBEDDED_URL, startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded';
 import { info } from './output';
 
@@ -14,9 +15,22 @@ export interface BrokerChoice {
   readonly embedded: EmbeddedBroker | undefined;
 }
 
-/** The broker URL from a flag, then env `MSGFLO_BROKER`, then `CLOUDAMQP_URL`. */
-export function configuredBroker(flag: string | undefined): string | undefined {
-  return flag || process.env.MSGFLO_BROKER || process.env.CLOUDAMQP_URL || undefined;
+/**
+ * commander's parser of `--broker`: each repeat adds to a comma-separated
+ * list (`--broker amqp://a --broker amqp://b` is `amqp://a,amqp://b`), instead
+ * of replacing the value given before.
+ */
+export function collectBroker(value: string, previous: string | undefined): string {
+  return previous === undefined ? value : joinBrokerList([previous, value]);
+}
+
+/**
+ * The broker URL list from `--broker`, then env `MSGFLO_BROKER`, then
+ * `CLOUDAMQP_URL`, checked: a malformed URL (named by its position, password
+ * masked) or an empty list (`--broker ''`) throws, naming the flag or variable.
+ */
+export function configuredBroker(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return brokerSetting(flag, env, '--broker');
 }
 
 /**

@@ -25,6 +25,7 @@ export interface CoordinatorFlags extends OpsFlags {
   host: string;
   port: string;
   secret?: string;
+  queueType?: string;
   tlsCa?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -53,7 +54,7 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
       info(`participant ${change}: ${definition.id} (${definition.role}, ${definition.component})`);
     }
   });
-  const host = new Host({ broker: broker ?? EMBEDDED_URL, basedir, tlsCa: flags.tlsCa, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey });
+  const host = new Host({ broker: broker ?? EMBEDDED_URL, basedir, queueType: flags.queueType, tlsCa: flags.tlsCa, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey });
   host.on('warning', (role, err) => warn(`${role}: ${err.message}`));
   await coordinator.start();
   const ops = await startCoordinatorOps(flags, { coordinator, transport, brokerUrl: broker ?? EMBEDDED_URL, tls, host });

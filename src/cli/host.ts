@@ -10,7 +10,6 @@ import { planSystem } from '../host/system';
 import type { ParticipantInput } from '../participant/options';
 import { createComponentLoader } from '../runtime/graph-source';
 import { EMBEDDED_URL, startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded';
-import { configuredBroker } from './broker';
 import { jobReporter, logFormat, ProcessOps, type OpsFlags } from './ops';
 import { info, warn } from './output';
 import { onSignals, printDefinition } from './run';
@@ -22,7 +21,11 @@ export interface HostFlags extends OpsFlags {
   keepGoing?: boolean;
 }
 
-/** Start every participant named by `flags`, with `defaults`, and keep them running. */
+/**
+ * Start every participant named by `flags`, with `defaults`, and keep them
+ * running. `defaults.broker` is the checked broker list of `--broker` or the
+ * environment, if any (`configuredBroker` of ./broker).
+ */
 export async function runHost(flags: HostFlags, defaults: Partial<ParticipantInput>, crashOnException: boolean): Promise<void> {
   if (flags.participants && flags.system) {
     throw new InvalidOptionError('give --participants or --system, not both');
@@ -44,7 +47,7 @@ export async function runHost(flags: HostFlags, defaults: Partial<ParticipantInp
   }
 
   let embedded: EmbeddedBroker | undefined;
-  const broker = configuredBroker(defaults.broker);
+  const broker = defaults.broker;
   const everyHasBroker = inputs.every((input) => input.broker);
   if (!broker && !everyHasBroker) {
     embedded = await startEmbeddedBroker();

@@ -2,6 +2,7 @@
  * The command-line program: run a participant (the default), `send`, `dump`.
  */
 import { Command, Option } from 'commander';
+import { collectBroker } from './broker';
 import { coordinate } from './coordinator';
 import { dump } from './dump';
 import { procfile } from './procfile';
@@ -14,6 +15,8 @@ import { status } from './status';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
+const BROKER_LIST_HELP = 'repeatable, or a comma-separated list, for the nodes of a cluster';
+
 const EXAMPLES = `
 Examples:
   $ ${PROGRAM} --name repeat --graph core/Repeat
@@ -23,6 +26,8 @@ Examples:
   $ ${PROGRAM} --name repeat --graph core/Repeat --attr inports.in.queue=jobs --attr outports.out.hidden=true
   $ ${PROGRAM} --participants workers.json --broker amqp://localhost
       host every participant of workers.json in this one process
+  $ ${PROGRAM} --participants workers.json --broker amqp://rabbit1 --broker amqp://rabbit2 --queue-type quorum
+      the same on a two-node RabbitMQ cluster, with quorum inqueues
   $ ${PROGRAM} --system graphs/System.fbp --keep-going
   $ ${PROGRAM} setup graphs/System.fbp --participants --forever
       host the system's NoFlo participants and bind them all
@@ -32,6 +37,9 @@ Examples:
 
 The broker comes from --broker, else $MSGFLO_BROKER, else $CLOUDAMQP_URL, else the
 embedded MQTT broker on mqtt://127.0.0.1:1883. Supported: amqp://, amqps://, mqtt://, mqtts://.
+For the nodes of a cluster, repeat --broker or give a comma-separated list (in the
+variables too): they are tried in turn, from a random one, at start and on every
+reconnection. A comma in a password is written %2C.
 Debug logs: DEBUG=noflo-runtime-msgflo:* ${PROGRAM} ...`;
 
 /** Build the commander program. */
@@ -40,7 +48,7 @@ export function program(): Command {
     .description('Run a NoFlo graph or component as a MsgFlo participant on an AMQP or MQTT broker')
     .option('-n, --name <role>', 'role of the participant; "*" becomes a random string')
     .option('-g, --graph <graph>', 'component (core/Repeat), graph (project/MyGraph) or file (graphs/x.fbp)')
-    .option('-b, --broker <url>', 'broker URL (amqp://, mqtt://)')
+    .option('-b, --broker <url>', `broker URL (amqp://, mqtt://); ${BROKER_LIST_HELP}`, collectBroker)
     .option('--basedir <dir>', 'project directory to load components from (default: current directory)')
     .option('--prefetch <n>', 'jobs in flight per inport', '1')
     .option('--deadletter <ports>', "inports whose failed messages are kept in dead-<queue> ('in1,in2' or '*')")
@@ -53,7 +61,7 @@ export function program(): Command {
     .option('--max-message-size <bytes>', 'dead-letter messages larger than this (default 16 MiB)')
     .option('--drain-timeout <seconds>', 'on SIGTERM, wait this long for in-flight jobs (default 30)')
     .option('--connect-timeout <seconds>', 'at start, keep trying to reach the broker this long (default 30)')
-    .addOption(new Option('--queue-type <type>', 'AMQP inqueue type').choices(['classic', 'quorum']))
+    .addOption(new Option('--queue-type <type>', 'AMQP inqueue type; with --participants or --system, of every participant that does not set its own').choices(['classic', 'quorum']))
     .option('--delivery-limit <n>', 'quorum queues: deliveries before a message is dead-lettered (default 5)')
     .option('--client-id <id>', 'MQTT client id prefix, stable across restarts (default msgflo-ROLE)')
     .option('--tls-ca <file>', 'CA certificate(s) to trust, PEM (amqps://, mqtts://)')
@@ -78,9 +86,10 @@ export function program(): Command {
     .command('setup')
     .description('bind the participants of a system graph (like msgflo-setup); exits once bound, unless --forever')
     .argument('<graph>', 'system graph, .fbp or .json')
-    .option('-b, --broker <url>', 'broker URL (default: $MSGFLO_BROKER, else the embedded broker address)')
+    .option('-b, --broker <url>', `broker URL (default: $MSGFLO_BROKER, else the embedded broker address); ${BROKER_LIST_HELP}`, collectBroker)
     .option('--basedir <dir>', 'project directory for graphs and components (default: current directory)')
     .option('--participants', "also host the graph's NoFlo participants in this process")
+    .addOption(new Option('--queue-type <type>', 'with --participants: AMQP inqueue type of every participant hosted here').choices(['classic', 'quorum']))
     .option('--forever', 'keep coordinating (late participants, restarts) until SIGTERM')
     .option('--timeout <seconds>', 'how long to wait for the roles to be discovered', '30')
     .option('--http-port <port>', 'with --participants: serve their /metrics, /healthz and /readyz on this port')
@@ -95,11 +104,12 @@ export function program(): Command {
     .command('coordinator')
     .description('keep a system graph bound, and let FBP protocol clients (Flowhub) see and edit it over a WebSocket')
     .option('-g, --graph <graph>', 'system graph to start from, .fbp or .json (default: an empty one, "main")')
-    .option('-b, --broker <url>', 'broker URL (default: $MSGFLO_BROKER, else the embedded broker, started when none listens)')
+    .option('-b, --broker <url>', `broker URL (default: $MSGFLO_BROKER, else the embedded broker, started when none listens); ${BROKER_LIST_HELP}`, collectBroker)
     .option('--basedir <dir>', 'project directory for graphs and the components nodes can start (default: current directory)')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on', '3569')
     .option('--secret <secret>', 'required of every client request; required itself when --host is not loopback')
+    .addOption(new Option('--queue-type <type>', 'AMQP inqueue type of the participants the coordinator starts in this process').choices(['classic', 'quorum']))
     .option('--http-port <port>', 'serve the live system page (/), /metrics, /healthz and /readyz on this port')
     .option('--http-host <host>', `address for --http-port (default ${DEFAULT_HTTP_HOST})`)
     .option('--tls-ca <file>', 'CA certificate(s) to trust, PEM (amqps://, mqtts://)')
@@ -110,7 +120,7 @@ export function program(): Command {
   cli
     .command('status')
     .description('listen to discovery for one heartbeat, then print roles, participants, ports, queues and (AMQP) queue depths')
-    .option('-b, --broker <url>', 'broker URL (default: $MSGFLO_BROKER, else the embedded broker address)')
+    .option('-b, --broker <url>', `broker URL (default: $MSGFLO_BROKER, else the embedded broker address); ${BROKER_LIST_HELP}`, collectBroker)
     .option('--wait <seconds>', 'how long to listen (default: one heartbeat, $MSGFLO_DISCOVERY_PERIOD / 2.2, 27 s)')
     .option('--tls-ca <file>', 'CA certificate(s) to trust, PEM')
     .option('--tls-cert <file>', 'client certificate, PEM')
@@ -131,7 +141,7 @@ export function program(): Command {
     .description('send one message to a queue')
     .requiredOption('-q, --queue <queue>', 'queue to send to, e.g. repeat.IN')
     .requiredOption('-j, --json <data>', 'message, as JSON')
-    .option('-b, --broker <url>', 'broker URL (default: $MSGFLO_BROKER, else the embedded broker address)')
+    .option('-b, --broker <url>', `broker URL (default: $MSGFLO_BROKER, else the embedded broker address); ${BROKER_LIST_HELP}`, collectBroker)
     .option('--tls-ca <file>', 'CA certificate(s) to trust, PEM')
     .option('--tls-cert <file>', 'client certificate, PEM')
     .option('--tls-key <file>', 'client private key, PEM')
@@ -142,7 +152,7 @@ export function program(): Command {
     .description('print messages arriving on a queue, one JSON line each')
     .requiredOption('-q, --queue <queue>', 'queue or outport to listen to, e.g. repeat.OUT')
     .option('-a, --amount <n>', 'exit after this many messages')
-    .option('-b, --broker <url>', 'broker URL (default: $MSGFLO_BROKER, else the embedded broker address)')
+    .option('-b, --broker <url>', `broker URL (default: $MSGFLO_BROKER, else the embedded broker address); ${BROKER_LIST_HELP}`, collectBroker)
     .option('--tls-ca <file>', 'CA certificate(s) to trust, PEM')
     .option('--tls-cert <file>', 'client certificate, PEM')
     .option('--tls-key <file>', 'client private key, PEM')

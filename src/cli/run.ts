@@ -8,7 +8,7 @@ import { transportOptions } from '../participant/connection';
 import { normalizeOptions, type ParticipantInput } from '../participant/options';
 import { Participant } from '../participant/participant';
 import { failCurrentJob } from '../runtime/network';
-import { chooseBroker } from './broker';
+import { chooseBroker, configuredBroker } from './broker';
 import { runHost, type HostFlags } from './host';
 import { jobReporter, logFormat, ProcessOps, type OpsFlags } from './ops';
 import { info, warn } from './output';
@@ -50,12 +50,12 @@ function seconds(value: string | undefined): number | string | undefined {
   return Number.isFinite(number) && number > 0 ? Math.round(number * 1000) : value;
 }
 
-/** The participant options the flags give (name and graph may be empty). */
-function inputFromFlags(flags: RunFlags): ParticipantInput {
+/** The participant options the flags give (name and graph may be empty); the broker is checked already. */
+function inputFromFlags(flags: RunFlags, broker: string | undefined): ParticipantInput {
   return {
     name: flags.name ?? '',
     graph: flags.graph ?? '',
-    broker: flags.broker,
+    broker,
     basedir: flags.basedir,
     prefetch: flags.prefetch,
     deadletter: flags.deadletter,
@@ -89,7 +89,8 @@ function definedOnly(input: ParticipantInput): Partial<ParticipantInput> {
 
 /** Start the participant(s) described by `flags` and keep running. */
 export async function run(flags: RunFlags & HostFlags & OpsFlags): Promise<void> {
-  const input = inputFromFlags(flags);
+  // First of all: a bad --broker (or variable) is refused before anything starts.
+  const input = inputFromFlags(flags, configuredBroker(flags.broker));
   const format = logFormat(flags);
   if (flags.participants || flags.system) {
     if (flags.name || flags.graph) {
@@ -106,7 +107,7 @@ export async function run(flags: RunFlags & HostFlags & OpsFlags): Promise<void>
   participant.on('job', jobReporter(format));
   participant.on('warning', (err) => warn(err.message));
   participant.on('disconnected', (err) => warn(`lost the broker connection (${err.message}); reconnecting, outputs wait`));
-  participant.on('reconnected', () => info(`reconnected to ${transport.displayUrl}`));
+  participant.on('reconnected', () => info(`reconnected to ${transport.connectedTo ?? transport.displayUrl}`));
   let definition;
   try {
     definition = await participant.start();

@@ -11,6 +11,7 @@ import { describeBinding } from '../protocol/bindings';
 import { createComponentLoader, loadGraphFile } from '../runtime/graph-source';
 import path from 'node:path';
 import { readTls } from '../participant/connection';
+import { EMBEDDED_URL } from '../transport/embedded';
 import { chooseBroker, configuredBroker } from './broker';
 import { jobReporter, logFormat, ProcessOps, type OpsFlags } from './ops';
 import { info, warn } from './output';
@@ -24,6 +25,7 @@ export interface SetupFlags extends OpsFlags {
   tlsKey?: string;
   basedir?: string;
   participants?: boolean;
+  queueType?: string;
   forever?: boolean;
   timeout?: string;
 }
@@ -37,10 +39,13 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
   if (flags.httpPort !== undefined && !flags.participants) {
     throw new InvalidOptionError('--http-port serves the metrics of the participants hosted here: give --participants');
   }
+  if (flags.queueType !== undefined && !flags.participants) {
+    throw new InvalidOptionError('--queue-type sets the inqueues of the participants hosted here: give --participants');
+  }
   const broker = configuredBroker(flags.broker);
   const tls = readTls({ ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey });
   const { transport, embedded } = await chooseBroker(broker, { startEmbedded: flags.participants === true, transport: tls ? { tls } : {} });
-  const url = broker ?? 'mqtt://127.0.0.1:1883';
+  const url = broker ?? EMBEDDED_URL;
 
   const coordinator = new Coordinator(transport);
   coordinator.on('bound', (binding) => info(describeBinding(binding)));
@@ -69,7 +74,7 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
     if (flags.participants) {
       const plan = await planSystem(file, await createComponentLoader(basedir), basedir);
       ops = await ProcessOps.start(flags);
-      host = new Host({ broker: url, basedir, tlsCa: flags.tlsCa, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey });
+      host = new Host({ broker: url, basedir, queueType: flags.queueType, tlsCa: flags.tlsCa, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey });
       const watching = ops;
       host.announceWith(ops.discoveryFields(flags));
       host.on('added', (participant) => watching.watch(participant));

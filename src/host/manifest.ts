@@ -1,11 +1,13 @@
 /**
  * `--participants FILE.json`: a JSON array of participants, each an object
  * with the options of one participant (`name`, `graph`, `prefetch`, `iips`,
- * `deadletter`, `inports`, `outports`, `dedicatedNetwork`, ...).
+ * `deadletter`, `inports`, `outports`, `dedicatedNetwork`, ...). A `broker`
+ * is a URL, a comma-separated list of them, or an array of them.
  */
 import { readFile } from 'node:fs/promises';
 import { InvalidOptionError, errorMessage } from '../errors';
-import { PARTICIPANT_KEYS, type ParticipantInput } from '../participant/options';
+import { checkedBrokerList, describeType, PARTICIPANT_KEYS, type ParticipantInput } from '../participant/options';
+import { joinBrokerList } from '../transport/url';
 
 /** Read and check a participants file. */
 export async function readManifest(file: string): Promise<ParticipantInput[]> {
@@ -45,6 +47,26 @@ export function parseManifest(entries: unknown, source: string): ParticipantInpu
         throw new InvalidOptionError(`${where}: "${key}" is required and must be a string`);
       }
     }
-    return record as unknown as ParticipantInput;
+    if (record.broker === undefined) {
+      return record as unknown as ParticipantInput;
+    }
+    const broker = brokerList(record.broker, `${where} ("${String(record.name)}")`);
+    return { ...record, broker } as unknown as ParticipantInput;
   });
+}
+
+/**
+ * A participant's `broker`: `"amqp://a,amqp://b"` or `["amqp://a", "amqp://b"]`,
+ * checked, as one list string. The value itself is not shown when it is of
+ * the wrong type: it may hold a password.
+ */
+function brokerList(value: unknown, where: string): string {
+  const strings = Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === 'string');
+  if (typeof value !== 'string' && !strings) {
+    const items: unknown[] = Array.isArray(value) ? value : [];
+    const odd = items.findIndex((item) => typeof item !== 'string');
+    const got = odd >= 0 ? `an array whose item ${odd + 1} is ${describeType(items[odd])}` : describeType(value);
+    throw new InvalidOptionError(`${where}: "broker" must be a URL, a comma-separated list of URLs or an array of URLs, got ${got}`);
+  }
+  return checkedBrokerList(joinBrokerList(value as string | string[]), `${where}: "broker"`);
 }

@@ -4,8 +4,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { InvalidOptionError } from '../errors';
+import { BrokerUrlError, InvalidOptionError } from '../errors';
 import type { PortOverride } from '../protocol/definition';
+import { parseBrokerList } from '../transport/url';
 
 /** Everything a participant needs, validated. */
 export interface ParticipantOptions {
@@ -13,7 +14,10 @@ export interface ParticipantOptions {
   readonly name: string;
   /** Component name, graph name or graph file. */
   readonly graph: string;
-  /** Broker URL; undefined when none is configured anywhere. */
+  /**
+   * Broker URL, or a comma-separated list of URLs of one broker's nodes
+   * (checked, blanks removed); undefined when none is configured anywhere.
+   */
   readonly broker: string | undefined;
   readonly basedir: string;
   /** Jobs in flight per inport. */
@@ -62,6 +66,7 @@ export interface ParticipantOptions {
 export interface ParticipantInput {
   name: string;
   graph: string;
+  /** A broker URL or a comma-separated list of them; see {@link brokerSetting}. */
   broker?: string | undefined;
   basedir?: string | undefined;
   prefetch?: number | string | undefined;
@@ -114,7 +119,7 @@ export function normalizeOptions(input: ParticipantInput, env: NodeJS.ProcessEnv
   return {
     name,
     graph: requireString('graph', merged.graph),
-    broker: merged.broker || env.MSGFLO_BROKER || env.CLOUDAMQP_URL || undefined,
+    broker: brokerSetting(merged.broker, env),
     basedir: path.resolve(merged.basedir || process.cwd()),
     prefetch: positiveInteger('prefetch', merged.prefetch ?? 1),
     deadletter: parseList(merged.deadletter),
@@ -138,6 +143,58 @@ export function normalizeOptions(input: ParticipantInput, env: NodeJS.ProcessEnv
     protocolPort: merged.protocolPort === undefined ? undefined : port('protocol-port', merged.protocolPort),
     protocolFull: boolean('protocol-full', merged.protocolFull ?? false),
   };
+}
+
+/**
+ * The broker setting: `given`, else env `MSGFLO_BROKER`, else `CLOUDAMQP_URL`
+ * (a variable set to "" counts as unset; a given "" does not, and is refused).
+ * Each may be a comma-separated list of URLs. The list is checked with
+ * {@link parseBrokerList}, and a {@link BrokerUrlError} names where it came
+ * from (`label` for `given`, e.g. "--broker", or the variable), with
+ * passwords masked.
+ *
+ * @returns the list in one form (`amqp://a,amqp://b`), or undefined when
+ *   nothing is configured
+ */
+export function brokerSetting(given: unknown, env: NodeJS.ProcessEnv = process.env, label = 'broker'): string | undefined {
+  if (typeof given === 'string') {
+    return checkedBrokerList(given, label);
+  }
+  if (given !== undefined) {
+    // `--attr broker=true`, or a caller without types.
+    throw new InvalidOptionError(`invalid ${label}: expected a URL or a comma-separated list of URLs, got ${describeType(given)}`);
+  }
+  for (const variable of ['MSGFLO_BROKER', 'CLOUDAMQP_URL'] as const) {
+    const value = env[variable];
+    if (value) {
+      return checkedBrokerList(value, variable);
+    }
+  }
+  return undefined;
+}
+
+/** `raw` checked with {@link parseBrokerList} and joined again; errors start with `label`. */
+export function checkedBrokerList(raw: string, label: string): string {
+  try {
+    return parseBrokerList(raw).urls.join(',');
+  } catch (err) {
+    if (err instanceof BrokerUrlError) {
+      throw new BrokerUrlError(`${label}: ${err.message}`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** "a number", "an array", "null", ...: the kind of a value, for messages that must not show it. */
+export function describeType(value: unknown): string {
+  if (value === null) {
+    return 'null';
+  }
+  if (Array.isArray(value)) {
+    return value.length === 0 ? 'an empty array' : 'an array';
+  }
+  const type = typeof value;
+  return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
 }
 
 function boolean(option: string, value: unknown): boolean {
