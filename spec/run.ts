@@ -1,11 +1,17 @@
 /**
  * Test runner behind `npm test` (compiled to dist/spec/run.js).
  *
- * Starts a private RabbitMQ and Mosquitto once, passes their URLs to the tests
- * in NOFLO_MSGFLO_TEST_AMQP / NOFLO_MSGFLO_TEST_MQTT (already-set variables
- * win, and that broker is not started), runs `node --test` over the compiled
- * test files one file at a time, prints a one-line summary, stops the brokers,
- * and exits with the test run's exit code.
+ * Starts a private RabbitMQ, Mosquitto and 3-node RabbitMQ cluster once, in
+ * parallel, and passes them to the tests: URLs in NOFLO_MSGFLO_TEST_AMQP /
+ * NOFLO_MSGFLO_TEST_MQTT / NOFLO_MSGFLO_TEST_AMQP_CLUSTER (comma-separated, one
+ * per node), and the cluster's node control in
+ * NOFLO_MSGFLO_TEST_AMQP_CLUSTER_CONTROL (see ./harness/cluster). An
+ * already-set URL variable wins, and that broker is not started. The cluster
+ * is started only if a selected test file uses it (see {@link usesCluster}):
+ * three more RabbitMQ nodes are not worth booting for a run that never
+ * connects to them. Then it runs `node --test` over the compiled test files
+ * one file at a time, prints a one-line summary, stops the brokers, and exits
+ * with the test run's exit code.
  *
  * Usage: node dist/spec/run.js [node --test options] [test files or dirs]
  *   - no file arguments: every dist/spec/**\/*.test.js
@@ -16,8 +22,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { startMosquitto, startRabbitMQ, type BrokerHandle, type BrokerOptions } from './harness/brokers';
-import { AMQP_URL_VAR, MQTT_URL_VAR } from './harness/env';
+import { startMosquitto, startRabbitMQ, type BrokerHandle } from './harness/brokers';
+import { serveClusterControl, startRabbitMQCluster } from './harness/cluster';
+import { AMQP_CLUSTER_CONTROL_VAR, AMQP_CLUSTER_URLS_VAR, AMQP_URL_VAR, MQTT_URL_VAR } from './harness/env';
 import { FIGURES_FILE_VAR, formatFigures, type Figures } from './harness/figures';
 
 /** dist/spec, where this file runs from. */
@@ -26,16 +33,85 @@ const SPEC_DIR = __dirname;
 const DIST_DIR = path.resolve(__dirname, '..');
 const TEST_FILE = /\.test\.js$/;
 
+/** A broker (or cluster) the runner started: what the tests get, and how to stop it. */
+interface Started {
+  /** Value of the spec's URL variable. */
+  readonly url: string;
+  /** More variables for the tests. */
+  readonly env?: Record<string, string>;
+  stop(): Promise<void>;
+}
+
 interface BrokerSpec {
   readonly name: string;
   readonly variable: string;
-  readonly start: (options?: BrokerOptions) => Promise<BrokerHandle>;
+  readonly start: () => Promise<Started>;
+  /** Whether the test files need it; default: always. */
+  readonly neededBy?: (files: readonly string[]) => boolean;
+}
+
+/** A single broker: its URL, stopped by its handle. */
+const single = (start: () => Promise<BrokerHandle>) => async (): Promise<Started> => {
+  const handle = await start();
+  return { url: handle.url, stop: () => handle.stop() };
+};
+
+/** The cluster, with its node control served to the test processes. */
+async function startCluster(): Promise<Started> {
+  const cluster = await startRabbitMQCluster();
+  const control = await serveClusterControl(cluster).catch(async (err: unknown) => {
+    await cluster.stop().catch((stopErr: unknown) => console.error(`warning: stopping the cluster: ${(stopErr as Error).message}`));
+    throw err;
+  });
+  return {
+    url: cluster.urls.join(','),
+    env: { [AMQP_CLUSTER_CONTROL_VAR]: control.file },
+    stop: async () => {
+      try {
+        await control.close();
+      } finally {
+        await cluster.stop();
+      }
+    },
+  };
 }
 
 const BROKERS: readonly BrokerSpec[] = [
-  { name: 'RabbitMQ', variable: AMQP_URL_VAR, start: startRabbitMQ },
-  { name: 'Mosquitto', variable: MQTT_URL_VAR, start: startMosquitto },
+  { name: 'RabbitMQ', variable: AMQP_URL_VAR, start: single(startRabbitMQ) },
+  { name: 'Mosquitto', variable: MQTT_URL_VAR, start: single(startMosquitto) },
+  { name: 'RabbitMQ cluster', variable: AMQP_CLUSTER_URLS_VAR, start: startCluster, neededBy: usesCluster },
 ];
+
+/** Compiled text that uses the shared cluster: clusterUrls(), attachCluster() (its module mentions both), the variables. */
+const CLUSTER_USE = /\bclusterUrls\b|\bAMQP_CLUSTER_(URLS|CONTROL)_VAR\b|NOFLO_MSGFLO_TEST_AMQP_CLUSTER/;
+/** Defines (rather than uses) the variables; every broker test loads it. */
+const ENV_MODULE = path.join(SPEC_DIR, 'harness', 'env.js');
+
+/**
+ * Whether any of the compiled test `files`, or a local module they load
+ * (`require("./...")` / `require("../...")`, followed transitively), mentions
+ * the shared cluster ({@link CLUSTER_USE}), ./harness/env.js aside.
+ */
+function usesCluster(files: readonly string[]): boolean {
+  const seen = new Set<string>();
+  const pending = [...files];
+  for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+    if (seen.has(file) || file === ENV_MODULE) continue;
+    seen.add(file);
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      continue; // a directory's index.js or a module outside dist: not ours to follow
+    }
+    if (CLUSTER_USE.test(text)) return true;
+    for (const match of text.matchAll(/\brequire\("(\.\.?\/[^"]+)"\)/g)) {
+      const target = path.resolve(path.dirname(file), match[1] ?? '.');
+      pending.push(target.endsWith('.js') ? target : `${target}.js`, path.join(target, 'index.js'));
+    }
+  }
+  return false;
+}
 
 /** Printed to stderr as the one-line reason, then exit 1. */
 class UsageError extends Error {}
@@ -98,8 +174,13 @@ function parseArgs(argv: readonly string[]): { files: string[]; options: string[
 
 interface Provisioned {
   readonly env: Record<string, string>;
-  readonly handles: BrokerHandle[];
+  readonly handles: NamedHandle[];
   readonly description: string;
+}
+
+interface NamedHandle {
+  readonly name: string;
+  stop(): Promise<void>;
 }
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
@@ -109,25 +190,30 @@ const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
  * stop the ones that started and throw a one-line reason per failed broker
  * (followed by its log tail, if it has one).
  */
-async function provisionBrokers(): Promise<Provisioned> {
+async function provisionBrokers(files: readonly string[]): Promise<Provisioned> {
   const results = await Promise.allSettled(
     BROKERS.map(async (spec) => {
       const existing = process.env[spec.variable];
-      if (existing !== undefined && existing !== '') return { spec, url: existing, handle: undefined, note: 'external' };
-      const started = Date.now();
-      const handle = await spec.start();
-      return { spec, url: handle.url, handle, note: seconds(Date.now() - started) };
+      if (existing !== undefined && existing !== '') return { spec, url: existing, started: undefined, note: 'external' };
+      if (spec.neededBy && !spec.neededBy(files)) return { spec, url: undefined, started: undefined, note: 'not started: no selected test file uses it' };
+      const began = Date.now();
+      const started = await spec.start();
+      return { spec, url: started.url, started, note: seconds(Date.now() - began) };
     }),
   );
   const env: Record<string, string> = {};
-  const handles: BrokerHandle[] = [];
+  const handles: NamedHandle[] = [];
   const described: string[] = [];
   const failures: string[] = [];
   results.forEach((result, index) => {
     if (result.status === 'fulfilled') {
-      env[result.value.spec.variable] = result.value.url;
-      if (result.value.handle) handles.push(result.value.handle);
-      described.push(`${result.value.spec.name} ${result.value.url} (${result.value.note})`);
+      const { spec, url, started, note } = result.value;
+      if (url !== undefined) env[spec.variable] = url;
+      if (started) {
+        Object.assign(env, started.env);
+        handles.push({ name: `${spec.name} ${started.url}`, stop: () => started.stop() });
+      }
+      described.push(url === undefined ? `${spec.name} (${note})` : `${spec.name} ${url} (${note})`);
     } else {
       const message = result.reason instanceof Error ? result.reason.message : String(result.reason);
       failures.push(`could not start ${BROKERS[index]?.name ?? 'broker'}: ${message}`);
@@ -141,10 +227,10 @@ async function provisionBrokers(): Promise<Provisioned> {
 }
 
 /** Stop all brokers; returns the errors (a survivor is worth a non-zero exit, not a crash). */
-async function stopBrokers(handles: readonly BrokerHandle[]): Promise<string[]> {
+async function stopBrokers(handles: readonly NamedHandle[]): Promise<string[]> {
   const results = await Promise.allSettled(handles.map((handle) => handle.stop()));
   return results.flatMap((result, index) =>
-    result.status === 'rejected' ? [`stopping ${handles[index]?.url ?? 'broker'}: ${(result.reason as Error).message}`] : [],
+    result.status === 'rejected' ? [`stopping ${handles[index]?.name ?? 'broker'}: ${(result.reason as Error).message}`] : [],
   );
 }
 
@@ -160,7 +246,7 @@ async function runTests(files: readonly string[], options: readonly string[], en
   const reporter = process.env.TEST_REPORTER || 'dot';
   const args = [
     '--test',
-    // One file at a time: test files share the two brokers.
+    // One file at a time: test files share the brokers.
     '--test-concurrency=1',
     `--test-reporter=${reporter}`,
     '--test-reporter-destination=stdout',
@@ -244,7 +330,7 @@ async function main(): Promise<number> {
   const { files, options } = parseArgs(process.argv.slice(2));
   if (files.length === 0) throw new UsageError(`no *.test.js files under ${SPEC_DIR} (did tsc run?)`);
 
-  const brokers = await provisionBrokers();
+  const brokers = await provisionBrokers(files);
   const tapDir = fs.mkdtempSync(path.join(os.tmpdir(), 'noflo-msgflo-tap-'));
   const tapFile = path.join(tapDir, 'report.tap');
   const figuresFile = path.join(tapDir, 'figures.jsonl');

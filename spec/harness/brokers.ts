@@ -13,6 +13,10 @@
  * its data dir, ports and node name, so persistent state survives. With the
  * `tls` option a broker gets a second, TLS listener (see ./tls for throwaway
  * certificates).
+ *
+ * The process bookkeeping, readiness probes and RabbitMQ node setup are also
+ * exported for ./cluster (a RabbitMQ cluster), so that its processes are
+ * tracked and cleaned up by the same exit hook.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -125,17 +129,24 @@ export interface BrokerOptions {
   persistence?: boolean;
 }
 
-const LOOPBACK = '127.0.0.1';
-const RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
-const EPMD = '/usr/bin/epmd';
+/** The only address the harness's brokers listen on. */
+export const LOOPBACK = '127.0.0.1';
+/** RabbitMQ's start script (not /usr/sbin/rabbitmq-server, which would switch to the rabbitmq user). */
+export const RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+/** RabbitMQ's CLI (same directory as {@link RABBITMQ_SERVER}, same reason). */
+export const RABBITMQCTL = '/usr/lib/rabbitmq/bin/rabbitmqctl';
+/** Erlang's port mapper daemon. */
+export const EPMD = '/usr/bin/epmd';
 const MOSQUITTO = '/usr/sbin/mosquitto';
 const DEBIAN_PACKAGES = ['rabbitmq-server', 'mosquitto'] as const;
 const INSTALL_COMMAND = `sudo apt-get install -y ${DEBIAN_PACKAGES.join(' ')}`;
 
-const RABBITMQ_READY_TIMEOUT_MS = 60_000;
+/** How long a RabbitMQ node may take from spawn to accepting AMQP connections. */
+export const RABBITMQ_READY_TIMEOUT_MS = 60_000;
 const MOSQUITTO_READY_TIMEOUT_MS = 15_000;
 const EPMD_READY_TIMEOUT_MS = 5_000;
-const POLL_INTERVAL_MS = 200;
+/** Pause between two readiness probes. */
+export const POLL_INTERVAL_MS = 200;
 const STOP_GRACE_MS = 5_000;
 /** Grace period for restart(): a broker that is going to be reused should get to flush its state. */
 const RESTART_GRACE_MS = 20_000;
@@ -176,7 +187,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** Ports that were free a moment ago and are distinct from each other. */
-async function freePorts(count: number): Promise<number[]> {
+export async function freePorts(count: number): Promise<number[]> {
   const held: HeldPort[] = [];
   try {
     for (let i = 0; i < count; i += 1) held.push(await holdPort());
@@ -187,7 +198,7 @@ async function freePorts(count: number): Promise<number[]> {
 }
 
 /** `ports[index]`, failing loudly instead of yielding `undefined`. */
-function portAt(ports: readonly number[], index: number): number {
+export function portAt(ports: readonly number[], index: number): number {
   const port = ports[index];
   if (port === undefined) throw new Error(`freePorts: no port at index ${index} of ${ports.length}`);
   return port;
@@ -212,7 +223,7 @@ function isExecutable(file: string): boolean {
  * process, shared by parallel callers so apt never races itself), otherwise
  * throw with the command the user has to run. Never skips silently.
  */
-async function requireBinaries(broker: string, binaries: readonly string[]): Promise<void> {
+export async function requireBinaries(broker: string, binaries: readonly string[]): Promise<void> {
   const missing = binaries.filter((file) => !isExecutable(file));
   if (missing.length === 0) return;
   if (process.getuid?.() !== 0) {
@@ -268,7 +279,8 @@ const liveGroups = new Set<number>();
 const liveDirs = new Set<string>();
 let hooksInstalled = false;
 
-function sendSignal(pid: number, signal: NodeJS.Signals): void {
+/** Send `signal` to `pid` (a negative pid: a process group); a process that is already gone is fine. */
+export function sendSignal(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(pid, signal);
   } catch (err) {
@@ -317,8 +329,11 @@ function installHooks(): void {
   }
 }
 
-interface Spawned {
+/** A process started by {@link spawnTracked}; it leads its own process group (`pid` is also the group id). */
+export interface Spawned {
+  /** Label used in logs and error messages. */
   readonly name: string;
+  /** Process id, and id of its process group. */
   readonly pid: number;
   /** Last output lines, for error messages. */
   readonly tail: string[];
@@ -337,7 +352,7 @@ function collectLines(child: ChildProcess, onLine: (line: string) => void): void
  * Spawn `command` detached (own session and process group) with output piped
  * into a ring buffer, `debug`, and `log`. Resolves once the process exists.
  */
-async function spawnTracked(name: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd: string, log: BrokerOptions['log']): Promise<Spawned> {
+export async function spawnTracked(name: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd: string, log: BrokerOptions['log']): Promise<Spawned> {
   installHooks();
   const child = spawn(command, args, { env, cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const tail: string[] = [];
@@ -361,6 +376,71 @@ async function spawnTracked(name: string, command: string, args: readonly string
   liveGroups.add(pid);
   debug('%s started, pid %d: %s %s', name, pid, command, args.join(' '));
   return { name, pid, tail, exitReason: () => reason };
+}
+
+/** Outcome of {@link runTracked}. */
+export interface RunResult {
+  /** Exit code, or null when a signal ended the process. */
+  readonly code: number | null;
+  /** Signal that ended the process, or null. */
+  readonly signal: NodeJS.Signals | null;
+  /** Everything the process wrote to stdout. */
+  readonly stdout: string;
+  /** Everything the process wrote to stderr. */
+  readonly stderr: string;
+  /** Why the harness killed the process (`timed out after 30 s`, `aborted`), if it did. */
+  readonly killedBecause?: string;
+}
+
+/**
+ * Run a short-lived command to completion, detached in a process group of its
+ * own that the exit hook kills like {@link spawnTracked}'s, collecting stdout
+ * and stderr separately. After `timeoutMs`, or once `signal` aborts, the whole
+ * group is SIGKILLed and the result says why. Rejects only if the command
+ * cannot be started (or `signal` was already aborted).
+ */
+export async function runTracked(
+  name: string,
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  options: { timeoutMs: number; signal?: AbortSignal },
+): Promise<RunResult> {
+  installHooks();
+  if (options.signal?.aborted) throw new Error(`${name}: aborted before it started`);
+  const child = spawn(command, args, { env, cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('close', (code, signal) => resolve([code, signal])));
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', (err) => reject(new Error(`cannot start ${name} (${command}): ${err.message}`)));
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`cannot start ${name} (${command}): no pid`);
+  liveGroups.add(pid);
+  let killedBecause: string | undefined;
+  const killGroup = (why: string): void => {
+    killedBecause ??= why;
+    sendSignal(-pid, 'SIGKILL');
+  };
+  const timer = setTimeout(() => killGroup(`timed out after ${options.timeoutMs / 1000} s`), options.timeoutMs);
+  const onAbort = (): void => killGroup('aborted');
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const [code, signal] = await closed;
+    debug('%s (pid %d) %s', name, pid, signal === null ? `exited with code ${String(code)}` : `killed by ${signal}`);
+    return { code, signal, stdout, stderr, ...(killedBecause === undefined ? {} : { killedBecause }) };
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+    // Whatever the command left behind in its group goes with it.
+    sendSignal(-pid, 'SIGKILL');
+    liveGroups.delete(pid);
+  }
 }
 
 interface ProcEntry {
@@ -434,7 +514,27 @@ function ourProcesses(pgid: number, roots: Iterable<number>): Set<number> {
   return ours;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolve after `ms` milliseconds. */
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `root` and all its live descendants (by parent pid), `root` first; empty if `root` is gone. */
+export function processTree(root: number): number[] {
+  if (!isAlive(root)) return [];
+  const procs = listProcesses().filter((p) => p.alive);
+  const tree = [root];
+  const members = new Set(tree);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of procs) {
+      if (!members.has(p.pid) && members.has(p.ppid)) {
+        members.add(p.pid);
+        tree.push(p.pid);
+        grew = true;
+      }
+    }
+  }
+  return tree;
+}
 
 /**
  * Wait until every process of ours is gone or `timeoutMs` passes; returns the
@@ -456,7 +556,7 @@ async function waitForExit(pgid: number, seen: Set<number>, timeoutMs: number): 
  * process group and every remaining process of ours. With `signal: 'SIGKILL'`
  * skip the SIGTERM step (a simulated crash).
  */
-async function terminate(spawned: Spawned, graceful: readonly number[], options: { signal?: 'SIGTERM' | 'SIGKILL'; graceMs?: number } = {}): Promise<void> {
+export async function terminate(spawned: Spawned, graceful: readonly number[], options: { signal?: 'SIGTERM' | 'SIGKILL'; graceMs?: number } = {}): Promise<void> {
   const pgid = spawned.pid;
   const graceMs = options.graceMs ?? STOP_GRACE_MS;
   const seen = ourProcesses(pgid, [pgid, ...graceful]);
@@ -481,7 +581,7 @@ async function terminate(spawned: Spawned, graceful: readonly number[], options:
 }
 
 /** Make `stop` run at most once; later calls get the same promise. */
-function once(stop: () => Promise<void>): () => Promise<void> {
+export function once(stop: () => Promise<void>): () => Promise<void> {
   let result: Promise<void> | undefined;
   return () => (result ??= stop());
 }
@@ -527,7 +627,8 @@ async function probeEpmd(port: number): Promise<void> {
   });
 }
 
-async function probeAmqp(url: string): Promise<void> {
+/** Open and close an AMQP connection (2 s timeout); rejects if the broker does not complete the handshake. */
+export async function probeAmqp(url: string): Promise<void> {
   const connection = await amqp.connect(url, { timeout: 2_000 });
   connection.on('error', (err: Error) => debug('probe connection error: %s', err.message));
   await connection.close();
@@ -554,13 +655,14 @@ async function probeTcp(port: number): Promise<void> {
   });
 }
 
-function formatTail(label: string, lines: readonly string[]): string {
+/** `lines` as an indented block headed by `label`, for error messages. */
+export function formatTail(label: string, lines: readonly string[]): string {
   if (lines.length === 0) return `(no ${label} output)`;
   return [`last ${label} output:`, ...lines.map((line) => `  ${line}`)].join('\n');
 }
 
 /** Last lines of every file in `dir` (RabbitMQ logs to files there, not to stdout). */
-function fileTails(dir: string): string {
+export function fileTails(dir: string): string {
   let names: string[];
   try {
     names = fs.readdirSync(dir);
@@ -575,20 +677,22 @@ function fileTails(dir: string): string {
     .join('\n');
 }
 
-async function makeTempDir(prefix: string): Promise<string> {
+/** A new temp dir under os.tmpdir(), removed by the process-exit hook unless {@link removeDir} removes it first. */
+export async function makeTempDir(prefix: string): Promise<string> {
   installHooks();
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), prefix));
   liveDirs.add(dir);
   return dir;
 }
 
-async function removeDir(dir: string): Promise<void> {
+/** Remove a dir made by {@link makeTempDir} and forget it. */
+export async function removeDir(dir: string): Promise<void> {
   await fsp.rm(dir, { recursive: true, force: true, maxRetries: 3 });
   liveDirs.delete(dir);
 }
 
 /** Run `stop`, but report (not mask) the original startup error. */
-async function cleanupAfterFailure(stop: () => Promise<void>, original: unknown): Promise<never> {
+export async function cleanupAfterFailure(stop: () => Promise<void>, original: unknown): Promise<never> {
   await stop().catch((err: unknown) => debug('cleanup after failed start: %s', (err as Error).message));
   throw original;
 }
@@ -697,7 +801,7 @@ function manage(kind: BrokerHandle['kind'], url: string, tlsUrl: string | undefi
  * Spawn via `spawnServer`, then wait with `probes` until ready; kill the new server
  * if that fails. Shared by both brokers' {@link ServerControl.launch}.
  */
-async function launchServer(
+export async function launchServer(
   what: string,
   spawnServer: () => Promise<Spawned>,
   probes: readonly (() => Promise<void>)[],
@@ -730,13 +834,105 @@ function isolatedEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /** Read the beam.smp pid RabbitMQ writes; the spawned shell script forks it, so it is not child.pid. */
-function readPidFile(file: string): number | undefined {
+export function readPidFile(file: string): number | undefined {
   try {
     const pid = Number(fs.readFileSync(file, 'utf8').trim());
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** Files of one RabbitMQ node under its dir (see {@link rabbitNodeEnv}). */
+export interface RabbitNodeFiles {
+  /** beam.smp's pid, written by RabbitMQ once it runs. */
+  readonly pidFile: string;
+  /** RabbitMQ's log files. */
+  readonly logDir: string;
+  /** rabbitmq.conf ({@link writeRabbitNodeConfig} writes it). */
+  readonly configFile: string;
+  /** The enabled plugins file: none. */
+  readonly enabledPluginsFile: string;
+}
+
+/** Where a RabbitMQ node with files in `dir` keeps them. */
+export function rabbitNodeFiles(dir: string): RabbitNodeFiles {
+  return {
+    pidFile: path.join(dir, 'pid'),
+    logDir: path.join(dir, 'log'),
+    configFile: path.join(dir, 'rabbitmq.conf'),
+    enabledPluginsFile: path.join(dir, 'enabled_plugins'),
+  };
+}
+
+/** Identity and addresses of a private RabbitMQ node, for {@link rabbitNodeEnv}. */
+export interface RabbitNodeSettings {
+  /** $HOME of the node and its CLI tools: the Erlang cookie is `home/.erlang.cookie`. */
+  readonly home: string;
+  /** Dir of the node's own files ({@link rabbitNodeFiles}) and mnesia data. */
+  readonly dir: string;
+  /** Erlang node name, `name@localhost`; the same name means the same mnesia dir after a restart. */
+  readonly nodeName: string;
+  /** AMQP listener port on 127.0.0.1. */
+  readonly amqpPort: number;
+  /** Erlang distribution port. */
+  readonly distPort: number;
+  /** Port of the private epmd (see {@link startEpmd}). */
+  readonly epmdPort: number;
+}
+
+/**
+ * Environment for `rabbitmq-server` (and `rabbitmqctl` against it): nothing
+ * inherited from RABBITMQ_* / ERL_* variables, nothing read from /etc/rabbitmq,
+ * distribution on 127.0.0.1 via the private epmd.
+ */
+export function rabbitNodeEnv(node: RabbitNodeSettings): NodeJS.ProcessEnv {
+  const files = rabbitNodeFiles(node.dir);
+  return isolatedEnv({
+    HOME: node.home, // the Erlang cookie is written to $HOME
+    ERL_EPMD_PORT: String(node.epmdPort),
+    // RabbitMQ runs helper `erl -sname ...` nodes, which would try `epmd -daemon` (a session of its
+    // own, on 0.0.0.0) before finding ours; never start one, ours is already up.
+    ERL_FLAGS: '-start_epmd false',
+    RABBITMQ_NODENAME: node.nodeName,
+    RABBITMQ_NODE_IP_ADDRESS: LOOPBACK,
+    RABBITMQ_NODE_PORT: String(node.amqpPort),
+    RABBITMQ_DIST_PORT: String(node.distPort),
+    RABBITMQ_MNESIA_BASE: path.join(node.dir, 'mnesia'),
+    RABBITMQ_LOG_BASE: files.logDir,
+    RABBITMQ_ENABLED_PLUGINS_FILE: files.enabledPluginsFile,
+    RABBITMQ_CONFIG_FILE: files.configFile.replace(/\.conf$/, ''), // RabbitMQ appends .conf itself
+    // Keep /etc/rabbitmq out of it: these files need not exist.
+    RABBITMQ_CONF_ENV_FILE: path.join(node.dir, 'rabbitmq-env.conf'),
+    RABBITMQ_ADVANCED_CONFIG_FILE: path.join(node.dir, 'advanced.config'),
+    RABBITMQ_PID_FILE: files.pidFile,
+    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: `-kernel inet_dist_use_interface {127,0,0,1}`,
+  });
+}
+
+/** Write the node's rabbitmq.conf (`lines`) and an empty enabled plugins file. */
+export async function writeRabbitNodeConfig(dir: string, lines: readonly string[]): Promise<void> {
+  const files = rabbitNodeFiles(dir);
+  await fsp.writeFile(files.enabledPluginsFile, '[].\n');
+  await fsp.writeFile(files.configFile, `${lines.join('\n')}\n`);
+}
+
+/**
+ * Start a private epmd on 127.0.0.1:`port` and wait until it answers. The
+ * system one (if any) listens on 0.0.0.0 and is not ours. It runs until
+ * {@link terminate}d; stop it only after the nodes using it, so they can
+ * unregister cleanly. Killed again if it does not come up.
+ */
+export async function startEpmd(dir: string, port: number, log: BrokerOptions['log']): Promise<Spawned> {
+  const env = isolatedEnv({ HOME: dir, ERL_EPMD_PORT: String(port) });
+  const epmd = await spawnTracked('epmd', EPMD, ['-address', LOOPBACK, '-port', String(port)], env, dir, log);
+  try {
+    await waitUntilReady(`epmd on ${LOOPBACK}:${port}`, () => probeEpmd(port), () => epmd.exitReason(), EPMD_READY_TIMEOUT_MS, () => formatTail('epmd', epmd.tail));
+  } catch (err) {
+    await terminate(epmd, [epmd.pid], { signal: 'SIGKILL' }).catch((killErr: unknown) => debug('killing epmd after failed start: %s', (killErr as Error).message));
+    throw err;
+  }
+  return epmd;
 }
 
 /**
@@ -762,8 +958,8 @@ export async function startRabbitMQ(options: BrokerOptions = {}): Promise<Broker
   const tlsPort = tls ? portAt(ports, 3) : undefined;
   const url = `amqp://guest:guest@${LOOPBACK}:${amqpPort}`;
   const tlsUrl = tlsPort === undefined ? undefined : `amqps://guest:guest@${LOOPBACK}:${tlsPort}`;
-  const pidFile = path.join(dir, 'pid');
-  const logDir = path.join(dir, 'log');
+  const nodeName = `rt${randomBytes(6).toString('hex')}@localhost`;
+  const { pidFile, logDir } = rabbitNodeFiles(dir);
 
   const config = [`listeners.tcp.1 = ${LOOPBACK}:${amqpPort}`, 'loopback_users = none'];
   if (tls && tlsPort !== undefined) {
@@ -776,8 +972,7 @@ export async function startRabbitMQ(options: BrokerOptions = {}): Promise<Broker
       `ssl_options.fail_if_no_peer_cert = ${String(tls.requireClientCert)}`,
     );
   }
-  await fsp.writeFile(path.join(dir, 'enabled_plugins'), '[].\n');
-  await fsp.writeFile(path.join(dir, 'rabbitmq.conf'), `${config.join('\n')}\n`);
+  await writeRabbitNodeConfig(dir, config);
 
   let epmd: Spawned | undefined;
   let server: Spawned | undefined;
@@ -789,26 +984,7 @@ export async function startRabbitMQ(options: BrokerOptions = {}): Promise<Broker
     return beamPid === undefined ? [spawned.pid] : [beamPid, spawned.pid];
   };
   // Fixed for the node's lifetime: the same node name means the same mnesia dir after a restart.
-  const serverEnv = isolatedEnv({
-    HOME: dir, // the Erlang cookie is written to $HOME
-    ERL_EPMD_PORT: String(epmdPort),
-    // RabbitMQ runs helper `erl -sname ...` nodes, which would try `epmd -daemon` (a session of its
-    // own, on 0.0.0.0) before finding ours; never start one, ours is already up.
-    ERL_FLAGS: '-start_epmd false',
-    RABBITMQ_NODENAME: `rt${randomBytes(6).toString('hex')}@localhost`,
-    RABBITMQ_NODE_IP_ADDRESS: LOOPBACK,
-    RABBITMQ_NODE_PORT: String(amqpPort),
-    RABBITMQ_DIST_PORT: String(distPort),
-    RABBITMQ_MNESIA_BASE: path.join(dir, 'mnesia'),
-    RABBITMQ_LOG_BASE: logDir,
-    RABBITMQ_ENABLED_PLUGINS_FILE: path.join(dir, 'enabled_plugins'),
-    RABBITMQ_CONFIG_FILE: path.join(dir, 'rabbitmq'), // RabbitMQ appends .conf itself
-    // Keep /etc/rabbitmq out of it: these files need not exist.
-    RABBITMQ_CONF_ENV_FILE: path.join(dir, 'rabbitmq-env.conf'),
-    RABBITMQ_ADVANCED_CONFIG_FILE: path.join(dir, 'advanced.config'),
-    RABBITMQ_PID_FILE: pidFile,
-    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: `-kernel inet_dist_use_interface {127,0,0,1}`,
-  });
+  const serverEnv = rabbitNodeEnv({ home: dir, dir, nodeName, amqpPort, distPort, epmdPort });
   const probes = [() => probeAmqp(url), ...(tlsPort === undefined ? [] : [() => probeTcp(tlsPort)])];
 
   const control: ServerControl = {
@@ -840,12 +1016,8 @@ export async function startRabbitMQ(options: BrokerOptions = {}): Promise<Broker
   };
 
   try {
-    // Our own epmd on a private port: the system one (if any) listens on 0.0.0.0 and is not ours.
-    // It keeps running across restarts and is stopped only by stop().
-    const env = isolatedEnv({ HOME: dir, ERL_EPMD_PORT: String(epmdPort) });
-    epmd = await spawnTracked('epmd', EPMD, ['-address', LOOPBACK, '-port', String(epmdPort)], env, dir, options.log);
-    const epmdProcess = epmd;
-    await waitUntilReady(`epmd on ${LOOPBACK}:${epmdPort}`, () => probeEpmd(epmdPort), () => epmdProcess.exitReason(), EPMD_READY_TIMEOUT_MS, () => describe());
+    // Our own epmd on a private port. It keeps running across restarts and is stopped only by stop().
+    epmd = await startEpmd(dir, epmdPort, options.log);
     await control.launch(() => false);
   } catch (err) {
     return cleanupAfterFailure(() => control.dispose(), err);
