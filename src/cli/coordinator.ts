@@ -26,6 +26,7 @@ export interface CoordinatorFlags extends OpsFlags {
   port: string;
   secret?: string;
   queueType?: string;
+  onUnroutable?: string;
   tlsCa?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -54,7 +55,7 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
       info(`participant ${change}: ${definition.id} (${definition.role}, ${definition.component})`);
     }
   });
-  const host = new Host({ broker: broker ?? EMBEDDED_URL, basedir, queueType: flags.queueType, tlsCa: flags.tlsCa, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey });
+  const host = new Host({ broker: broker ?? EMBEDDED_URL, basedir, queueType: flags.queueType, onUnroutable: flags.onUnroutable, tlsCa: flags.tlsCa, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey });
   host.on('warning', (role, err) => warn(`${role}: ${err.message}`));
   await coordinator.start();
   const ops = await startCoordinatorOps(flags, { coordinator, transport, brokerUrl: broker ?? EMBEDDED_URL, tls, host });

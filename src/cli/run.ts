@@ -31,6 +31,7 @@ export interface RunFlags {
   drainTimeout?: string;
   connectTimeout?: string;
   queueType?: string;
+  onUnroutable?: string;
   deliveryLimit?: string;
   clientId?: string;
   tlsCa?: string;
@@ -69,6 +70,7 @@ function inputFromFlags(flags: RunFlags, broker: string | undefined): Participan
     drainTimeout: seconds(flags.drainTimeout),
     connectTimeout: seconds(flags.connectTimeout),
     queueType: flags.queueType,
+    onUnroutable: flags.onUnroutable,
     deliveryLimit: flags.deliveryLimit,
     clientId: flags.clientId,
     tlsCa: flags.tlsCa,
@@ -144,7 +146,8 @@ export async function run(flags: RunFlags & HostFlags & OpsFlags): Promise<void>
 /** Print a started participant: its id, component, broker and queues. */
 export function printDefinition(participant: Participant): void {
   const definition = participant.definition;
-  info(`${definition.id} (${definition.component}) is running on ${participant.brokerUrl}`);
+  const node = participant.connectedTo;
+  info(`${definition.id} (${definition.component}) is running on ${participant.brokerUrl}${node && node !== participant.brokerUrl ? ` (connected to ${node})` : ''}`);
   for (const port of definition.inports) {
     info(`  in  ${port.id.padEnd(12)} ${port.queue ?? '(hidden)'}`);
   }

@@ -26,6 +26,7 @@ export interface SetupFlags extends OpsFlags {
   basedir?: string;
   participants?: boolean;
   queueType?: string;
+  onUnroutable?: string;
   forever?: boolean;
   timeout?: string;
 }
@@ -38,6 +39,9 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
   const format = logFormat(flags);
   if (flags.httpPort !== undefined && !flags.participants) {
     throw new InvalidOptionError('--http-port serves the metrics of the participants hosted here: give --participants');
+  }
+  if (flags.onUnroutable !== undefined && !flags.participants) {
+    throw new InvalidOptionError('--on-unroutable needs --participants: it applies to the participants setup starts');
   }
   if (flags.queueType !== undefined && !flags.participants) {
     throw new InvalidOptionError('--queue-type sets the inqueues of the participants hosted here: give --participants');
@@ -74,7 +78,7 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
     if (flags.participants) {
       const plan = await planSystem(file, await createComponentLoader(basedir), basedir);
       ops = await ProcessOps.start(flags);
-      host = new Host({ broker: url, basedir, queueType: flags.queueType, tlsCa: flags.tlsCa, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey });
+      host = new Host({ broker: url, basedir, queueType: flags.queueType, onUnroutable: flags.onUnroutable, tlsCa: flags.tlsCa, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey });
       const watching = ops;
       host.announceWith(ops.discoveryFields(flags));
       host.on('added', (participant) => watching.watch(participant));

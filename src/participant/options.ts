@@ -48,6 +48,14 @@ export interface ParticipantOptions {
   readonly connectTimeout: number;
   /** AMQP inqueue type. */
   readonly queueType: 'classic' | 'quorum';
+  /**
+   * AMQP: what an output the broker routes to no queue means for its job.
+   * `ack` (default, as MsgFlo: an outport with nothing bound is normal):
+   * counted, the job goes on; `fail`: the job fails and its input is
+   * dead-lettered (or, left to the broker, delivered again). Per outport:
+   * `outports.<port>.unroutable`.
+   */
+  readonly onUnroutable: 'ack' | 'fail';
   /** Quorum queues: deliveries before RabbitMQ dead-letters a message. */
   readonly deliveryLimit: number;
   /** MQTT client id prefix, stable across restarts; `msgflo-<role>` by default. */
@@ -84,6 +92,7 @@ export interface ParticipantInput {
   drainTimeout?: number | string | undefined;
   connectTimeout?: number | string | undefined;
   queueType?: string | undefined;
+  onUnroutable?: string | undefined;
   deliveryLimit?: number | string | undefined;
   clientId?: string | undefined;
   tlsCa?: string | undefined;
@@ -99,7 +108,7 @@ export interface ParticipantInput {
 /** The options a participant takes, by name: `--attr` keys and participants-file keys. */
 export const PARTICIPANT_KEYS: readonly string[] = [
   'name', 'graph', 'broker', 'basedir', 'prefetch', 'deadletter', 'iips', 'inports', 'outports', 'dedicatedNetwork', 'cache', 'trace',
-  'discoveryPeriod', 'maxMessageSize', 'maxDepth', 'jobTimeout', 'drainTimeout', 'connectTimeout', 'queueType', 'deliveryLimit', 'clientId',
+  'discoveryPeriod', 'maxMessageSize', 'maxDepth', 'jobTimeout', 'drainTimeout', 'connectTimeout', 'queueType', 'onUnroutable', 'deliveryLimit', 'clientId',
   'tlsCa', 'tlsCert', 'tlsKey', 'crashOnException', 'protocolPort', 'protocolFull',
 ];
 
@@ -107,7 +116,7 @@ export const PARTICIPANT_KEYS: readonly string[] = [
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 /** Default deepest JSON nesting. */
 export const DEFAULT_MAX_DEPTH = 1000;
-const PORT_KEYS = ['queue', 'hidden', 'description', 'type', 'schema'];
+const PORT_KEYS = ['queue', 'hidden', 'description', 'type', 'schema', 'unroutable'];
 
 /** Validate `input`, fill defaults from `env`, and apply `--attr` overrides. */
 export function normalizeOptions(input: ParticipantInput, env: NodeJS.ProcessEnv = process.env): ParticipantOptions {
@@ -136,6 +145,7 @@ export function normalizeOptions(input: ParticipantInput, env: NodeJS.ProcessEnv
     drainTimeout: positiveInteger('drain-timeout', merged.drainTimeout ?? 30_000),
     connectTimeout: positiveInteger('connect-timeout', merged.connectTimeout ?? 30_000),
     queueType: queueType(merged.queueType),
+    onUnroutable: ackOrFail('on-unroutable', merged.onUnroutable ?? 'ack'),
     deliveryLimit: positiveInteger('delivery-limit', merged.deliveryLimit ?? 5),
     clientId: merged.clientId || `msgflo-${name}`,
     tls: tlsFiles(merged),
@@ -331,7 +341,9 @@ function portOverrides(option: 'inports' | 'outports', value: unknown): Record<s
       if (!PORT_KEYS.includes(key)) {
         throw new InvalidOptionError(`invalid ${option}.${port}.${key}: unknown port setting (known: ${PORT_KEYS.join(', ')})`);
       }
-      if (key === 'hidden') {
+      if (key === 'unroutable') {
+        entry.unroutable = ackOrFail(`${option}.${port}.unroutable`, v);
+      } else if (key === 'hidden') {
         if (typeof v !== 'boolean') {
           throw new InvalidOptionError(`invalid ${option}.${port}.hidden "${String(v)}": expected true or false`);
         }
@@ -345,4 +357,11 @@ function portOverrides(option: 'inports' | 'outports', value: unknown): Record<s
     result[port] = entry;
   }
   return result;
+}
+
+function ackOrFail(option: string, value: unknown): 'ack' | 'fail' {
+  if (value === 'ack' || value === 'fail') {
+    return value;
+  }
+  throw new InvalidOptionError(`invalid ${option.startsWith('-') || option.includes('.') ? option : `--${option}`} ${JSON.stringify(value)}: expected ack or fail`);
 }

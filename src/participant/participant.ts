@@ -198,6 +198,11 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     return this.transport.displayUrl;
   }
 
+  /** The broker node connected to now (of the list given), without password; undefined while disconnected. */
+  get connectedTo(): string | undefined {
+    return this.transport.connectedTo;
+  }
+
   /** The broker connection's counters: unroutable outputs, reconnects. */
   get stats(): Readonly<TransportStats> {
     return this.transport.stats;
