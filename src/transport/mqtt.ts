@@ -12,60 +12,112 @@
  * (clean=false): the broker keeps subscriptions and unacknowledged messages
  * while the participant is away. MQTT has no nack: a failed message is
  * republished on the topic `dead-<queue>`.
+ *
+ * Every connection keeps its own subscriptions (see {@link Link}): a broker
+ * that no longer has the session (restarted without persistence, another
+ * node of the list) is subscribed to again on every reconnection, whatever
+ * mqtt.js remembers.
  */
 import createDebug from 'debug';
+import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as mqtt from 'mqtt';
-import { BrokerError, ErrorCode, errorMessage } from '../errors';
+import { BrokerError, BrokerUrlError, ErrorCode, errorMessage } from '../errors';
 import { decode, encode } from '../protocol/codec';
 import { bindingKey, type Binding } from '../protocol/bindings';
 import { DISCOVERY_QUEUE, deadLetterQueueName, type DiscoveryMessage } from '../protocol/definition';
 import { backoffDelay, DEFAULT_CONNECT_TIMEOUT_MS, type TransportOptions } from './options';
-import type { Delivery, QueueKind, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
+import type { ConsumerState, Delivery, QueueKind, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
 import { redactUrl } from './url';
 
 const debug = createDebug('noflo-runtime-msgflo:mqtt');
 
-/** Transport over MQTT connections: one for publishing, more for consuming. */
+/**
+ * Default MQTT keepalive, in seconds: a broker that vanishes without closing
+ * the socket is noticed within 1.5 times this (mqtt.js pings after one
+ * keepalive of silence and gives up half a keepalive later), in line with the
+ * AMQP side's heartbeat. Override it with `?keepalive=N` on the (first)
+ * broker URL.
+ */
+export const DEFAULT_MQTT_KEEPALIVE_S = 15;
+
+/**
+ * Transport over MQTT connections: one for publishing, more for consuming.
+ *
+ * **Broker lists.** The URLs name nodes of one broker (a cluster, or a
+ * failover pair). Every connection starts from a random one, so that
+ * participants spread out, and each reconnection tries the next (mqtt.js
+ * `servers`). Scheme, host and port come from each URL; the user name,
+ * password and `?keepalive=` from the first (a later URL may repeat them,
+ * not differ). {@link displayUrl} is the list; {@link connectedTo} the node
+ * the publishing connection is on now.
+ *
+ * **Keepalive.** {@link DEFAULT_MQTT_KEEPALIVE_S} (15 s) unless the first URL
+ * says otherwise: `mqtt://host:1883?keepalive=30` (whole seconds, `0` turns
+ * it off). mqtt.js itself takes no keepalive from a URL; this transport reads
+ * it. While a consuming connection holds a job, the broker's answers to its
+ * pings wait behind that job, so there it keeps pinging but does not time out:
+ * a long job is not mistaken for a dead broker (and delivered again forever).
+ *
+ * **Subscriptions** report whether the broker delivers to them now
+ * ({@link Subscription.state}): not while their connection is down, nor
+ * between a reconnection that found no session and the SUBACK of the
+ * SUBSCRIBE sent again. A consumer with a persistent session (a session
+ * name) that the broker no longer had on reconnection is counted in
+ * {@link TransportStats.consumerRestarts} and announced with `consumerLost` /
+ * `consumerRestored`.
+ */
 export class MqttTransport extends EventEmitter<TransportEvents> implements Transport {
   readonly protocol = 'mqtt' as const;
   readonly displayUrl: string;
-  // TODO(broker lists): the connected server.
-  readonly connectedTo: string | undefined = undefined;
-  readonly nodeCount: number = 1;
+  readonly nodeCount: number;
   readonly stats: TransportStats = { unroutable: 0, reconnects: 0, consumerRestarts: 0, deadLettersDropped: 0 };
-  private readonly url: string;
+  private readonly endpoints: Endpoints;
   private readonly options: TransportOptions;
-  private publisher: mqtt.MqttClient | undefined;
-  private readonly clients = new Set<mqtt.MqttClient>();
+  private publisher: Link | undefined;
+  private readonly links = new Set<Link>();
   /** Handlers of what arrives on the publishing connection's subscriptions, by topic. */
   private readonly taps = new Map<string, Set<(payload: Buffer) => void>>();
   private readonly forwards = new Map<string, Subscription>();
   private sharedSupport: Promise<boolean> | undefined;
 
+  /**
+   * @param urls - `mqtt://` / `mqtts://` URLs of one broker's nodes, as
+   *   {@link parseBrokerList} gives them; throws {@link BrokerUrlError} when
+   *   they disagree on credentials or keepalive, or a keepalive is not valid
+   */
   constructor(urls: readonly string[], options: TransportOptions = {}) {
     super();
-    // TODO(broker lists): only the first URL is used so far.
-    this.url = urls[0] as string;
+    this.endpoints = parseEndpoints(urls);
+    this.displayUrl = this.endpoints.servers.map((server) => server.display).join(',');
+    this.nodeCount = this.endpoints.servers.length;
     this.options = options;
-    this.displayUrl = redactUrl(this.url);
+  }
+
+  /** The node the publishing connection is on now, without password; undefined while it is down. */
+  get connectedTo(): string | undefined {
+    return this.publisher?.connectedTo;
   }
 
   async connect(): Promise<void> {
     const publisher = await this.open(this.options.clientId);
-    publisher.on('message', (topic, payload) => {
+    const client = publisher.client;
+    client.on('message', (topic, payload) => {
       for (const handler of this.taps.get(topic) ?? []) {
         handler(payload);
       }
     });
     let online = true;
-    publisher.on('offline', () => {
+    client.on('offline', () => {
       if (online) {
         online = false;
-        this.emit('disconnected', new Error(`connection to ${this.displayUrl} lost`));
+        this.emit('disconnected', new Error(`connection to ${publisher.server.display} lost`));
       }
     });
-    publisher.on('connect', () => {
+    // Registered after the link's own 'connect' listener: its SUBSCRIBEs are
+    // on the wire before anything published once we say we are back, and the
+    // broker handles a client's packets in order.
+    client.on('connect', () => {
       if (!online) {
         online = true;
         this.stats.reconnects += 1;
@@ -76,10 +128,10 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
   }
 
   async close(): Promise<void> {
-    const clients = [...this.clients];
-    this.clients.clear();
+    const links = [...this.links];
+    this.links.clear();
     this.publisher = undefined;
-    await Promise.all(clients.map((client) => client.endAsync().catch((err: unknown) => debug('close: %s', errorMessage(err)))));
+    await Promise.all(links.map((link) => link.end()));
   }
 
   async createQueue(): Promise<void> {
@@ -109,49 +161,82 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     if (!shared && options.prefetch > 1) {
       throw new BrokerError(
         ErrorCode.BrokerOperation,
-        `cannot consume "${queue}" with prefetch ${options.prefetch}: the MQTT broker ${this.displayUrl} does not deliver to shared subscriptions ($share/...), which a prefetch above 1 needs; use --prefetch 1, or a broker with them (Mosquitto 2, EMQX, HiveMQ)`,
+        `cannot consume "${queue}" with prefetch ${options.prefetch}: the MQTT broker ${this.connectedTo ?? this.displayUrl} does not deliver to shared subscriptions ($share/...), which a prefetch above 1 needs; use --prefetch 1, or a broker with them (Mosquitto 2, EMQX, HiveMQ)`,
       );
     }
     const topic = shared ? `$share/${sharedGroup(queue)}/${queue}` : queue;
-    const consumers: mqtt.MqttClient[] = [];
+    const consumers: Link[] = [];
     let paused = false;
+    // Connections whose subscription the broker forgot, being subscribed again: one consumer restart while any is.
+    const lost = new Set<number>();
+    const hooks = (index: number): LinkHooks => ({
+      queue,
+      lost: (_topic, server) => {
+        if (lost.size === 0) {
+          this.stats.consumerRestarts += 1;
+          this.emit('consumerLost', queue, `the broker ${server.display} had no session for a consumer of "${queue}" on reconnection (restarted without persistence, or another node); subscribing again`);
+        }
+        lost.add(index);
+      },
+      restored: () => {
+        if (lost.delete(index) && lost.size === 0) {
+          this.emit('consumerRestored', queue);
+        }
+      },
+    });
     for (let i = 0; i < options.prefetch; i += 1) {
       const connection: Connection = { generation: 0 };
+      let holding = false;
       // Installed before connecting: a resumed session's messages arrive
       // right after CONNACK, and mqtt.js's default would PUBACK them unread.
       const session = options.session ? `${options.session}-${shared ? `${queue}-${i}` : queue}` : undefined;
-      const consumer = await this.open(session, (client) => {
+      const prepare = (client: mqtt.MqttClient): void => {
         client.on('close', () => {
           connection.generation += 1;
+          holding = false;
         });
         client.handleMessage = (packet, done) => {
+          holding = true;
           if (paused) {
             // Cancelled: leave it unacknowledged, and this connection blocked;
             // the broker gives it to the session again after we close.
             return;
           }
-          handler(new MqttDelivery(this, queue, packet, connection, done));
+          handler(
+            new MqttDelivery(this, queue, packet, connection, () => {
+              holding = false;
+              done();
+            }),
+          );
         };
-      });
+        keepAliveWhileHolding(client, () => holding);
+      };
+      let consumer: Link;
+      try {
+        consumer = await this.open(session, prepare, hooks(i));
+      } catch (err) {
+        await Promise.all(consumers.map((c) => this.end(c)));
+        throw err;
+      }
       consumers.push(consumer);
-      if (resumed.has(consumer)) {
+      if (consumer.resumed) {
         // The broker kept the session, subscription included, and is already
-        // sending its backlog; a SUBACK would only come after that backlog.
+        // sending its backlog; a SUBACK would only come after that backlog,
+        // so the SUBSCRIBE that makes sure of it is not waited for.
+        consumer.assume(topic);
         continue;
       }
       try {
-        const [grant] = await consumer.subscribeAsync(topic, { qos: 1 });
-        if (!grant || grant.qos > 2) {
-          throw new Error(shared ? 'refused; a prefetch above 1 needs a broker with shared subscriptions (Mosquitto 2, EMQX, HiveMQ)' : 'refused by the broker');
-        }
+        await consumer.add(topic);
       } catch (cause) {
         await Promise.all(consumers.map((c) => this.end(c)));
-        throw new BrokerError(ErrorCode.BrokerOperation, `cannot subscribe to MQTT topic "${topic}" on ${this.displayUrl}: ${errorMessage(cause)}`, { cause });
+        const hint = shared ? '; a prefetch above 1 needs a broker with shared subscriptions (Mosquitto 2, EMQX, HiveMQ)' : '';
+        throw new BrokerError(ErrorCode.BrokerOperation, `cannot subscribe to MQTT topic "${topic}" on ${consumer.server.display}: ${errorMessage(cause)}${hint}`, { cause });
       }
     }
     debug('consuming "%s" on %d connection(s)', topic, consumers.length);
     return {
-      state: () => ({ active: true }),
+      state: () => (paused ? CANCELLED : worst(consumers.map((c) => c.state(topic)))),
       cancel: async () => {
         // Stop taking messages, but keep the connections until close(): the
         // jobs in flight send their PUBACKs on them. Unsubscribing would drop
@@ -178,7 +263,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
       if (!(await this.supportsSharedSubscriptions())) {
         throw new BrokerError(
           ErrorCode.BrokerOperation,
-          `cannot bind ${binding.src} -> ${binding.tgt} round robin: the MQTT broker ${this.displayUrl} does not deliver to shared subscriptions ($share/...), which round robin on MQTT needs (Mosquitto 2, EMQX, HiveMQ have them)`,
+          `cannot bind ${binding.src} -> ${binding.tgt} round robin: the MQTT broker ${this.connectedTo ?? this.displayUrl} does not deliver to shared subscriptions ($share/...), which round robin on MQTT needs (Mosquitto 2, EMQX, HiveMQ have them)`,
         );
       }
     }
@@ -197,7 +282,11 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     if (binding.deadletter) {
       subscriptions.push(await forward(deadLetterQueueName(binding.tgt), binding.deadletter));
     }
-    this.forwards.set(key, { state: () => ({ active: true }), cancel: async () => void (await Promise.all(subscriptions.map((s) => s.cancel()))), close: async () => undefined });
+    this.forwards.set(key, {
+      state: () => worst(subscriptions.map((s) => s.state())),
+      cancel: async () => void (await Promise.all(subscriptions.map((s) => s.cancel()))),
+      close: async () => undefined,
+    });
   }
 
   /**
@@ -206,7 +295,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
    */
   private supportsSharedSubscriptions(): Promise<boolean> {
     this.sharedSupport ??= (async () => {
-      const publisher = this.requirePublisher();
+      const publisher = this.requirePublisher().client;
       const probe = `msgflo-probe-${Math.random().toString(36).slice(2)}`;
       let delivered: () => void = () => undefined;
       const arrived = new Promise<boolean>((resolve) => {
@@ -215,11 +304,11 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
       });
       this.taps.set(probe, new Set([() => delivered()]));
       try {
-        const [grant] = await publisher.subscribeAsync(`$share/${probe}/${probe}`, { qos: 1 });
+        const [grant] = await publisher.subscribeAsync(`$share/${probe}/${probe}`, QOS_1);
         if (!grant || grant.qos > 2) {
           return false;
         }
-        await publisher.publishAsync(probe, 'probe', { qos: 1 });
+        await publisher.publishAsync(probe, 'probe', QOS_1);
         return await arrived;
       } finally {
         this.taps.delete(probe);
@@ -243,59 +332,95 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     if (!handlers) {
       handlers = new Set();
       this.taps.set(topic, handlers);
-      await publisher.subscribeAsync(topic, { qos: 1 });
+      try {
+        await publisher.add(topic);
+      } catch (cause) {
+        this.taps.delete(topic);
+        throw new BrokerError(ErrorCode.BrokerOperation, `cannot subscribe to MQTT topic "${topic}" on ${publisher.server.display}: ${errorMessage(cause)}`, { cause });
+      }
     }
     handlers.add(handler);
+    let cancelled = false;
     const cancel = async (): Promise<void> => {
+      cancelled = true;
       const current = this.taps.get(topic);
       if (current?.delete(handler) && current.size === 0) {
         this.taps.delete(topic);
-        await publisher.unsubscribeAsync(topic);
+        await publisher.remove(topic);
       }
     };
-    return { cancel, close: cancel, state: () => ({ active: true }) };
+    return { cancel, close: cancel, state: () => (cancelled ? CANCELLED : publisher.state(topic)) };
   }
 
   /**
-   * Open a connection, retrying for a bounded time at start; mqtt.js
-   * reconnects it afterwards. `prepare` runs on the client before it connects.
+   * Open a connection, retrying for a bounded time at start, each attempt on
+   * the next node of the list from a random one; mqtt.js reconnects it
+   * afterwards, going on round the list. `prepare` runs on the client before
+   * it connects.
    */
-  private async open(clientId: string | undefined, prepare: (client: mqtt.MqttClient) => void = () => undefined): Promise<mqtt.MqttClient> {
-    const options: mqtt.IClientOptions = {
-      connectTimeout: 10_000,
-      reconnectPeriod: 1000,
-      keepalive: 60,
-      ...(clientId ? { clientId, clean: false } : { clean: true }),
-      ...this.options.tls,
-    };
+  private async open(clientId: string | undefined, prepare: (client: mqtt.MqttClient) => void = () => undefined, hooks: LinkHooks = {}): Promise<Link> {
+    const { servers, username, password, keepalive } = this.endpoints;
+    const mixed = servers.some((server) => server.protocol !== servers[0]?.protocol);
+    const first = randomInt(servers.length);
     const started = Date.now();
     const timeout = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     for (let attempt = 1; ; attempt += 1) {
+      const order = rotate(servers, first + attempt - 1);
+      const head = order[0] as Server;
+      const options: mqtt.IClientOptions = {
+        // The scheme per node only when they differ: otherwise mqtt.js's own
+        // choice stands (it turns mqtt into mqtts when given a client certificate).
+        servers: order.map(({ host, port, protocol }) => (mixed ? { host, port, protocol } : { host, port })),
+        host: head.host,
+        port: head.port,
+        protocol: head.protocol,
+        ...(username ? { username } : {}),
+        ...(password ? { password } : {}),
+        connectTimeout: 10_000,
+        reconnectPeriod: 1000,
+        keepalive,
+        // Link subscribes again itself, knowing what mqtt.js does not: what a resumed session held.
+        resubscribe: false,
+        ...(clientId ? { clientId, clean: false } : { clean: true }),
+        ...this.options.tls,
+      };
       try {
-        const client = await connectPrepared(this.url, options, prepare);
+        const { client, connack } = await connectPrepared(options, prepare);
         client.on('error', (err) => debug('client error: %s', err.message));
-        this.clients.add(client);
-        return client;
+        const link = new Link(client, servers, connack.sessionPresent, (err) => this.warn(err, hooks.queue), hooks);
+        this.links.add(link);
+        debug('connected to %s as %s (%s)', link.server.display, client.options.clientId, connack.sessionPresent ? 'session resumed' : 'new session');
+        return link;
       } catch (cause) {
         const refused = /not authori[sz]ed|bad user ?name or password|connection refused: (bad|not)/i.test(errorMessage(cause));
         if (refused || Date.now() - started >= timeout) {
           const reason = refused ? 'access refused: check the user name and password' : errorMessage(cause);
-          throw new BrokerError(ErrorCode.BrokerConnection, `cannot connect to MQTT broker ${this.displayUrl}: ${reason}`, { cause });
+          const last = servers.length > 1 ? ` (${attempt} attempts round the list, the last to ${head.display})` : '';
+          throw new BrokerError(ErrorCode.BrokerConnection, `cannot connect to MQTT broker ${this.displayUrl}: ${reason}${last}`, { cause });
         }
-        debug('connecting to %s failed (%s); retrying', this.displayUrl, errorMessage(cause));
+        debug('connecting to %s failed (%s); retrying', head.display, errorMessage(cause));
         await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt)));
       }
     }
   }
 
-  private async end(client: mqtt.MqttClient): Promise<void> {
-    this.clients.delete(client);
-    await client.endAsync().catch((err: unknown) => debug('close: %s', errorMessage(err)));
+  private async end(link: Link): Promise<void> {
+    this.links.delete(link);
+    await link.end();
+  }
+
+  private warn(err: Error, queue: string | undefined): void {
+    debug('warning: %s', err.message);
+    if (queue === undefined) {
+      this.emit('warning', err);
+    } else {
+      this.emit('warning', err, queue);
+    }
   }
 
   /** Publish at QoS 1, resolving on the broker's PUBACK. */
   publish(topic: string, payload: Buffer): Promise<void> {
-    const publisher = this.publisher;
+    const publisher = this.publisher?.client;
     if (!publisher) {
       return Promise.reject(new BrokerError(ErrorCode.BrokerOperation, `not connected to MQTT broker ${this.displayUrl}`));
     }
@@ -310,7 +435,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     });
   }
 
-  private requirePublisher(): mqtt.MqttClient {
+  private requirePublisher(): Link {
     if (!this.publisher) {
       throw new BrokerError(ErrorCode.BrokerOperation, `not connected to MQTT broker ${this.displayUrl}`);
     }
@@ -318,7 +443,340 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
   }
 }
 
-const QOS_1: mqtt.IClientPublishOptions = Object.freeze({ qos: 1 });
+const QOS_1 = Object.freeze({ qos: 1 }) satisfies mqtt.IClientPublishOptions & mqtt.IClientSubscribeOptions;
+const ACTIVE: ConsumerState = Object.freeze({ active: true });
+const CANCELLED: ConsumerState = Object.freeze({ active: false, reason: 'cancelled' });
+
+/** The first inactive state of several, or active. */
+function worst(states: readonly ConsumerState[]): ConsumerState {
+  return states.find((state) => !state.active) ?? ACTIVE;
+}
+
+// ---------------------------------------------------------------------------
+// Broker lists
+
+/** A node of the broker, as mqtt.js's `servers` option takes it, and how to print it. */
+interface Server {
+  readonly host: string;
+  readonly port: number;
+  readonly protocol: 'mqtt' | 'mqtts';
+  /** Its URL without password. */
+  readonly display: string;
+}
+
+/** What a URL list says about connecting. */
+interface Endpoints {
+  readonly servers: readonly Server[];
+  readonly username: string | undefined;
+  readonly password: string | undefined;
+  /** Seconds. */
+  readonly keepalive: number;
+}
+
+/**
+ * The nodes of a URL list, with the connection settings of its first URL.
+ * A later URL may leave them out or repeat them; one that says otherwise is
+ * refused rather than silently overruled.
+ */
+function parseEndpoints(urls: readonly string[]): Endpoints {
+  if (urls.length === 0) {
+    throw new BrokerUrlError('no MQTT broker URL given');
+  }
+  let settings: { username: string; password: string; keepalive: string | null } | undefined;
+  const servers = urls.map((raw, index): Server => {
+    const where = urls.length > 1 ? `broker URL ${index + 1} of ${urls.length} "${redactUrl(raw)}"` : `broker URL "${redactUrl(raw)}"`;
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch (cause) {
+      throw new BrokerUrlError(`invalid ${where}: not a URL`, { cause });
+    }
+    if (url.protocol !== 'mqtt:' && url.protocol !== 'mqtts:') {
+      throw new BrokerUrlError(`invalid ${where}: not mqtt:// or mqtts://`);
+    }
+    const protocol = url.protocol === 'mqtts:' ? 'mqtts' : 'mqtt';
+    const own = { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password), keepalive: url.searchParams.get('keepalive') };
+    if (!settings) {
+      settings = own;
+    } else if ((own.username && own.username !== settings.username) || (own.password && own.password !== settings.password)) {
+      throw new BrokerUrlError(`${where}: its user name or password differs from the first URL's; the nodes of one broker take one set, given in the first URL`);
+    } else if (own.keepalive !== null && own.keepalive !== settings.keepalive) {
+      throw new BrokerUrlError(`${where}: its keepalive differs from the first URL's; give it once, in the first URL`);
+    }
+    return {
+      host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: url.port ? Number(url.port) : protocol === 'mqtts' ? 8883 : 1883,
+      protocol,
+      display: redactUrl(raw),
+    };
+  });
+  const { username, password, keepalive } = settings as NonNullable<typeof settings>;
+  return { servers, username: username || undefined, password: password || undefined, keepalive: parseKeepalive(keepalive, urls[0] as string) };
+}
+
+function parseKeepalive(value: string | null, url: string): number {
+  if (value === null) {
+    return DEFAULT_MQTT_KEEPALIVE_S;
+  }
+  const seconds = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+  if (!(seconds <= 65535)) {
+    throw new BrokerUrlError(`invalid keepalive "${value}" in broker URL "${redactUrl(url)}": expected whole seconds, 0 (off) to 65535`);
+  }
+  return seconds;
+}
+
+/** `items` starting from index `from` (modulo its length), wrapping round. */
+function rotate<T>(items: readonly T[], from: number): T[] {
+  const start = from % items.length;
+  return [...items.slice(start), ...items.slice(0, start)];
+}
+
+/** The node a client is connected to (mqtt.js sets host and port of the one it tries). */
+function serverOf(client: mqtt.MqttClient, servers: readonly Server[]): Server {
+  const { host, port } = client.options;
+  return servers.find((server) => server.host === host && server.port === port) ?? (servers[0] as Server);
+}
+
+// ---------------------------------------------------------------------------
+// Connections and the subscriptions they keep
+
+/** What a {@link Link} tells its owner about subscriptions the broker forgot. */
+interface LinkHooks {
+  /** The queue a consuming connection is for, named in its warnings. */
+  queue?: string;
+  /** The broker (`server`) no longer has `topic`, subscribed before in a persistent session (a reconnection found none); subscribing again. */
+  lost?(topic: string, server: Server): void;
+  /** `topic`, lost, is subscribed again. */
+  restored?(topic: string): void;
+}
+
+/** A topic a link keeps subscribed. */
+interface Wanted {
+  /** The broker has it: SUBACKed, or in the session the broker resumed. */
+  subscribed: boolean;
+  /** Forgotten with the broker's session; subscribing again. */
+  lost: boolean;
+  /** Why the last SUBSCRIBE failed, while retrying. */
+  failure: string | undefined;
+  /** Never subscribed yet: a refusal goes back to the caller of {@link Link.add} rather than being retried. */
+  initial: boolean;
+  /** Failed SUBSCRIBEs in a row, for the backoff. */
+  attempt: number;
+  retry: NodeJS.Timeout | undefined;
+  /** Callers of {@link Link.add} waiting for its first SUBACK. */
+  waiters: Array<{ resolve(): void; reject(err: Error): void }>;
+}
+
+/**
+ * One MQTT client and the topics it keeps subscribed. On every CONNACK
+ * without a session (`sessionPresent: false`) it subscribes to all of them
+ * again, and to those not yet confirmed whatever the CONNACK says; a failing
+ * SUBSCRIBE is retried with backoff. mqtt.js's own `resubscribe` is off: it
+ * only knows topics subscribed on this client object, so a session resumed
+ * at start (nothing subscribed here) would stay deaf after the broker lost it.
+ */
+class Link {
+  /** Whether the broker's session was there at the first CONNACK. */
+  readonly resumed: boolean;
+  private online = true;
+  private ended = false;
+  /** Bumped on every lost connection, so that a SUBACK or failure of an earlier one is ignored. */
+  private generation = 0;
+  private current: Server;
+  private readonly wanted = new Map<string, Wanted>();
+
+  constructor(
+    readonly client: mqtt.MqttClient,
+    private readonly servers: readonly Server[],
+    sessionPresent: boolean,
+    private readonly warn: (err: Error) => void,
+    private readonly hooks: LinkHooks,
+  ) {
+    this.resumed = sessionPresent;
+    this.current = serverOf(client, servers);
+    client.on('close', () => {
+      this.online = false;
+      this.generation += 1;
+      for (const entry of this.wanted.values()) {
+        clearTimeout(entry.retry);
+        entry.retry = undefined;
+      }
+      // mqtts: mqtt.js keeps the first node's name for TLS verification on every reconnection; the next node needs its own.
+      delete client.options.servername;
+    });
+    client.on('connect', (connack) => this.connected(connack));
+  }
+
+  /** The node it is connected to now, or was last. */
+  get server(): Server {
+    return this.current;
+  }
+
+  /** The node it is connected to now; undefined while the connection is down. */
+  get connectedTo(): string | undefined {
+    return this.online && !this.ended ? this.current.display : undefined;
+  }
+
+  /**
+   * Keep `topic` subscribed; resolves on its first SUBACK (waiting for the
+   * connection if it is down), rejects if that first SUBSCRIBE is refused.
+   */
+  add(topic: string): Promise<void> {
+    const existing = this.wanted.get(topic);
+    if (existing?.subscribed) {
+      return Promise.resolve();
+    }
+    const entry = existing ?? this.want(topic, false);
+    const subscribed = new Promise<void>((resolve, reject) => entry.waiters.push({ resolve, reject }));
+    if (!existing && this.online) {
+      this.subscribe(topic, entry);
+    }
+    return subscribed;
+  }
+
+  /**
+   * Keep `topic` subscribed, taking the resumed session to have it already.
+   * A SUBSCRIBE still makes sure of it (the session may come from a run that
+   * stopped before its SUBACK); the broker replaces the subscription with
+   * the same one, without interrupting deliveries.
+   */
+  assume(topic: string): void {
+    const entry = this.want(topic, true);
+    if (this.online) {
+      this.subscribe(topic, entry);
+    }
+  }
+
+  /** Stop keeping `topic` subscribed, and unsubscribe it. */
+  async remove(topic: string): Promise<void> {
+    const entry = this.wanted.get(topic);
+    if (!entry) {
+      return;
+    }
+    this.wanted.delete(topic);
+    clearTimeout(entry.retry);
+    for (const waiter of entry.waiters.splice(0)) {
+      waiter.reject(new Error('cancelled'));
+    }
+    if (this.online) {
+      // Best effort: a connection lost meanwhile has no subscription to remove (clean session) or drops it with the session.
+      await this.client.unsubscribeAsync(topic).catch((err: unknown) => debug('unsubscribe %s: %s', topic, errorMessage(err)));
+    }
+  }
+
+  /** Whether the broker delivers `topic` on this connection now. */
+  state(topic: string): ConsumerState {
+    if (this.ended) {
+      return { active: false, reason: 'closed' };
+    }
+    if (!this.online) {
+      return { active: false, reason: `not connected to ${this.current.display}` };
+    }
+    const entry = this.wanted.get(topic);
+    if (entry?.subscribed) {
+      return ACTIVE;
+    }
+    const failure = entry?.failure ? `; last SUBSCRIBE failed: ${entry.failure}` : '';
+    const why = entry?.lost ? `broker session lost; subscribing again${failure}` : failure ? `subscribing${failure}` : 'waiting for the SUBACK';
+    return { active: false, reason: `not subscribed to ${topic} (${why})` };
+  }
+
+  /** Close the connection, flushing what is queued; pending {@link add}s reject. */
+  async end(): Promise<void> {
+    this.ended = true;
+    for (const entry of this.wanted.values()) {
+      clearTimeout(entry.retry);
+      for (const waiter of entry.waiters.splice(0)) {
+        waiter.reject(new Error('connection closed'));
+      }
+    }
+    await this.client.endAsync().catch((err: unknown) => debug('close: %s', errorMessage(err)));
+  }
+
+  private want(topic: string, subscribed: boolean): Wanted {
+    const entry: Wanted = { subscribed, lost: false, failure: undefined, initial: !subscribed, attempt: 0, retry: undefined, waiters: [] };
+    this.wanted.set(topic, entry);
+    return entry;
+  }
+
+  private connected(connack: mqtt.IConnackPacket): void {
+    this.online = true;
+    this.current = serverOf(this.client, this.servers);
+    const kept = connack.sessionPresent;
+    debug('%s reconnected to %s (%s)', this.client.options.clientId, this.current.display, kept ? 'session resumed' : 'no session');
+    for (const [topic, entry] of this.wanted) {
+      if (kept && entry.subscribed) {
+        continue;
+      }
+      if (entry.subscribed) {
+        entry.subscribed = false;
+        // A clean session is new on every connection by design: subscribing
+        // again is part of reconnecting. A persistent one should have been kept.
+        if (this.client.options.clean === false) {
+          entry.lost = true;
+          this.hooks.lost?.(topic, this.current);
+        }
+      }
+      entry.attempt = 0;
+      this.subscribe(topic, entry);
+    }
+  }
+
+  private subscribe(topic: string, entry: Wanted): void {
+    const generation = this.generation;
+    const current = (): boolean => !this.ended && generation === this.generation && this.wanted.get(topic) === entry;
+    this.client.subscribeAsync(topic, QOS_1).then(
+      ([grant]) => {
+        if (!current()) {
+          return;
+        }
+        if (!grant || grant.qos > 2) {
+          this.failed(topic, entry, `refused by the broker (code ${String(grant?.qos)})`);
+          return;
+        }
+        const wasLost = entry.lost;
+        Object.assign(entry, { subscribed: true, lost: false, failure: undefined, initial: false, attempt: 0 });
+        for (const waiter of entry.waiters.splice(0)) {
+          waiter.resolve();
+        }
+        if (wasLost) {
+          debug('%s subscribed to %s again', this.client.options.clientId, topic);
+          this.hooks.restored?.(topic);
+        }
+      },
+      (err: unknown) => {
+        // A connection lost meanwhile fails it too: its successor subscribes on its own.
+        if (current() && this.online) {
+          this.failed(topic, entry, errorMessage(err));
+        }
+      },
+    );
+  }
+
+  /** A SUBSCRIBE failed on a live connection: the first one for a caller rejects; later ones are retried with backoff. */
+  private failed(topic: string, entry: Wanted, reason: string): void {
+    if (entry.initial) {
+      this.wanted.delete(topic);
+      for (const waiter of entry.waiters.splice(0)) {
+        waiter.reject(new Error(reason));
+      }
+      return;
+    }
+    entry.subscribed = false;
+    entry.failure = reason;
+    entry.attempt += 1;
+    if (entry.attempt === 1) {
+      this.warn(new Error(`SUBSCRIBE to MQTT topic "${topic}" on ${this.current.display} failed (${reason}); retrying`));
+    }
+    const generation = this.generation;
+    entry.retry = setTimeout(() => {
+      entry.retry = undefined;
+      if (!this.ended && this.online && generation === this.generation && this.wanted.get(topic) === entry) {
+        this.subscribe(topic, entry);
+      }
+    }, backoffDelay(entry.attempt));
+  }
+}
 
 /** A consuming connection's count of reconnections, to tell a PUBACK meant for an earlier one. */
 interface Connection {
@@ -380,12 +838,12 @@ class MqttDelivery implements Delivery {
   }
 }
 
-/** Clients whose broker session was still there when they connected. */
-const resumed = new WeakSet<mqtt.MqttClient>();
-
-/** Connect like mqtt.connectAsync without retries, with `prepare` run on the client first. */
-function connectPrepared(url: string, options: mqtt.IClientOptions, prepare: (client: mqtt.MqttClient) => void): Promise<mqtt.MqttClient> {
-  const client = mqtt.connect(url, { ...options, reconnectPeriod: 0 });
+/**
+ * Connect like mqtt.connectAsync without retries, with `prepare` run on the
+ * client first; resolves with the client and its first CONNACK.
+ */
+function connectPrepared(options: mqtt.IClientOptions, prepare: (client: mqtt.MqttClient) => void): Promise<{ client: mqtt.MqttClient; connack: mqtt.IConnackPacket }> {
+  const client = mqtt.connect({ ...options, reconnectPeriod: 0 });
   noDelay(client);
   client.on('connect', () => noDelay(client)); // A reconnection has a new socket.
   prepare(client);
@@ -397,19 +855,38 @@ function connectPrepared(url: string, options: mqtt.IClientOptions, prepare: (cl
     };
     const failClosed = (): void => fail(new Error('connection closed before CONNACK'));
     const succeed = (connack: mqtt.IConnackPacket): void => {
-      if (connack.sessionPresent) {
-        resumed.add(client);
-      }
       client.removeListener('error', fail);
       client.removeListener('close', failClosed);
       // Reconnect from now on; at start the caller retries on its own terms.
       client.options.reconnectPeriod = options.reconnectPeriod ?? 1000;
-      resolve(client);
+      resolve({ client, connack });
     };
     client.once('connect', succeed);
     client.once('error', fail);
     client.once('close', failClosed);
   });
+}
+
+/**
+ * Keep a consuming connection alive while it holds a message. mqtt.js parses
+ * nothing more from the socket until the job's PUBACK, so the broker's
+ * PINGRESP waits behind the job, and mqtt.js would call the connection dead
+ * 1.5 keepalives after its last answered ping: a longer job would lose its
+ * connection, and its message would come back, forever. While a message is
+ * held, ping again instead (the broker must keep hearing from us) and do not
+ * give up; a broker that is gone closes the socket, or is noticed once the
+ * job is done.
+ */
+function keepAliveWhileHolding(client: mqtt.MqttClient, holding: () => boolean): void {
+  const giveUp = client.onKeepaliveTimeout.bind(client);
+  client.onKeepaliveTimeout = () => {
+    if (holding()) {
+      client.sendPing();
+      client.reschedulePing(true);
+    } else {
+      giveUp();
+    }
+  };
 }
 
 /**
