@@ -61,6 +61,7 @@ export async function runHost(flags: HostFlags, defaults: Partial<ParticipantInp
   host.on('warning', (role, err) => warn(`${role}: ${err.message}`));
   host.on('disconnected', (role, err) => warn(`${role}: lost the broker connection (${err.message}); reconnecting, outputs wait`));
   host.on('reconnected', (role) => info(`${role}: reconnected`));
+  host.on('consumerRestored', (role, port) => info(`${role}: inport ${port}: consuming again`));
 
   const failures: ParticipantStartError[] = [];
   // One at a time: they share the component loader and connections, and

@@ -110,6 +110,7 @@ export async function run(flags: RunFlags & HostFlags & OpsFlags): Promise<void>
   participant.on('warning', (err) => warn(err.message));
   participant.on('disconnected', (err) => warn(`lost the broker connection (${err.message}); reconnecting, outputs wait`));
   participant.on('reconnected', () => info(`reconnected to ${transport.connectedTo ?? transport.displayUrl}`));
+  participant.on('consumerRestored', (port) => info(`inport ${port}: consuming again`));
   let definition;
   try {
     definition = await participant.start();

@@ -60,8 +60,12 @@ export const PUBLISH_ID_HEADER = 'x-msgflo-publish-id';
 export const DEFAULT_HEARTBEAT_S = 10;
 /** How long a TCP connect plus the AMQP handshake may take, in ms, before the next node is tried. */
 export const HANDSHAKE_TIMEOUT_MS = 5000;
-/** How long a connection's setup (declarations, consumers) may take, in ms, before it is given up and retried. */
+/** How long a connection's setup (publisher, consumers) may take, in ms, before it is given up and retried. */
 export const SETUP_TIMEOUT_MS = 30_000;
+/** How long the setup of a connection waits for its declarations, in ms, before starting the consumers anyway (the declarations go on). */
+const DECLARATIONS_WAIT_MS = 3000;
+/** How long the setup of a connection waits for one consumer to start, in ms, before going on without it (it keeps trying). */
+export const CONSUMER_START_TIMEOUT_MS = 5000;
 /** How long a publish the broker keeps refusing is retried, in ms, before it fails. */
 export const PUBLISH_RETRY_LIMIT_MS = 60_000;
 /** Refusals on one channel after which publishing moves to a fresh channel. */
@@ -93,6 +97,8 @@ interface Consumer {
   reason: string | undefined;
   /** A restart loop is running. */
   healing: boolean;
+  /** A start under way. */
+  pending: Promise<void> | undefined;
 }
 
 /** A publish waiting for its confirm whose return must be told apart. */
@@ -433,34 +439,36 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
   /**
    * Called on every (re)connection, before it counts as connected: the
    * publisher first (outputs of redelivered jobs can go at once), then the
-   * declarations, then the consumers. A declaration or consumer that fails
-   * on a live connection is retried in the background; only the
-   * connection's own end fails the setup.
+   * consumers (each given {@link CONSUMER_START_TIMEOUT_MS}; one that fails
+   * or takes longer goes on in the background, and its inport says so),
+   * then the declarations, made again in the background: on a cluster with
+   * a frozen node, RabbitMQ holds every declaration (and every consumer of a
+   * quorum queue led by that node) until Erlang distribution gives the node
+   * up (`net_ticktime`, 60 s by default), and that must not hold the rest.
+   * Only the connection's own end fails the setup.
    */
   private async setup(model: amqp.ChannelModel): Promise<void> {
     batchWrites(model);
     this.model = model;
     await this.openPublisher(model);
-    for (const [what, declare] of this.declarations) {
+    // The usual case takes milliseconds; a frozen node's cluster holds them, and they go on meanwhile.
+    const declared = [...this.declarations.keys()].map((what) => this.redeclareLater(what, model, 0));
+    await Promise.race([Promise.all(declared), new Promise((resolve) => setTimeout(resolve, DECLARATIONS_WAIT_MS).unref())]);
+    this.requireOpen(model);
+    const started = [...this.consumers].map(async (consumer) => {
       try {
-        await this.onChannel(model, what, declare);
+        await withTimeout(this.startConsumer(consumer, model), CONSUMER_START_TIMEOUT_MS, `did not start within ${CONSUMER_START_TIMEOUT_MS} ms (a cluster node holding it may be frozen)`);
       } catch (err) {
-        this.requireOpen(model);
-        this.warn(new BrokerError(ErrorCode.BrokerOperation, `${errorMessage(err)}; trying again in the background`, { cause: err }), declaredQueue(what));
-        this.redeclareLater(what, model);
-      }
-    }
-    for (const consumer of this.consumers) {
-      try {
-        await this.startConsumer(consumer, model);
-      } catch (err) {
-        this.requireOpen(model);
-        consumer.model = undefined;
+        if (this.closedModels.has(model) || this.model !== model) {
+          return;
+        }
         consumer.reason = `cannot consume "${consumer.queue}": ${errorMessage(err)}`;
-        this.warn(new BrokerError(ErrorCode.BrokerOperation, `${consumer.reason}; trying again`, { cause: err }), consumer.queue);
+        this.warn(new BrokerError(ErrorCode.BrokerOperation, `${consumer.reason}; still trying`, { cause: err }), consumer.queue);
         this.heal(consumer);
       }
-    }
+    });
+    await Promise.all(started);
+    this.requireOpen(model);
   }
 
   private requireOpen(model: amqp.ChannelModel): void {
@@ -508,7 +516,7 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
   }
 
   private async consume(queue: string, declaration: string | undefined, start: Consumer['start']): Promise<Subscription> {
-    const consumer: Consumer = { queue, declaration, start, model: undefined, channel: undefined, consumerTag: undefined, cancelled: false, active: false, reason: undefined, healing: false };
+    const consumer: Consumer = { queue, declaration, start, model: undefined, channel: undefined, consumerTag: undefined, cancelled: false, active: false, reason: undefined, healing: false, pending: undefined };
     this.consumers.add(consumer);
     const model = this.model;
     if (model) {
@@ -586,8 +594,16 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
         for (let attempt = 1; ; attempt += 1) {
           await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt)).unref());
           const model = this.model;
-          if (consumer.cancelled || this.closing || !model || consumer.model === model) {
-            return; // Gone, or started again by a reconnection.
+          if (consumer.cancelled || this.closing || !model) {
+            return; // Gone; a reconnection starts it again.
+          }
+          if (consumer.model === model && consumer.pending) {
+            await consumer.pending.catch(() => undefined); // A start under way: its outcome decides.
+            continue;
+          }
+          if (consumer.model === model && consumer.active) {
+            this.restored(consumer); // Its start under way went through.
+            return;
           }
           try {
             const declare = consumer.declaration === undefined ? undefined : this.declarations.get(consumer.declaration);
@@ -595,10 +611,10 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
               await this.onChannel(model, consumer.declaration, declare);
             }
             await this.startConsumer(consumer, model);
-            this.stats.consumerRestarts += 1;
-            debug('consuming "%s" again', consumer.queue);
-            this.emit('consumerRestored', consumer.queue);
-            return;
+            if (consumer.active) {
+              this.restored(consumer);
+              return;
+            }
           } catch (err) {
             consumer.model = undefined;
             consumer.reason = `cannot consume "${consumer.queue}" again: ${errorMessage(err)}; retrying`;
@@ -611,6 +627,12 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     })();
   }
 
+  private restored(consumer: Consumer): void {
+    this.stats.consumerRestarts += 1;
+    debug('consuming "%s" again', consumer.queue);
+    this.emit('consumerRestored', consumer.queue);
+  }
+
   /** Close a channel unless it is closed already: after its own acks, which it orders before. */
   private async closeChannel(channel: amqp.Channel | undefined): Promise<void> {
     if (channel && !this.closedChannels.has(channel)) {
@@ -618,17 +640,44 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     }
   }
 
-  private async startConsumer(consumer: Consumer, model: amqp.ChannelModel): Promise<void> {
-    if (consumer.model === model || consumer.cancelled) {
-      return; // Already consuming on this connection.
+  /**
+   * Start `consumer` on `model`, once: a start still pending (a broker that
+   * holds `basic.consume`) is awaited again rather than doubled, and one
+   * that succeeds after the consumer moved on closes its channel.
+   */
+  private startConsumer(consumer: Consumer, model: amqp.ChannelModel): Promise<void> {
+    if (consumer.cancelled) {
+      return Promise.resolve();
+    }
+    if (consumer.model === model) {
+      return consumer.pending ?? Promise.resolve(); // Consuming, or starting, on this connection.
     }
     consumer.model = model;
     consumer.active = false;
-    const { channel, consumerTag } = await consumer.start(model, consumer);
-    consumer.channel = channel;
-    consumer.consumerTag = consumerTag;
-    consumer.active = true;
-    consumer.reason = undefined;
+    const pending = consumer.start(model, consumer).then(
+      ({ channel, consumerTag }) => {
+        if (consumer.model !== model || consumer.cancelled) {
+          void this.closeChannel(channel);
+          return;
+        }
+        consumer.channel = channel;
+        consumer.consumerTag = consumerTag;
+        consumer.active = true;
+        consumer.reason = undefined;
+      },
+      (err: unknown) => {
+        if (consumer.model === model) {
+          consumer.model = undefined;
+        }
+        throw err;
+      },
+    );
+    consumer.pending = pending;
+    void pending.then(
+      () => consumer.pending === pending && (consumer.pending = undefined),
+      () => consumer.pending === pending && (consumer.pending = undefined),
+    );
+    return pending;
   }
 
   /** A channel for a consumer: its unexpected close (under a live connection) starts the consumer again. */
@@ -641,10 +690,13 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     channel.on('close', () => {
       this.closedChannels.add(channel);
       this.retired.delete(channel);
-      if (consumer.channel === channel && consumer.active && this.model === model && !this.closedModels.has(model)) {
-        const cause = this.closeErrors.get(channel);
-        this.consumerLost(consumer, channel, `the channel consuming "${consumer.queue}" closed${cause ? `: ${cause.message}` : ''}`);
-      }
+      // Decided a turn later: amqplib closes the channels before it reports the connection's own close.
+      setImmediate(() => {
+        if (consumer.channel === channel && consumer.active && this.model === model && !this.closedModels.has(model)) {
+          const cause = this.closeErrors.get(channel);
+          this.consumerLost(consumer, channel, `the channel consuming "${consumer.queue}" closed${cause ? `: ${cause.message}` : ''}`);
+        }
+      });
     });
     // Set here so a cancel that comes before start() returns is not missed.
     consumer.channel = channel;
@@ -665,15 +717,22 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
   }
 
   /** Make a declaration that failed during a reconnection again, with backoff, while that connection lives. */
-  private redeclareLater(what: string, model: amqp.ChannelModel): void {
+  private redeclareLater(what: string, model: amqp.ChannelModel, firstDelayMs?: number): Promise<void> {
     if (this.redeclaring.has(what)) {
-      return;
+      return Promise.resolve();
     }
     this.redeclaring.add(what);
+    let tried: () => void = () => undefined;
+    const firstTry = new Promise<void>((resolve) => {
+      tried = resolve;
+    });
     void (async () => {
       try {
         for (let attempt = 1; ; attempt += 1) {
-          await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt + 3)).unref());
+          const delay = attempt === 1 && firstDelayMs !== undefined ? firstDelayMs : backoffDelay(attempt + 3);
+          if (delay > 0) {
+            await new Promise((resolve) => setTimeout(resolve, delay).unref());
+          }
           const declare = this.declarations.get(what);
           if (!declare || this.closing || this.model !== model) {
             return; // Forgotten, or redone by the next connection's setup.
@@ -683,13 +742,22 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
             debug('declared %s again', what);
             return;
           } catch (err) {
+            tried();
+            if (this.model !== model || this.closing) {
+              return;
+            }
+            if (attempt === 1) {
+              this.warn(new BrokerError(ErrorCode.BrokerOperation, `${errorMessage(err)}; trying again in the background`, { cause: err }), declaredQueue(what));
+            }
             debug('%s', errorMessage(err));
           }
         }
       } finally {
+        tried();
         this.redeclaring.delete(what);
       }
     })();
+    return firstTry;
   }
 
   /**
@@ -725,9 +793,12 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
       this.closedChannels.add(publisher);
       if (this.publisher === publisher) {
         this.publisher = undefined;
-        if (this.model === model && !this.closing) {
-          this.reopenPublisher(model);
-        }
+        // A turn later, as for consumers: the connection's own close comes after its channels'.
+        setImmediate(() => {
+          if (this.model === model && !this.closedModels.has(model) && !this.closing) {
+            this.reopenPublisher(model);
+          }
+        });
       }
     });
     this.publisher = publisher;
@@ -915,6 +986,15 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
 const ACTIVE: ConsumerState = Object.freeze({ active: true });
 
 const DISCOVERY_DECLARATION = `queue "${DISCOVERY_QUEUE}"`;
+
+/** `work`, or a rejection with `what` after `ms` (the work goes on). */
+function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(what)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
 
 /** The queue a declaration key (`inqueue "Q"`, `outqueue "Q"`) is about, if any. */
 function declaredQueue(what: string): string | undefined {
