@@ -15,7 +15,7 @@ import { connectClient, uniqueRole, type Collector } from '../harness/client';
 import { recordFigures } from '../harness/figures';
 import { endpointFrom, get, pollUntil, sample } from '../harness/metrics';
 import { FIXTURES } from '../harness/participants';
-import { connectStream, type StreamPeer } from '../harness/stream';
+import { connectStream, sendRange, settledAll, type StreamPeer } from '../harness/stream';
 import { eventually } from '../harness/wait';
 
 const SETTLE_TIMEOUT_MS = 60_000;
@@ -51,14 +51,7 @@ describe('consumption healed and told on RabbitMQ', () => {
     return peer;
   };
 
-  const sendRange = async (peer: StreamPeer, from: number, to: number): Promise<void> => {
-    for (let seq = from; seq <= to; seq += 1) {
-      await peer.send(JSON.stringify({ seq, delay: 1 + (seq % 3) }));
-    }
-  };
-
-  const settled = (peer: StreamPeer, count: number): Promise<void> =>
-    eventually(() => peer.tally.settled >= count, () => `${count} inputs settled, got ${peer.tally.settled}`, SETTLE_TIMEOUT_MS);
+  const settled = (peer: StreamPeer, count: number): Promise<void> => settledAll(peer.tally, count, SETTLE_TIMEOUT_MS);
 
   test('the inqueue is deleted under a running participant: 503 at once, consuming again within 10 s, nothing sent after lost', async (t) => {
     const role = uniqueRole('deleted');

@@ -59,6 +59,13 @@ import {
 } from './brokers';
 import { AMQP_CLUSTER_CONTROL_VAR, AMQP_CLUSTER_URLS_VAR, clusterUrls } from './env';
 
+/**
+ * Erlang's `net_ticktime` of the test cluster's nodes, in s: how long a silent
+ * (frozen) node is waited for before the others give it up. RabbitMQ's
+ * default is 60; lowered to keep the frozen-node test short.
+ */
+export const NET_TICKTIME_S = 10;
+
 const debug = createDebug('noflo-runtime-msgflo:spec:cluster');
 
 /** Options for {@link startRabbitMQCluster}. */
@@ -105,10 +112,12 @@ export interface ClusterControl {
    * sockets stay open, but it answers nothing (AMQP heartbeats included).
    * Rejects if the node is down; no-op if already paused.
    *
-   * Keep pauses well below Erlang's net_ticktime (60 s): the other nodes take a
-   * longer silence for a network partition (the cluster runs
-   * `cluster_partition_handling = autoheal`, so it heals after resume, by
-   * restarting the RabbitMQ application on the losing side).
+   * The other nodes give a paused node up after {@link NET_TICKTIME_S} (the
+   * cluster's `net_ticktime`, 60 s in a default RabbitMQ): only then do they
+   * serve its quorum queues' leaders again. A longer pause is a network
+   * partition (the cluster runs `cluster_partition_handling = autoheal`, which
+   * restarts the RabbitMQ application on the losing side after resume, and
+   * can take long): to end one, {@link kill} the node and {@link start} it.
    */
   pause(node: number): Promise<void>;
   /** SIGCONT what {@link pause} stopped. No-op unless the node is paused. */
@@ -411,7 +420,11 @@ export async function startRabbitMQCluster(options: ClusterOptions = {}): Promis
         );
       }
       await writeRabbitNodeConfig(nodeDir, config);
-      const serverEnv = rabbitNodeEnv({ home: dir, dir: nodeDir, nodeName, amqpPort, distPort, epmdPort });
+      const baseEnv = rabbitNodeEnv({ home: dir, dir: nodeDir, nodeName, amqpPort, distPort, epmdPort });
+      // The nodes give a silent (frozen) peer up after NET_TICKTIME_S instead of Erlang's 60 s, so
+      // that a test of a frozen node need not wait a minute; rabbitmqctl must use the same tick time.
+      const ticktime = `-kernel net_ticktime ${NET_TICKTIME_S}`;
+      const serverEnv = { ...baseEnv, RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: `${baseEnv.RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS ?? ''} ${ticktime}`.trim() };
       nodes.push({
         index,
         name: nodeName,
@@ -423,7 +436,7 @@ export async function startRabbitMQCluster(options: ClusterOptions = {}): Promis
           ...serverEnv,
           // rabbitmqctl is an Erlang node too: distribution on loopback, on a port the OS picks
           // (its default range, 35672-35682, is shared by every rabbitmqctl on the machine).
-          RABBITMQ_CTL_ERL_ARGS: '-kernel inet_dist_use_interface {127,0,0,1}',
+          RABBITMQ_CTL_ERL_ARGS: `-kernel inet_dist_use_interface {127,0,0,1} ${ticktime}`,
           RABBITMQ_CTL_DIST_PORT_MIN: '0',
           RABBITMQ_CTL_DIST_PORT_MAX: '0',
         },

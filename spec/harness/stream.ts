@@ -85,6 +85,24 @@ export interface StreamPeer {
   close(): Promise<void>;
 }
 
+/** Send `{"seq": n, "delay": 1-3}` for every n from `from` to `to`, one after another: quick jobs of the Throw fixture. */
+export async function sendRange(peer: StreamPeer, from: number, to: number): Promise<void> {
+  for (let seq = from; seq <= to; seq += 1) {
+    await peer.send(JSON.stringify({ seq, delay: 1 + (seq % 3) }));
+  }
+}
+
+/** Wait until `count` inputs are answered or dead-lettered; rejects after `timeoutMs`. */
+export async function settledAll(tally: Tally, count: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (tally.settled < count) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${count} inputs settled, got ${tally.settled}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /**
  * Connect a stream peer for `role` on `url`. Its collector queues (AMQP) or
  * session (MQTT) exist from now on, so no output is missed while a broker or

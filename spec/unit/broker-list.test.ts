@@ -59,6 +59,18 @@ describe('broker URL lists', () => {
     assert.equal(redactUrl('mqtt://a:1883'), 'mqtt://a:1883');
   });
 
+  test('redactUrl masks a password that breaks the URL: an unencoded comma, a slash, an @', () => {
+    // The comma cuts the password in two: neither half may show.
+    assert.equal(redactUrl('amqp://u:s3c,ret@host'), 'amqp://u:***,***@host');
+    assert.equal(redactUrl('amqp://u:s3c/ret@host'), 'amqp://u:***@host');
+    assert.equal(redactUrl('mqtt://u:s3c@ret@host:1883'), 'mqtt://u:***@host:1883');
+    assert.equal(redactUrl('amqp//guest:s3cret@127.0.0.1:2'), 'amqp//guest:***@127.0.0.1:2');
+    for (const list of ['amqp://u:s3c,ret@host', 'amqp://a:b@h,amqp://u:s3c/ret@host']) {
+      assertRefused(() => parseBrokerList(list), BrokerUrlError, /broker URL \d of 2/, 's3c');
+      assertRefused(() => parseBrokerList(list), BrokerUrlError, /broker URL \d of 2/, 'ret');
+    }
+  });
+
   test('joinBrokerList joins repeats and arrays into one list', () => {
     assert.equal(joinBrokerList('amqp://a'), 'amqp://a');
     assert.equal(joinBrokerList(['amqp://a', 'amqp://b,amqp://c']), 'amqp://a,amqp://b,amqp://c');

@@ -41,10 +41,34 @@ function redactOne(raw: string): string {
     }
     return url.toString().replace(/\/$/, '');
   } catch {
-    // Unparseable, but still printed so the user sees the typo: mask whatever
-    // stands where a password would, between a colon and an @.
-    return raw.replace(/:[^:@/]*@/g, ':***@');
+    return redactUnparseable(raw);
   }
+}
+
+/**
+ * Mask what may be a password in something that is not a URL, still printed
+ * so the user sees the typo: the user info's part after its colon (up to the
+ * last @, a password may hold `/` or `@`), everything before an @ when there
+ * is no scheme (the tail of a password cut at a comma), and `user:secret`
+ * with no @ at all (its head), unless what follows the colon is a port.
+ */
+function redactUnparseable(raw: string): string {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(raw)?.[0] ?? '';
+  const rest = raw.slice(scheme.length);
+  const at = rest.lastIndexOf('@');
+  if (at >= 0) {
+    const userinfo = rest.slice(0, at);
+    const colon = userinfo.indexOf(':');
+    if (colon >= 0) {
+      return `${scheme}${userinfo.slice(0, colon)}:***${rest.slice(at)}`;
+    }
+    return `${scheme}${scheme ? userinfo : '***'}${rest.slice(at)}`;
+  }
+  const parts = /^([^:/?#]*):([^/?#]*)(.*)$/.exec(rest);
+  if (parts && !/^\d*$/.test(parts[2] ?? '')) {
+    return `${scheme}${parts[1] ?? ''}:***${parts[3] ?? ''}`;
+  }
+  return raw;
 }
 
 /** Parse a broker URL and tell which transport it selects; throws {@link BrokerUrlError}. */
