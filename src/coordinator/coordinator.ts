@@ -60,6 +60,9 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   /** Taps by queue, shared by everyone watching it (see {@link Coordinator.tap}). */
   private readonly taps = new Map<string, SharedTap>();
   private discovery: Subscription | undefined;
+  private readonly onTransportWarning = (err: Error): void => {
+    this.emit('warning', err);
+  };
   private work: Promise<void> = Promise.resolve();
 
   constructor(
@@ -84,6 +87,9 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   /** Connect and start listening to discovery. */
   async start(): Promise<void> {
+    // Its connection is its own: what the transport works around (a binding
+    // not made again after a reconnection, its consumer of fbp) is its to say.
+    this.transport.on('warning', this.onTransportWarning);
     await this.transport.connect();
     this.discovery = await this.transport.consumeDiscovery((message) => this.registry.handle(message));
     this.registry.start();
@@ -100,6 +106,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   /** Stop listening; the bindings made stay on AMQP (MQTT forwarding stops). */
   async stop(): Promise<void> {
     this.registry.stop();
+    this.transport.off('warning', this.onTransportWarning);
     await this.work;
     await this.discovery?.cancel();
     this.outTaps.clear();
