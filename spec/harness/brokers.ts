@@ -161,13 +161,50 @@ interface HeldPort {
   release(): Promise<void>;
 }
 
-/** Listen on 127.0.0.1:0 and keep listening, so that several calls never return the same port. */
-async function holdPort(): Promise<HeldPort> {
+/** Lowest port handed out: above the registered services most machines run. */
+const LOWEST_PORT = 20_000;
+
+/**
+ * The first port of the kernel's ephemeral range (the source ports of
+ * outgoing connections, and what binding port 0 gives), or undefined where
+ * it cannot be read or leaves no room below it.
+ */
+function ephemeralLow(): number | undefined {
+  try {
+    const low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > LOWEST_PORT + 1000 ? low : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Listen on `port` of 127.0.0.1; resolves with the server, or undefined if the port is taken. */
+async function tryListen(port: number): Promise<net.Server | undefined> {
   const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, LOOPBACK, () => resolve());
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' || err.code === 'EACCES' ? resolve(undefined) : reject(err)));
+    server.listen(port, LOOPBACK, () => resolve(server));
   });
+}
+
+/**
+ * Listen on a free port of 127.0.0.1 and keep listening, so that several
+ * calls never return the same port. Chosen at random below the kernel's
+ * ephemeral range: a port there, once released, is not taken as the source
+ * port of some outgoing connection before the broker that is to listen on it
+ * starts (a port from binding port 0 can be, and a RabbitMQ node then fails
+ * with `dist_port_already_used`). Where the range cannot be read, port 0.
+ */
+async function holdPort(): Promise<HeldPort> {
+  const low = ephemeralLow();
+  let server: net.Server | undefined;
+  for (let attempt = 0; low !== undefined && server === undefined && attempt < 50; attempt += 1) {
+    server = await tryListen(LOWEST_PORT + Math.floor(Math.random() * (low - LOWEST_PORT)));
+  }
+  server ??= await tryListen(0);
+  if (!server) {
+    throw new Error('freePort: no free port on 127.0.0.1');
+  }
   const address = server.address();
   if (address === null || typeof address === 'string') {
     server.close();
@@ -175,7 +212,7 @@ async function holdPort(): Promise<HeldPort> {
   }
   return {
     port: address.port,
-    release: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    release: () => new Promise<void>((resolve) => (server as net.Server).close(() => resolve())),
   };
 }
 
