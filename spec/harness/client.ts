@@ -93,6 +93,8 @@ export async function connectClient(kind: 'amqp' | 'mqtt', url: string): Promise
 async function connectAmqp(url: string): Promise<TestClient> {
   const model = await amqp.connect(url);
   const channel = await model.createConfirmChannel();
+  const discoveries = new Map<string, Collector>();
+  let discovering: Promise<void> | undefined;
   const consume = async (queue: string, collector: Collector): Promise<Collector> => {
     await channel.consume(queue, (message) => {
       if (message) {
@@ -126,9 +128,24 @@ async function connectAmqp(url: string): Promise<TestClient> {
       return consume(queue, new Collector());
     },
     async discovery(role) {
-      await channel.assertQueue('fbp');
-      // The fbp queue is shared by every test: keep this role's announcements only.
-      return consume('fbp', new Collector((body) => roleOf(body) === role));
+      // One consumer of fbp for all the roles asked for, handing each message to
+      // its role's collector: consumers of one queue take turns, so a consumer
+      // per role would get the messages of others, in step, tick after tick.
+      const collector = new Collector();
+      discoveries.set(role, collector);
+      if (!discovering) {
+        discovering = (async () => {
+          await channel.assertQueue('fbp');
+          await channel.consume('fbp', (message) => {
+            if (message) {
+              const body = message.content.toString('utf8');
+              discoveries.get(roleOf(body))?.push(body);
+            }
+          }, { noAck: true });
+        })();
+      }
+      await discovering;
+      return collector;
     },
     async close() {
       await model.close();
