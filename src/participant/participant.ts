@@ -97,14 +97,11 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   private source: GraphSource | undefined;
   private network: GraphNetwork<Job> | undefined;
   private currentDefinition: ParticipantDefinition | undefined;
-  private readonly outQueues = new Map<string, string>();
-  /** Send options by outport: what an unroutable output means there. */
-  private readonly unroutable = new Map<string, SendOptions>();
+  /** Where each visible outport publishes, and what an unroutable output means there: one lookup per output. */
+  private readonly outQueues = new Map<string, { readonly queue: string; readonly send: SendOptions }>();
   private readonly subscriptions: Subscription[] = [];
   /** The inports' consumers (not the protocol endpoint's), which pause() cancels. */
-  private consumers: Subscription[] = [];
-  /** The inport and queue of each of {@link Participant.consumers}, in the same order. */
-  private consumerPorts: Array<{ port: string; queue: string }> = [];
+  private consumers: Array<{ readonly port: string; readonly queue: string; readonly subscription: Subscription }> = [];
   /** Queue name → inport, for the transport's notifications. */
   private readonly inQueues = new Map<string, string>();
   private paused = false;
@@ -115,8 +112,6 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   private webSocket: WebSocketEndpoint | undefined;
   private endpoint: FbpEndpoint | undefined;
   private readonly ownDiscoveryTimer: boolean;
-  /** Whether the transport is this participant's alone (not a host's shared connection). */
-  private readonly ownTransport: boolean;
   private readonly discoveryFields: Readonly<Record<string, string>>;
   private readonly deadLettering = new Set<string>();
   private readonly onDisconnected = (err: Error): void => {
@@ -140,8 +135,9 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     }
   };
   private readonly onTransportWarning = (err: Error, queue?: string): void => {
-    // A shared connection tells every participant on it: each says only its own.
-    if (queue === undefined ? this.ownTransport : this.inQueues.has(queue) || [...this.outQueues.values()].includes(queue)) {
+    // A shared connection (a host's, which also announces its participants
+    // itself) tells every participant on it: each says only its own queues'.
+    if (queue === undefined ? this.ownDiscoveryTimer : this.inQueues.has(queue) || [...this.outQueues.values()].some((out) => out.queue === queue)) {
       this.warn(err);
     }
   };
@@ -167,7 +163,6 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     this.transport = transport;
     this.loader = deps.loader;
     this.ownDiscoveryTimer = deps.discoveryTimer ?? true;
-    this.ownTransport = this.ownDiscoveryTimer;
     this.discoveryFields = deps.discoveryFields ?? {};
     this.limits = { maxBytes: options.maxMessageSize, maxDepth: options.maxDepth };
     if (options.trace) {
@@ -227,8 +222,8 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     if (this.paused) {
       return [...this.inQueues].map(([queue, port]) => ({ port, queue, active: false, reason: 'paused, not consuming' }));
     }
-    return this.consumerPorts.map(({ port, queue }, index) => {
-      const state = (this.consumers[index] as Subscription).state();
+    return this.consumers.map(({ port, queue, subscription }) => {
+      const state = subscription.state();
       return state.active ? { port, queue, active: true } : { port, queue, active: false, reason: state.reason ?? 'not consuming' };
     });
   }
@@ -277,8 +272,8 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     }
     for (const port of definition.outports) {
       if (port.queue) {
-        this.outQueues.set(port.id, port.queue);
-        this.unroutable.set(port.id, options.outports[port.id]?.unroutable === 'fail' || (options.outports[port.id]?.unroutable === undefined && options.onUnroutable === 'fail') ? FAIL_UNROUTABLE : ACK_UNROUTABLE);
+        const unroutable = options.outports[port.id]?.unroutable ?? options.onUnroutable;
+        this.outQueues.set(port.id, { queue: port.queue, send: unroutable === 'fail' ? FAIL_UNROUTABLE : ACK_UNROUTABLE });
         await this.transport.createQueue('outqueue', port.queue);
       }
     }
@@ -341,8 +336,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     clearInterval(this.discoveryTimer);
     await this.webSocket?.close();
     await this.endpoint?.close();
-    this.consumerPorts = [];
-    const subscriptions = [...this.consumers.splice(0), ...this.subscriptions.splice(0)];
+    const subscriptions = [...this.consumers.splice(0).map((c) => c.subscription), ...this.subscriptions.splice(0)];
     await this.cancelAndDrain(subscriptions, timeout);
     for (const job of this.inFlight) {
       clearTimeout(job.timer);
@@ -383,8 +377,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       return;
     }
     this.paused = true;
-    this.consumerPorts = [];
-    await this.cancelAndDrain(this.consumers.splice(0), this.options.drainTimeout);
+    await this.cancelAndDrain(this.consumers.splice(0).map((c) => c.subscription), this.options.drainTimeout);
   }
 
   /** Take messages again after {@link Participant.pause}. */
@@ -401,8 +394,8 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     for (const port of definition.inports) {
       if (port.queue) {
         const id = port.id;
-        this.consumers.push(await this.transport.subscribe(port.queue, (delivery) => this.receive(id, delivery), subscribeOptions));
-        this.consumerPorts.push({ port: id, queue: port.queue });
+        const subscription = await this.transport.subscribe(port.queue, (delivery) => this.receive(id, delivery), subscribeOptions);
+        this.consumers.push({ port: id, queue: port.queue, subscription });
       }
     }
   }
@@ -512,11 +505,11 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   }
 
   private output(port: string, data: unknown, job: Job | undefined): void {
-    const queue = this.outQueues.get(port);
-    if (queue === undefined) {
+    const out = this.outQueues.get(port);
+    if (out === undefined) {
       return; // Hidden port.
     }
-    const published = this.transport.send('outqueue', queue, job ? reuseBody(data, job.input, job.delivery.body) : data, this.unroutable.get(port));
+    const published = this.transport.send('outqueue', out.queue, job ? reuseBody(data, job.input, job.delivery.body) : data, out.send);
     if (this.listenerCount('published') > 0) {
       published.then(() => this.emit('published', port), () => undefined); // Failures are reported below.
     }

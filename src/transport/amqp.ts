@@ -606,9 +606,10 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
             return;
           }
           try {
-            const declare = consumer.declaration === undefined ? undefined : this.declarations.get(consumer.declaration);
-            if (declare && consumer.declaration !== undefined) {
-              await this.onChannel(model, consumer.declaration, declare);
+            const what = consumer.declaration;
+            const declare = what === undefined ? undefined : this.declarations.get(what);
+            if (what !== undefined && declare) {
+              await this.onChannel(model, what, declare);
             }
             await this.startConsumer(consumer, model);
             if (consumer.active) {
