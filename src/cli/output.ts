@@ -23,6 +23,11 @@ export function info(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
+/** Print a status line on stderr (stdout carries only a command's data). */
+export function say(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
 /** Print a warning line on stderr. */
 export function warn(line: string): void {
   process.stderr.write(`${PROGRAM}: ${line}\n`);

@@ -1,11 +1,12 @@
 /**
- * `status`: listen to discovery for one heartbeat and print the roles,
- * participants, ports and queues seen, with queue depths on AMQP (read
- * passively: nothing is declared). MQTT has no queues, so no depths.
+ * `status`: ask the participants to announce themselves, listen, and print
+ * the roles, participants, ports and queues heard of, with queue depths on
+ * AMQP (read passively: nothing is declared). MQTT has no queues, so no
+ * depths.
  *
  * On AMQP the discovery queue `fbp` is shared out among its consumers: the
- * announcements this gets are held, not taken, and go back to the queue for
- * a running coordinator when it closes its connection.
+ * announcements this gets from it are held, not taken, and go back to the
+ * queue for a running coordinator when it closes its connection.
  */
 import { InvalidOptionError } from '../errors';
 import { readTls } from '../participant/connection';
@@ -13,7 +14,9 @@ import { ParticipantRegistry } from '../coordinator/registry';
 import { QueueInspector } from '../ops/queue-depths';
 import { formatStatus, queuesToInspect } from '../ops/status-table';
 import { chooseBroker, configuredBroker, TOOL_CONNECT_TIMEOUT_MS } from './broker';
-import { info } from './output';
+import { requestAnnouncements } from '../coordinator/discovery-request';
+import { parseRequestAnswer } from '../protocol/discovery';
+import { info, say } from './output';
 
 /** Flags of the status command. */
 export interface StatusFlags {
@@ -30,7 +33,22 @@ export function heartbeatSeconds(env: NodeJS.ProcessEnv = process.env): number {
   return (Number.isFinite(period) && period > 0 ? period : 60) / 2.2;
 }
 
-/** Listen, then print the table. */
+/** With a coordinator's answer in, how long status waits for more answers before it prints (ms). */
+export const QUIET_AFTER_COORDINATOR_MS = 1000;
+
+/**
+ * Ask every participant to announce itself, listen, then print the table;
+ * throws (exit 1) when nobody answered.
+ *
+ * What it hears: answers to a discovery request sent to an inbox of its own
+ * (our participants each answer with their announcement, and a running
+ * coordinator of ours with every participant it knows, including those of
+ * other MsgFlo programs), and the `fbp` queue itself, held (participants of
+ * other programs with no coordinator running announce there, at their
+ * heartbeat). It stops at `--wait`, at Ctrl-C, or once a coordinator has
+ * answered and {@link QUIET_AFTER_COORDINATOR_MS} passed without another
+ * answer.
+ */
 export async function status(flags: StatusFlags): Promise<void> {
   const seconds = flags.wait === undefined ? heartbeatSeconds() : Number(flags.wait);
   if (!Number.isFinite(seconds) || seconds <= 0) {
@@ -41,27 +59,53 @@ export async function status(flags: StatusFlags): Promise<void> {
   const { transport } = await chooseBroker(broker, { startEmbedded: false, transport: { connectTimeoutMs: TOOL_CONNECT_TIMEOUT_MS, ...(tls ? { tls } : {}) } });
   await transport.connect();
   const registry = new ParticipantRegistry(Infinity);
-  let subscription;
+  const started = Date.now();
+  let how = 'the time given';
   try {
-    subscription = await transport.consumeDiscovery((message) => registry.handle(message), { hold: true });
-    process.stderr.write(`listening to discovery on ${transport.displayUrl} for ${Math.round(seconds * 10) / 10} s\n`);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, seconds * 1000);
-      const stop = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+    let coordinators = 0;
+    let lastAnswer = 0;
+    const inbox = await transport.inbox((message) => {
+      const answer = parseRequestAnswer(message);
+      if (answer.kind === 'participant') {
+        registry.learn(answer.definition, answer.time ?? Date.now());
+      } else if (answer.kind === 'registry') {
+        coordinators += 1;
+        for (const entry of answer.participants) {
+          registry.learn(entry.definition, entry.lastSeen);
+        }
+      }
+      lastAnswer = Date.now();
     });
-    await subscription.cancel();
+    const held = await transport.consumeDiscovery((message) => registry.handle(message), { hold: true });
+    await requestAnnouncements(transport, inbox.address);
+    say(`listening to discovery on ${transport.displayUrl} for up to ${formatSeconds(seconds * 1000)} (less once a coordinator answers; Ctrl-C prints what was heard)`);
+    how = await new Promise<string>((resolve) => {
+      const check = setInterval(() => {
+        if (coordinators > 0 && Date.now() - lastAnswer >= QUIET_AFTER_COORDINATOR_MS) {
+          finish(`${coordinators === 1 ? 'a coordinator' : `${coordinators} coordinators`} answered`);
+        }
+      }, 100);
+      const timer = setTimeout(() => finish('the time given'), seconds * 1000);
+      const interrupted = (): void => finish('interrupted');
+      function finish(reason: string): void {
+        clearInterval(check);
+        clearTimeout(timer);
+        process.off('SIGINT', interrupted);
+        process.off('SIGTERM', interrupted);
+        resolve(reason);
+      }
+      process.once('SIGINT', interrupted);
+      process.once('SIGTERM', interrupted);
+    });
+    await held.cancel();
+    await inbox.subscription.cancel();
   } finally {
     await transport.close();
   }
+  const waited = `${formatSeconds(Date.now() - started)} (${how})`;
   const definitions = registry.list();
   if (definitions.length === 0) {
-    info(`no participant announced itself on ${transport.displayUrl} within ${Math.round(seconds * 10) / 10} s`);
-    return;
+    throw new InvalidOptionError(`no participant answered or announced itself on ${transport.displayUrl} in ${waited}`);
   }
   let depths;
   if (transport.protocol === 'amqp') {
@@ -75,8 +119,13 @@ export async function status(flags: StatusFlags): Promise<void> {
   for (const line of formatStatus(definitions, depths)) {
     info(line);
   }
+  say(`heard ${definitions.length} participant(s) in ${waited}`);
   if (transport.protocol !== 'amqp') {
-    info('');
-    info(`queue depths are not available on ${transport.protocol.toUpperCase()}: topics keep no queues to count`);
+    say(`queue depths are not available on ${transport.protocol.toUpperCase()}: topics keep no queues to count`);
   }
+}
+
+/** `1.2 s` */
+function formatSeconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`;
 }

@@ -6,9 +6,11 @@
  */
 import createDebug from 'debug';
 import { EventEmitter } from 'node:events';
-import { InvalidOptionError } from '../errors';
+import { errorMessage, InvalidOptionError } from '../errors';
 import { bindingKey, graphBindings, ROUND_ROBIN_COMPONENT, type Binding, type Edge, type SystemGraph } from '../protocol/bindings';
 import type { ParticipantDefinition } from '../protocol/definition';
+import { DISCOVERY_REQUEST_TOPIC, parseDiscoveryRequest, type RegistryAnswer } from '../protocol/discovery';
+import { requestAnnouncements } from './discovery-request';
 import type { Graph } from '../runtime/graph-source';
 import type { ConsumerState, Subscription, Transport } from '../transport/transport';
 import { ParticipantRegistry } from './registry';
@@ -60,6 +62,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   /** Taps by queue, shared by everyone watching it (see {@link Coordinator.tap}). */
   private readonly taps = new Map<string, SharedTap>();
   private discovery: Subscription | undefined;
+  private requests: Subscription | undefined;
   private readonly onTransportWarning = (err: Error): void => {
     this.emit('warning', err);
   };
@@ -79,13 +82,29 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         }
       });
     }
+    const staleSaid = new Set<string>();
+    this.registry.on('stale', (definition, ageMs) => {
+      // Once per participant: after a restart, queued messages of participants
+      // gone since are expected; a clock far off repeats every heartbeat.
+      if (!staleSaid.has(definition.id)) {
+        staleSaid.add(definition.id);
+        this.warn(new Error(`ignored the announcement of ${definition.id} (${definition.role}): sent ${Math.round(ageMs / 1000)} s ago, longer than the ${Math.round(this.registry.timeoutMs / 1000)} s timeout (gone since, or its clock and this machine's are apart)`));
+      }
+    });
     this.registry.on('invalid', (reason) => {
       debug('ignored a message on fbp: %s', reason);
       this.emit('invalid', reason);
     });
   }
 
-  /** Connect and start listening to discovery. */
+  /**
+   * Connect, start listening to discovery, and ask the participants to
+   * announce themselves now ({@link DISCOVERY_REQUEST_TOPIC}): ours answer at
+   * once, others are learnt at their next heartbeat. From then on, answers
+   * discovery requests that name an inbox with the participants it knows
+   * (this is how `status` sees every participant while a coordinator takes
+   * the `fbp` queue's messages).
+   */
   async start(): Promise<void> {
     // Its connection is its own: what the transport works around (a binding
     // not made again after a reconnection, its consumer of fbp) is its to say.
@@ -93,6 +112,21 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     await this.transport.connect();
     this.discovery = await this.transport.consumeDiscovery((message) => this.registry.handle(message));
     this.registry.start();
+    try {
+      this.requests = await this.transport.tap(DISCOVERY_REQUEST_TOPIC, (message) => this.answerRequest(message));
+      await requestAnnouncements(this.transport);
+    } catch (err) {
+      this.warn(new Error(`participants not asked to announce themselves (learnt at their next heartbeat instead): ${errorMessage(err)}`));
+    }
+  }
+
+  private answerRequest(message: unknown): void {
+    const request = parseDiscoveryRequest(message);
+    if (request?.replyTo === undefined) {
+      return; // Not a request, or one for participants only.
+    }
+    const answer: RegistryAnswer = { protocol: 'discovery', command: 'registry', payload: { participants: this.registry.entries() } };
+    this.transport.reply(request.replyTo, answer).catch((err: unknown) => debug('discovery request not answered: %s', errorMessage(err)));
   }
 
   /**
@@ -108,6 +142,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.registry.stop();
     this.transport.off('warning', this.onTransportWarning);
     await this.work;
+    await this.requests?.cancel();
     await this.discovery?.cancel();
     this.outTaps.clear();
     for (const tap of this.taps.values()) {

@@ -1,11 +1,19 @@
 /**
  * The participants a coordinator knows, fed by discovery messages: added,
- * updated, and removed when not heard from within the timeout. Malformed
- * messages are reported and ignored.
+ * updated, and removed when not heard from within the timeout, or at once
+ * when they say they leave. Malformed messages are reported and ignored.
+ *
+ * Live participants only: messages wait in the `fbp` queue while no
+ * coordinator reads it, and a coordinator that starts gets them all. An
+ * announcement that says when it was sent counts from then, not from when it
+ * was read, so a participant gone meanwhile is forgotten when it would have
+ * been had the coordinator been running; one already older than the timeout
+ * is ignored ({@link RegistryEvents.stale}); one of a participant that has
+ * left is ignored.
  */
 import { EventEmitter } from 'node:events';
 import type { ParticipantDefinition } from '../protocol/definition';
-import { parseDiscovery } from '../protocol/discovery';
+import { parseFbpMessage } from '../protocol/discovery';
 
 /** Notifications of a {@link ParticipantRegistry}. */
 export interface RegistryEvents {
@@ -14,6 +22,11 @@ export interface RegistryEvents {
   removed: [ParticipantDefinition];
   /** A message on `fbp` that is not a valid discovery message, and why. */
   invalid: [reason: string];
+  /**
+   * An announcement ignored because it was sent longer than the timeout ago
+   * (by this machine's clock): a participant gone since, or clocks set apart.
+   */
+  stale: [definition: ParticipantDefinition, ageMs: number];
 }
 
 interface Known {
@@ -24,7 +37,11 @@ interface Known {
 /** Participants by id, as discovery reports them. */
 export class ParticipantRegistry extends EventEmitter<RegistryEvents> {
   private readonly known = new Map<string, Known>();
+  /** Participants that said they leave, and when: their older announcements, still queued, are ignored. */
+  private readonly left = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  /** Since when messages are read: until a timeout later, queued ones may be old. */
+  private startedAt: number;
 
   /**
    * @param timeoutMs - forget a participant not heard from for this long;
@@ -36,18 +53,43 @@ export class ParticipantRegistry extends EventEmitter<RegistryEvents> {
     private readonly now: () => number = Date.now,
   ) {
     super();
+    this.startedAt = now();
   }
 
   /** Take a decoded message from the `fbp` queue. */
   handle(message: unknown): void {
-    const parsed = parseDiscovery(message);
-    if (!parsed.ok) {
-      this.emit('invalid', parsed.reason);
-      return;
+    const parsed = parseFbpMessage(message);
+    const now = this.now();
+    switch (parsed.kind) {
+      case 'invalid':
+        this.emit('invalid', parsed.reason);
+        return;
+      case 'leave':
+        this.left.set(parsed.id, Math.min(now, parsed.time ?? now));
+        this.forget(parsed.id);
+        return;
+      case 'participant': {
+        const sent = Math.min(now, parsed.time ?? now);
+        const leftAt = this.left.get(parsed.definition.id);
+        if (leftAt !== undefined && (parsed.time === undefined || parsed.time <= leftAt)) {
+          return;
+        }
+        if (now - sent > this.timeoutMs) {
+          this.emit('stale', parsed.definition, now - sent);
+          return;
+        }
+        this.learn(parsed.definition, now - this.startedAt < this.timeoutMs ? sent : now);
+      }
     }
-    const { definition } = parsed;
+  }
+
+  /**
+   * Know `definition` as last heard from at `lastSeen` (ms since the epoch;
+   * an older time than the one known is kept as is).
+   */
+  learn(definition: ParticipantDefinition, lastSeen: number): void {
     const known = this.known.get(definition.id);
-    this.known.set(definition.id, { definition, lastSeen: this.now() });
+    this.known.set(definition.id, { definition, lastSeen: Math.max(lastSeen, known?.lastSeen ?? -Infinity) });
     if (!known) {
       this.emit('added', definition);
     } else if (JSON.stringify(known.definition) !== JSON.stringify(definition)) {
@@ -64,6 +106,11 @@ export class ParticipantRegistry extends EventEmitter<RegistryEvents> {
         this.emit('removed', known.definition);
       }
     }
+    for (const [id, at] of this.left) {
+      if (at < limit) {
+        this.left.delete(id);
+      }
+    }
   }
 
   /** Forget a participant known to be gone (stopped by us), at once. */
@@ -77,6 +124,9 @@ export class ParticipantRegistry extends EventEmitter<RegistryEvents> {
 
   /** Check for expired participants periodically, until {@link ParticipantRegistry.stop}. */
   start(): void {
+    if (!this.timer) {
+      this.startedAt = this.now();
+    }
     this.timer ??= setInterval(() => this.expire(), Math.max(100, this.timeoutMs / 4));
     this.timer.unref();
   }
@@ -89,6 +139,11 @@ export class ParticipantRegistry extends EventEmitter<RegistryEvents> {
   /** Every participant known. */
   list(): ParticipantDefinition[] {
     return [...this.known.values()].map((k) => k.definition);
+  }
+
+  /** Every participant known, with when it was last heard from (ms since the epoch). */
+  entries(): Array<{ definition: ParticipantDefinition; lastSeen: number }> {
+    return [...this.known.values()].map((k) => ({ definition: k.definition, lastSeen: k.lastSeen }));
   }
 
   /** One participant of a role (the most recently heard from), if any. */

@@ -131,6 +131,14 @@ class Lease implements Transport {
     return this.entry.transport.consumeDiscovery(handler, options);
   }
 
+  inbox(handler: (message: unknown) => void): Promise<{ address: string; subscription: Subscription }> {
+    return this.entry.transport.inbox(handler);
+  }
+
+  reply(address: string, message: unknown): Promise<void> {
+    return this.entry.transport.reply(address, message);
+  }
+
   addBinding(binding: Binding): Promise<void> {
     return this.entry.transport.addBinding(binding);
   }

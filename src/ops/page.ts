@@ -21,6 +21,7 @@ export const SYSTEM_PAGE = `<!doctype html>
   #legend .pubsub { color: #6ab0ff; } #legend .rr { color: #f0b35a; } #legend .dead { color: #ff8080; }
   svg { display: block; }
   .role rect.box { fill: #fff; stroke: #3b4a66; stroke-width: 1.2; rx: 6; }
+  .role.extra rect.box { stroke-dasharray: 2 2; stroke: #b9770e; }
   .role.missing rect.box { fill: #eceef2; stroke-dasharray: 4 3; stroke: #9aa3b5; }
   .role .name { font-weight: 600; font-size: 14px; }
   .role .component, .role .who { fill: #5b6478; font-size: 11px; }
@@ -156,11 +157,11 @@ export const SYSTEM_PAGE = `<!doctype html>
     layout.children.forEach(function (c) {
       if (c.id.indexOf('role:') === 0) {
         var r = roles[c.id];
-        var g = el('g', { class: 'role', transform: 'translate(' + c.x + ',' + c.y + ')', 'data-role': r.role }, root);
+        var g = el('g', { class: r.inGraph ? 'role' : 'role extra', transform: 'translate(' + c.x + ',' + c.y + ')', 'data-role': r.role }, root);
         el('rect', { class: 'box', width: String(c.width), height: String(c.height) }, g);
         var cx = 38;
         el('text', { class: 'name', x: String(cx), y: '18' }, g, r.role);
-        el('text', { class: 'component', x: String(cx), y: '33' }, g, r.component);
+        el('text', { class: 'component', x: String(cx), y: '33' }, g, r.inGraph ? r.component : r.component + ' \u00b7 not in the graph');
         el('text', { class: 'who', x: String(cx), y: '47', 'data-count': 'participants' }, g, '');
         var counts = el('text', { class: 'counts', x: String(cx), y: '64' }, g);
         el('tspan', {}, counts, 'in flight ');

@@ -38,6 +38,8 @@ export interface PortView {
 export interface RoleView {
   readonly role: string;
   readonly component: string;
+  /** Whether the role is a node of the system graph: a participant discovered on the broker may play a role the graph does not have. */
+  readonly inGraph: boolean;
   readonly participants: readonly string[];
   readonly inports: readonly PortView[];
   readonly outports: readonly PortView[];
@@ -228,6 +230,7 @@ export class SystemView extends EventEmitter<SystemViewEvents> {
     const portOwner = new Map<string, { role: string; port: string }>();
     const roles: RoleView[] = [];
     const deadLetters: DeadLetterView[] = [];
+    const graphRoles = new Set(this.coordinator.roles());
     for (const [role, members] of [...byRole].sort(([a], [b]) => a.localeCompare(b))) {
       const first = members[0] as ParticipantDefinition;
       const inports = first.inports.filter((p) => p.queue).map((p) => ({ id: p.id, queue: p.queue as string, depth: depthOf(p.queue as string) }));
@@ -250,6 +253,7 @@ export class SystemView extends EventEmitter<SystemViewEvents> {
       roles.push({
         role,
         component: first.component,
+        inGraph: graphRoles.has(role),
         participants: members.map((m) => m.id).sort(),
         inports,
         outports,
@@ -276,7 +280,7 @@ export class SystemView extends EventEmitter<SystemViewEvents> {
       }
     }
     const shape = JSON.stringify([
-      roles.map((r) => [r.role, r.inports.map((p) => p.id), r.outports.map((p) => p.id)]),
+      roles.map((r) => [r.role, r.inGraph, r.inports.map((p) => p.id), r.outports.map((p) => p.id)]),
       edges.map((e) => e.id).sort(),
       deadLetters.map((d) => d.queue),
       this.coordinator.missingRoles(),

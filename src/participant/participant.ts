@@ -11,7 +11,8 @@ import { EventEmitter } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { errorMessage } from '../errors';
 import { decodeWithin, reuseBody, type BodyLimits } from '../protocol/codec';
-import { deadLetterQueueName, discoveryMessage, type ParticipantDefinition } from '../protocol/definition';
+import { deadLetterQueueName, discoveryMessage, leaveMessage, type ParticipantDefinition } from '../protocol/definition';
+import { DISCOVERY_REQUEST_TOPIC, parseDiscoveryRequest } from '../protocol/discovery';
 import { createComponentLoader, resolveGraph, type ComponentLoader, type GraphSource } from '../runtime/graph-source';
 import { GraphNetwork, type JobSink } from '../runtime/network';
 import type { Delivery, SendOptions, Subscription, Transport, TransportStats } from '../transport/transport';
@@ -315,6 +316,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     }
     // Discovery never holds back work: a failure is said, and the next message tries again.
     await this.announce().catch((err: unknown) => this.warn(new Error(`discovery message not sent (sent again in ${Math.round(options.discoveryPeriod / 2.2)} s): ${errorMessage(err)}`)));
+    await this.answerDiscoveryRequests();
     if (this.ownDiscoveryTimer) {
       this.discoveryTimer = setInterval(() => {
         this.announce().catch((err: unknown) => this.warn(err));
@@ -334,6 +336,12 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   async stop(timeout = this.options.drainTimeout): Promise<void> {
     this.stopping = true;
     clearInterval(this.discoveryTimer);
+    if (this.currentDefinition) {
+      // Said first: from now on it takes no new job, so coordinators need not count it.
+      await this.transport
+        .announce(leaveMessage(this.currentDefinition), this.options.discoveryPeriod * 1000)
+        .catch((err: unknown) => debug('leave message not sent: %s', errorMessage(err)));
+    }
     await this.webSocket?.close();
     await this.endpoint?.close();
     const subscriptions = [...this.consumers.splice(0).map((c) => c.subscription), ...this.subscriptions.splice(0)];
@@ -445,9 +453,33 @@ export class Participant extends EventEmitter<ParticipantEvents> {
 
   /** Send the discovery message (again). */
   async announce(): Promise<void> {
+    if (this.stopping) {
+      return; // It has said it leaves.
+    }
     // Stale once the next one is due; by then a newer one stands in the queue.
-    await this.transport.announce(discoveryMessage(this.definition), this.options.discoveryPeriod * 1000);
+    await this.transport.announce(discoveryMessage(this.definition, Date.now()), this.options.discoveryPeriod * 1000);
     this.emit('announced');
+  }
+
+  /**
+   * Answer discovery requests ({@link DISCOVERY_REQUEST_TOPIC}): announce on
+   * `fbp` now, or send the announcement to the inbox the request names.
+   * A failure to listen is said; discovery goes on at the heartbeat.
+   */
+  private async answerDiscoveryRequests(): Promise<void> {
+    const answer = (message: unknown): void => {
+      const request = parseDiscoveryRequest(message);
+      if (!request || this.stopping) {
+        return;
+      }
+      const sent = request.replyTo === undefined ? this.announce() : this.transport.reply(request.replyTo, discoveryMessage(this.definition, Date.now()));
+      sent.catch((err: unknown) => debug('discovery request not answered: %s', errorMessage(err)));
+    };
+    try {
+      this.subscriptions.push(await this.transport.tap(DISCOVERY_REQUEST_TOPIC, answer));
+    } catch (err) {
+      this.warn(new Error(`discovery requests will not be answered (announcing every ${Math.round(this.options.discoveryPeriod / 2.2)} s still): ${errorMessage(err)}`));
+    }
   }
 
   private receive(port: string, delivery: Delivery): void {

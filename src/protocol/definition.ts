@@ -53,12 +53,34 @@ export interface PortOverride {
   unroutable?: 'ack' | 'fail';
 }
 
-/** A discovery message as sent on the `fbp` queue. */
-export interface DiscoveryMessage {
+/**
+ * A participant's announcement, as sent on the `fbp` queue (WIRE:
+ * "Discovery"). `time` (ms since the epoch, when sent) is ours: a
+ * coordinator judges from it how old a message that waited in the queue
+ * is; other MsgFlo programs neither send nor read it.
+ */
+export interface ParticipantAnnouncement {
   protocol: 'discovery';
   command: 'participant';
   payload: ParticipantDefinition;
+  time?: number;
 }
+
+/**
+ * Sent on `fbp` by a participant that stops cleanly, so that coordinators
+ * forget it at once instead of after their timeout. Ours: the msgflo
+ * coordinator logs "Participant discovery failed: Unknown FBP message" for
+ * it and drops it.
+ */
+export interface LeaveMessage {
+  protocol: 'discovery';
+  command: 'leave';
+  payload: { id: string; role: string };
+  time?: number;
+}
+
+/** A message a participant sends to the `fbp` queue. */
+export type DiscoveryMessage = ParticipantAnnouncement | LeaveMessage;
 
 /** The queue every participant announces itself on. */
 export const DISCOVERY_QUEUE = 'fbp';
@@ -85,14 +107,26 @@ export function resolvePort(role: string, port: PortDefinition, override: PortOv
   return merged;
 }
 
-/** The discovery message for a definition; hidden ports are left out. */
-export function discoveryMessage(definition: ParticipantDefinition): DiscoveryMessage {
+/**
+ * The discovery message for a definition; hidden ports are left out. With
+ * `time` (ms since the epoch), the message says when it was sent.
+ */
+export function discoveryMessage(definition: ParticipantDefinition, time?: number): ParticipantAnnouncement {
   const visible = (ports: PortDefinition[]): PortDefinition[] => ports.filter((p) => !p.hidden && p.queue);
-  return {
+  const message: ParticipantAnnouncement = {
     protocol: 'discovery',
     command: 'participant',
     payload: { ...definition, inports: visible(definition.inports), outports: visible(definition.outports) },
   };
+  if (time !== undefined) {
+    message.time = time;
+  }
+  return message;
+}
+
+/** The message a participant sends on `fbp` when it stops cleanly ({@link LeaveMessage}). */
+export function leaveMessage(definition: Pick<ParticipantDefinition, 'id' | 'role'>, time = Date.now()): LeaveMessage {
+  return { protocol: 'discovery', command: 'leave', payload: { id: definition.id, role: definition.role }, time };
 }
 
 /** The dead-letter queue (and exchange) of an inqueue. */

@@ -1,11 +1,57 @@
 /**
  * Reading discovery messages: what a coordinator accepts as a participant
- * definition, with the reason when it does not.
+ * definition, with the reason when it does not; and the messages of our
+ * discovery requests (see {@link DISCOVERY_REQUEST_TOPIC}).
  */
 import type { ParticipantDefinition, PortDefinition } from './definition';
 
-/** A discovery message, or why it is not one. */
-export type ParsedDiscovery = { readonly ok: true; readonly definition: ParticipantDefinition } | { readonly ok: false; readonly reason: string };
+/**
+ * A discovery message, or why it is not one. `time` is when it was sent
+ * (ms since the epoch), when the sender said (our participants do).
+ */
+export type ParsedDiscovery = { readonly ok: true; readonly definition: ParticipantDefinition; readonly time?: number } | { readonly ok: false; readonly reason: string };
+
+/** A message on `fbp` read: an announcement, a participant leaving, or why it is neither. */
+export type FbpMessage =
+  | { readonly kind: 'participant'; readonly definition: ParticipantDefinition; readonly time?: number }
+  | { readonly kind: 'leave'; readonly id: string; readonly role: string; readonly time?: number }
+  | { readonly kind: 'invalid'; readonly reason: string };
+
+/**
+ * Where our programs ask participants to announce themselves now, instead of
+ * at their next heartbeat: an AMQP fanout exchange (durable, as our
+ * outqueues are) or an MQTT topic of this name. Our participants and
+ * coordinators listen to it; other MsgFlo programs do not, and are learnt
+ * from `fbp` as before.
+ */
+export const DISCOVERY_REQUEST_TOPIC = 'fbp.request';
+
+/**
+ * A discovery request. Without `replyTo`, each participant announces itself
+ * on `fbp` (a coordinator learns the system at its start). With it, each
+ * participant sends its announcement, and each coordinator the participants
+ * it knows ({@link RegistryAnswer}), to that inbox (see `Transport.inbox`),
+ * so a listener such as `status` does not take turns with a coordinator on
+ * the `fbp` queue.
+ */
+export interface DiscoveryRequest {
+  protocol: 'discovery';
+  command: 'request';
+  payload: { replyTo?: string };
+}
+
+/** A coordinator's answer to a {@link DiscoveryRequest}: every participant it knows, with when it was last heard from (ms since the epoch). */
+export interface RegistryAnswer {
+  protocol: 'discovery';
+  command: 'registry';
+  payload: { participants: Array<{ definition: ParticipantDefinition; lastSeen: number }> };
+}
+
+/** A message sent to an inbox in answer to a request: a participant's own announcement, or a coordinator's registry. */
+export type RequestAnswer =
+  | { readonly kind: 'participant'; readonly definition: ParticipantDefinition; readonly time?: number }
+  | { readonly kind: 'registry'; readonly participants: ReadonlyArray<{ readonly definition: ParticipantDefinition; readonly lastSeen: number }> }
+  | { readonly kind: 'invalid'; readonly reason: string };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -51,5 +97,58 @@ export function parseDiscovery(message: unknown): ParsedDiscovery {
   if (typeof outports === 'string') {
     return { ok: false, reason: outports };
   }
-  return { ok: true, definition: { ...(payload as unknown as ParticipantDefinition), inports, outports } };
+  const time = typeof message.time === 'number' && Number.isFinite(message.time) ? message.time : undefined;
+  const definition = { ...(payload as unknown as ParticipantDefinition), inports, outports };
+  return time === undefined ? { ok: true, definition } : { ok: true, definition, time };
+}
+
+/** Read a message from `fbp`: an announcement ({@link parseDiscovery}), a `leave`, or why neither. */
+export function parseFbpMessage(message: unknown): FbpMessage {
+  if (isRecord(message) && message.protocol === 'discovery' && message.command === 'leave') {
+    const payload = message.payload;
+    if (!isRecord(payload) || typeof payload.id !== 'string' || payload.id === '') {
+      return { kind: 'invalid', reason: 'leave message without payload.id' };
+    }
+    const time = typeof message.time === 'number' ? message.time : undefined;
+    return { kind: 'leave', id: payload.id, role: typeof payload.role === 'string' ? payload.role : '', ...(time === undefined ? {} : { time }) };
+  }
+  const parsed = parseDiscovery(message);
+  if (!parsed.ok) {
+    return { kind: 'invalid', reason: parsed.reason };
+  }
+  return parsed.time === undefined ? { kind: 'participant', definition: parsed.definition } : { kind: 'participant', definition: parsed.definition, time: parsed.time };
+}
+
+/** A discovery request, answered at `replyTo` when given. */
+export function discoveryRequest(replyTo?: string): DiscoveryRequest {
+  return { protocol: 'discovery', command: 'request', payload: replyTo === undefined ? {} : { replyTo } };
+}
+
+/** Read a message from {@link DISCOVERY_REQUEST_TOPIC}: the inbox to answer at (undefined: announce on `fbp`), or null when it is no request. */
+export function parseDiscoveryRequest(message: unknown): { replyTo: string | undefined } | null {
+  if (!isRecord(message) || message.protocol !== 'discovery' || message.command !== 'request') {
+    return null;
+  }
+  const replyTo = isRecord(message.payload) && typeof message.payload.replyTo === 'string' && message.payload.replyTo !== '' ? message.payload.replyTo : undefined;
+  return { replyTo };
+}
+
+/** Read a message that arrived at an inbox in answer to a request. */
+export function parseRequestAnswer(message: unknown): RequestAnswer {
+  if (isRecord(message) && message.protocol === 'discovery' && message.command === 'registry') {
+    const list = isRecord(message.payload) ? message.payload.participants : undefined;
+    if (!Array.isArray(list)) {
+      return { kind: 'invalid', reason: 'registry answer without payload.participants' };
+    }
+    const participants: Array<{ definition: ParticipantDefinition; lastSeen: number }> = [];
+    for (const entry of list) {
+      const parsed = isRecord(entry) ? parseDiscovery({ protocol: 'discovery', command: 'participant', payload: entry.definition }) : undefined;
+      if (parsed?.ok && isRecord(entry) && typeof entry.lastSeen === 'number') {
+        participants.push({ definition: parsed.definition, lastSeen: entry.lastSeen });
+      }
+    }
+    return { kind: 'registry', participants };
+  }
+  const parsed = parseFbpMessage(message);
+  return parsed.kind === 'leave' ? { kind: 'invalid', reason: 'a leave message is no answer' } : parsed;
 }

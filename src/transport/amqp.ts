@@ -35,6 +35,7 @@ import { bindingKey, type Binding } from '../protocol/bindings';
 import { DISCOVERY_QUEUE, deadLetterQueueName, type DiscoveryMessage } from '../protocol/definition';
 import { backoffDelay, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_DELIVERY_LIMIT, type TransportOptions } from './options';
 import type { ConsumerState, Delivery, QueueKind, QueueOptions, SendOptions, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
+import { inboxAddress } from './inbox';
 import { redactUrl } from './url';
 
 const debug = createDebug('noflo-runtime-msgflo:amqp');
@@ -303,6 +304,29 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
       }, { noAck: options.hold !== true });
       return { channel, consumerTag };
     });
+  }
+
+  async inbox(handler: (message: unknown) => void): Promise<{ address: string; subscription: Subscription }> {
+    // Named by us, so that the same queue is declared again after a reconnection.
+    const address = inboxAddress();
+    const subscription = await this.consume(`inbox ${address}`, undefined, async (model, consumer) => {
+      const channel = await this.openChannel(model, consumer);
+      await channel.assertQueue(address, { exclusive: true, autoDelete: true, durable: false });
+      const { consumerTag } = await channel.consume(address, (message) => {
+        if (message) {
+          handler(decode(message.content));
+        } else {
+          this.consumerLost(consumer, channel, `the broker cancelled the consumer of "${address}"`);
+        }
+      }, { noAck: true });
+      return { channel, consumerTag };
+    });
+    return { address, subscription };
+  }
+
+  async reply(address: string, message: unknown): Promise<void> {
+    // Not mandatory: an inbox whose owner is gone is no one's loss.
+    await this.publish('', address, encode(message), {});
   }
 
   async addBinding(binding: Binding): Promise<void> {

@@ -9,6 +9,7 @@ import { BrokerError, ErrorCode } from '../errors';
 import { decode, encode } from '../protocol/codec';
 import type { Binding } from '../protocol/bindings';
 import { DISCOVERY_QUEUE, deadLetterQueueName, type DiscoveryMessage } from '../protocol/definition';
+import { INBOX_PREFIX } from './inbox';
 import type { ConsumerState, Delivery, QueueKind, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
 
 interface Consumer {
@@ -226,6 +227,19 @@ export class MemoryTransport extends EventEmitter<TransportEvents> implements Tr
     this.broker.declareQueue(DISCOVERY_QUEUE);
     const stop = this.readAll(DISCOVERY_QUEUE, handler);
     return { cancel: async () => stop(), close: async () => stop(), state: () => ACTIVE };
+  }
+
+  async inbox(handler: (message: unknown) => void): Promise<{ address: string; subscription: Subscription }> {
+    this.tapCount += 1;
+    const address = `${INBOX_PREFIX}${this.tapCount}-${Math.random().toString(36).slice(2)}`;
+    this.broker.declareQueue(address);
+    const stop = this.readAll(address, handler);
+    const end = async (): Promise<void> => stop();
+    return { address, subscription: { cancel: end, close: end, state: () => ACTIVE } };
+  }
+
+  async reply(address: string, message: unknown): Promise<void> {
+    this.broker.publish('', address, encode(message));
   }
 
   async addBinding(binding: Binding): Promise<void> {

@@ -28,6 +28,7 @@ import { bindingKey, type Binding } from '../protocol/bindings';
 import { DISCOVERY_QUEUE, deadLetterQueueName, type DiscoveryMessage } from '../protocol/definition';
 import { backoffDelay, DEFAULT_CONNECT_TIMEOUT_MS, type TransportOptions } from './options';
 import type { ConsumerState, Delivery, QueueKind, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
+import { inboxAddress } from './inbox';
 import { redactUrl } from './url';
 
 const debug = createDebug('noflo-runtime-msgflo:mqtt');
@@ -256,6 +257,15 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
 
   async consumeDiscovery(handler: (message: unknown) => void): Promise<Subscription> {
     return this.tap(DISCOVERY_QUEUE, handler);
+  }
+
+  async inbox(handler: (message: unknown) => void): Promise<{ address: string; subscription: Subscription }> {
+    const address = inboxAddress();
+    return { address, subscription: await this.tap(address, handler) };
+  }
+
+  async reply(address: string, message: unknown): Promise<void> {
+    await this.send('inqueue', address, message);
   }
 
   async addBinding(binding: Binding): Promise<void> {

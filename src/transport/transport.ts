@@ -181,6 +181,19 @@ export interface Transport {
    */
   consumeDiscovery(handler: (message: unknown) => void, options?: { hold?: boolean }): Promise<Subscription>;
   /**
+   * A private address that receives what {@link Transport.reply} sends to it
+   * (decoded), while the subscription lasts: on AMQP an exclusive,
+   * auto-deleted queue named `fbp.reply.<random>`, on MQTT a topic of that
+   * name. Used to collect answers to a discovery request without sharing
+   * the `fbp` queue.
+   */
+  inbox(handler: (message: unknown) => void): Promise<{ address: string; subscription: Subscription }>;
+  /**
+   * Send a message to an {@link Transport.inbox} address: not persistent, and
+   * dropped by the broker when nobody listens there any more.
+   */
+  reply(address: string, message: unknown): Promise<void>;
+  /**
    * Connect a source outqueue to a target inqueue. AMQP binds them (and
    * keeps the binding after the coordinator is gone); MQTT, which cannot
    * bind topics, forwards while this connection lasts.
