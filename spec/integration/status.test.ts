@@ -8,7 +8,7 @@ import { connectClient, uniqueRole } from '../harness/client';
 import { Coordinator } from '../../src/coordinator/coordinator';
 import { createTransport } from '../../src/transport';
 import { amqpUrl, brokerUrls } from '../harness/env';
-import { FIXTURES, startParticipant } from '../harness/participants';
+import { FIXTURES } from '../harness/participants';
 import { eventually } from '../harness/wait';
 
 for (const broker of brokerUrls()) {
@@ -35,7 +35,7 @@ for (const broker of brokerUrls()) {
       } else {
         assert.deepEqual(header, ['ROLE', 'COMPONENT', 'PARTICIPANTS', 'PORT', 'QUEUE']);
         assert.deepEqual(row, [role, 'fixtures/Fail', '1', 'in in', `${role}.IN`]);
-        assert.match(result.stdout, /queue depths are not available on MQTT/);
+        assert.match(result.stderr, /queue depths are not available on MQTT/);
       }
       assert.deepEqual(out, ['out out', `${role}.OUT`]);
       assert.match(result.stdout, new RegExp(`^${role}-\\S+\\s+${role}\\s+fixtures/Fail$`, 'm'), 'the participant listed by id');
@@ -45,22 +45,26 @@ for (const broker of brokerUrls()) {
 }
 
 describe('status', () => {
-  test('says so when nobody announces', async (t) => {
+  test('says so, and exits 1, when nobody answers', async (t) => {
     const [mqtt] = brokerUrls().filter((b) => b.kind === 'mqtt');
     const result = await runCli(t, ['status', '--broker', mqtt?.url ?? '', '--wait', '0.5']);
-    assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /^no participant announced itself on mqtt:\/\/\S+ within 0.5 s$/m);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /no participant answered or announced itself on mqtt:\/\/\S+ in 0\.\d s \(the time given\)$/m);
+    assert.equal(result.stdout, '');
   });
 });
 
 describe('status beside a coordinator (AMQP)', () => {
-  test('announcements it hears are held, not taken: they reach the coordinator once it exits', async (t) => {
+  test('announcements it takes from fbp are held, not taken: they reach the coordinator once it exits', async (t) => {
     const url = amqpUrl();
     const status = startCli(t, ['status', '--broker', url, '--wait', '3']);
     await eventually(() => status.stderr.includes('listening to discovery'), () => `status listening; stderr: ${status.stderr}`);
-    // One announcement only (the next would come minutes later), taken by status: no coordinator listens yet.
+    // A participant of another MsgFlo program: one announcement on fbp, taken
+    // by status (no coordinator listens yet), and no answer to requests.
     const role = uniqueRole('held');
-    await startParticipant(t, url, { name: role, graph: 'core/Repeat', discoveryPeriod: 600 });
+    const peer = await connectClient('amqp', url);
+    t.after(() => peer.close());
+    await peer.send('fbp', JSON.stringify({ protocol: 'discovery', command: 'participant', payload: { id: `${role}-1`, role, component: 'python/Thing', inports: [], outports: [] } }));
     await new Promise((resolve) => setTimeout(resolve, 300));
     const coordinator = new Coordinator(createTransport(url));
     await coordinator.start();
