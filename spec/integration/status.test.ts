@@ -17,7 +17,7 @@ for (const broker of brokerUrls()) {
       const role = uniqueRole('status');
       const env = { MSGFLO_BROKER: broker.url, MSGFLO_DISCOVERY_PERIOD: '2' };
       const participant = startCli(t, ['--name', role, '--graph', 'fixtures/Fail', '--basedir', FIXTURES, '--deadletter', 'in'], env);
-      await participant.waitForOutput(/is running on/);
+      await participant.waitForStderr(/is running on/);
       const peer = await connectClient(broker.kind, broker.url);
       t.after(() => peer.close());
       await peer.send(`${role}.IN`, '{"fail": "one"}');
@@ -35,7 +35,7 @@ for (const broker of brokerUrls()) {
       } else {
         assert.deepEqual(header, ['ROLE', 'COMPONENT', 'PARTICIPANTS', 'PORT', 'QUEUE']);
         assert.deepEqual(row, [role, 'fixtures/Fail', '1', 'in in', `${role}.IN`]);
-        assert.match(result.stdout, /queue depths are not available on MQTT/);
+        assert.match(result.stderr, /queue depths are not available on MQTT/);
       }
       assert.deepEqual(out, ['out out', `${role}.OUT`]);
       assert.match(result.stdout, new RegExp(`^${role}-\\S+\\s+${role}\\s+fixtures/Fail$`, 'm'), 'the participant listed by id');
@@ -49,7 +49,8 @@ describe('status', () => {
     const [mqtt] = brokerUrls().filter((b) => b.kind === 'mqtt');
     const result = await runCli(t, ['status', '--broker', mqtt?.url ?? '', '--wait', '0.5']);
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /^no participant announced itself on mqtt:\/\/\S+ within 0.5 s$/m);
+    assert.match(result.stderr, /^no participant announced itself on mqtt:\/\/\S+ within 0.5 s$/m);
+    assert.equal(result.stdout, '', 'no table: nothing on stdout');
   });
 });
 

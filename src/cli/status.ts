@@ -13,7 +13,7 @@ import { ParticipantRegistry } from '../coordinator/registry';
 import { QueueInspector } from '../ops/queue-depths';
 import { formatStatus, queuesToInspect } from '../ops/status-table';
 import { chooseBroker, configuredBroker, TOOL_CONNECT_TIMEOUT_MS } from './broker';
-import { info } from './output';
+import { data, info } from './output';
 
 /** Flags of the status command. */
 export interface StatusFlags {
@@ -73,7 +73,7 @@ export async function status(flags: StatusFlags): Promise<void> {
     }
   }
   for (const line of formatStatus(definitions, depths)) {
-    info(line);
+    data(line);
   }
   if (transport.protocol !== 'amqp') {
     info('');
