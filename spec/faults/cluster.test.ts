@@ -52,11 +52,11 @@ describe('a RabbitMQ cluster loses a node', () => {
 
   /** The node (index) a participant process said it is connected to last. */
   const connectedNode = (worker: RunningCommand): number => {
-    const said = [...worker.stdout.matchAll(/(?:connected to|reconnected to) amqp:\/\/[^\s)]*?:(\d+)[/?\s)]/g)];
+    const said = [...worker.stderr.matchAll(/(?:connected to|reconnected to) amqp:\/\/[^\s)]*?:(\d+)[/?\s)]/g)];
     const port = said.at(-1)?.[1];
     const node = urls.findIndex((url) => new URL(url).port === port);
     if (node < 0) {
-      throw new Error(`no node named in the participant's output: ${worker.stdout}`);
+      throw new Error(`no node named in the participant's output: ${worker.stderr}`);
     }
     return node;
   };
@@ -71,8 +71,8 @@ describe('a RabbitMQ cluster loses a node', () => {
   test('kill -9 of the node the participant is connected to: work goes on within 10 s on another, 0 lost', async (t) => {
     const role = uniqueRole('failover');
     const worker = participant(t, role);
-    await worker.waitForOutput(/is running/);
-    const base = endpointFrom(worker.stdout);
+    await worker.waitForStderr(/is running/);
+    const base = endpointFrom(worker.stderr);
     const victim = connectedNode(worker);
     const peerNode = (victim + 1) % urls.length;
     const peer = await stream(t, role, peerNode);
@@ -91,7 +91,7 @@ describe('a RabbitMQ cluster loses a node', () => {
     assert.equal(figures.lost, 0);
     assert.equal(figures.answered + figures.deadLettered, total);
     t.diagnostic(`working again ${resumedMs} ms after the kill`);
-    await worker.waitForOutput(/reconnected to/);
+    await worker.waitForStderr(/reconnected to/);
     assert.notEqual(connectedNode(worker), victim);
     const ready = await pollUntil(`${base}/readyz`, (r) => r.status === 200, 5000);
     assert.equal(ready.body.trim(), 'ready');
@@ -101,15 +101,15 @@ describe('a RabbitMQ cluster loses a node', () => {
   test('two participants on different nodes, one node killed: both working again within 10 s, 0 lost', async (t) => {
     const role = uniqueRole('pair');
     const first = participant(t, role);
-    await first.waitForOutput(/is running/);
+    await first.waitForStderr(/is running/);
     const firstNode = connectedNode(first);
     // The second is given the other nodes only, so the two are apart.
     const others = urls.filter((_url, index) => index !== firstNode);
     const second = participant(t, role, others.join(','));
-    await second.waitForOutput(/is running/);
+    await second.waitForStderr(/is running/);
     const peerNode = urls.findIndex((_url, index) => index !== firstNode);
     const peer = await stream(t, role, peerNode);
-    const bases = [endpointFrom(first.stdout), endpointFrom(second.stdout)];
+    const bases = [endpointFrom(first.stderr), endpointFrom(second.stderr)];
     const total = 3000;
     const sending = sendRange(peer, 1, total);
     await settled(peer.tally, 750);
@@ -143,7 +143,7 @@ describe('a RabbitMQ cluster loses a node', () => {
     await cluster.kill(fbpNode);
     const role = uniqueRole('nofbp');
     const worker = participant(t, role);
-    await worker.waitForOutput(/is running/, 40_000);
+    await worker.waitForStderr(/is running/, 40_000);
     assert.match(worker.stderr, /discovery message not sent/);
     const peer = await stream(t, role, 1);
     await sendRange(peer, 1, 300);
@@ -152,14 +152,14 @@ describe('a RabbitMQ cluster loses a node', () => {
     // A reconnection while fbp's node is still down: every connection of the participant's node closed.
     const node = connectedNode(worker);
     await cluster.ctl(node, 'close_all_connections', 'test: reconnect');
-    await worker.waitForOutput(/reconnected to/, 20_000);
+    await worker.waitForStderr(/reconnected to/, 20_000);
     await sendRange(peer, 301, 600);
     await settled(peer.tally, 600);
     const figures = peer.tally.figures('cluster: fbp queue on a dead node', 'amqp', 600);
     recordFigures(figures);
     assert.equal(figures.lost, 0);
     assert.equal(figures.answered, 600);
-    const ready = await pollUntil(`${endpointFrom(worker.stdout)}/readyz`, (r) => r.status === 200, 5000);
+    const ready = await pollUntil(`${endpointFrom(worker.stderr)}/readyz`, (r) => r.status === 200, 5000);
     assert.equal(ready.body.trim(), 'ready');
   });
 
@@ -184,7 +184,7 @@ describe('a RabbitMQ cluster loses a node', () => {
       }
     });
     const worker = participant(t, role, urls.filter((_url, index) => index !== targetNode).join(','));
-    await worker.waitForOutput(/is running/);
+    await worker.waitForStderr(/is running/);
     const sender = await amqp.connect(urls[1] as string);
     t.after(() => sender.close().catch(() => undefined));
     const publisher = await sender.createConfirmChannel();
@@ -201,7 +201,7 @@ describe('a RabbitMQ cluster loses a node', () => {
     await cluster.kill(targetNode);
     await sending;
     assert.equal(sent, total);
-    await pollUntil(`${endpointFrom(worker.stdout)}/metrics`, (r) => sample(r.body, M.acked, { role, port: 'in' }) + sample(r.body, M.nacked, { role, port: 'in' }) >= total, SETTLE_TIMEOUT_MS);
+    await pollUntil(`${endpointFrom(worker.stderr)}/metrics`, (r) => sample(r.body, M.acked, { role, port: 'in' }) + sample(r.body, M.nacked, { role, port: 'in' }) >= total, SETTLE_TIMEOUT_MS);
     // The dead letters are kept in the participant's quorum queue dead-<role>.IN.
     const deadLetters = await sender.createChannel();
     for (;;) {
@@ -237,8 +237,8 @@ describe('a RabbitMQ cluster loses a node', () => {
     const role = uniqueRole('frozen');
     const heartbeat = urls.map((url) => `${url}?heartbeat=2`).join(',');
     const worker = participant(t, role, heartbeat);
-    await worker.waitForOutput(/is running/);
-    const base = endpointFrom(worker.stdout);
+    await worker.waitForStderr(/is running/);
+    const base = endpointFrom(worker.stderr);
     const frozen = connectedNode(worker);
     const peerNode = (frozen + 1) % urls.length;
     const peer = await stream(t, role, peerNode);
@@ -249,7 +249,7 @@ describe('a RabbitMQ cluster loses a node', () => {
     const notReady = await pollUntil(`${base}/readyz`, (r) => r.status === 503, 8000);
     const noticedMs = Date.now() - paused;
     assert.match(notReady.body, /not connected to .*Heartbeat timeout/);
-    await worker.waitForOutput(/reconnected to/, 30_000);
+    await worker.waitForStderr(/reconnected to/, 30_000);
     assert.notEqual(connectedNode(worker), frozen);
     // RabbitMQ itself serves the frozen node's quorum queues again only once
     // Erlang distribution gives the node up (net_ticktime: 60 s by default,

@@ -53,11 +53,11 @@ for (const kind of ['amqp', 'mqtt'] as const) {
       const role = uniqueRole('restart');
       const peer = await stream(t, role);
       const worker = participant(t, role, `${role}-a`);
-      await worker.waitForOutput(/is running/);
+      await worker.waitForStderr(/is running/);
       await sendStream(peer, MESSAGES);
       await settled(peer, MESSAGES / 4);
       await broker.restart();
-      await worker.waitForOutput(/reconnected to/, 30_000);
+      await worker.waitForStderr(/reconnected to/, 30_000);
       await settled(peer, MESSAGES);
       const figures = peer.tally.figures('broker restart', kind, MESSAGES);
       recordFigures(figures);
@@ -71,7 +71,7 @@ for (const kind of ['amqp', 'mqtt'] as const) {
       const peer = await stream(t, role);
       const first = participant(t, role, `${role}-a`);
       const second = participant(t, role, `${role}-b`);
-      await Promise.all([first.waitForOutput(/is running/), second.waitForOutput(/is running/)]);
+      await Promise.all([first.waitForStderr(/is running/), second.waitForStderr(/is running/)]);
       const sending = sendStream(peer, MESSAGES);
       await settled(peer, MESSAGES / 4);
       first.child.kill('SIGKILL');
@@ -79,7 +79,7 @@ for (const kind of ['amqp', 'mqtt'] as const) {
       if (kind === 'mqtt') {
         // An MQTT session keeps what it was given until its client comes back.
         const again = participant(t, role, `${role}-a`);
-        await again.waitForOutput(/is running/);
+        await again.waitForStderr(/is running/);
       }
       await sending;
       await settled(peer, MESSAGES);
@@ -93,7 +93,7 @@ for (const kind of ['amqp', 'mqtt'] as const) {
       const role = uniqueRole('term');
       const peer = await stream(t, role);
       const worker = participant(t, role, `${role}-a`);
-      await worker.waitForOutput(/is running/);
+      await worker.waitForStderr(/is running/);
       const sending = sendStream(peer, MESSAGES);
       await settled(peer, MESSAGES / 4);
       worker.child.kill('SIGTERM');
@@ -102,7 +102,7 @@ for (const kind of ['amqp', 'mqtt'] as const) {
       assert.ok(peer.tally.settled < MESSAGES * 0.9, `stopped mid-stream (${peer.tally.settled} settled)`);
       await sending;
       const successor = participant(t, role, `${role}-a`);
-      await successor.waitForOutput(/is running/);
+      await successor.waitForStderr(/is running/);
       await settled(peer, MESSAGES);
       await new Promise((resolve) => setTimeout(resolve, 500)); // Room for a late duplicate to show.
       const figures = peer.tally.figures('SIGTERM under load', kind, MESSAGES);
@@ -116,7 +116,7 @@ for (const kind of ['amqp', 'mqtt'] as const) {
       const role = uniqueRole('bad');
       const peer = await stream(t, role);
       const worker = participant(t, role, `${role}-a`, ['--max-message-size', '1000', '--attr', 'maxDepth=50', '--job-timeout', '5000']);
-      await worker.waitForOutput(/is running/);
+      await worker.waitForStderr(/is running/);
       const kinds = ['good', 'garbage', 'oversized', 'deep', 'later', 'reject', 'fail', 'throw'] as const;
       const expected = { answered: 0, dead: 0 };
       const reasons = new Map<number, RegExp>();

@@ -57,8 +57,8 @@ describe('consumption healed and told on RabbitMQ', () => {
     const role = uniqueRole('deleted');
     const peer = await stream(t, role);
     const worker = participant(t, role);
-    await worker.waitForOutput(/is running/);
-    const base = endpointFrom(worker.stdout);
+    await worker.waitForStderr(/is running/);
+    const base = endpointFrom(worker.stderr);
     assert.equal((await get(`${base}/readyz`)).status, 200);
     await sendRange(peer, 1, 500);
     await settled(peer, 500);
@@ -89,13 +89,13 @@ describe('consumption healed and told on RabbitMQ', () => {
     const role = uniqueRole('blocked');
     const peer = await stream(t, role);
     const worker = participant(t, role, [], `${broker.url}?heartbeat=2`);
-    await worker.waitForOutput(/is running/);
-    const base = endpointFrom(worker.stdout);
+    await worker.waitForStderr(/is running/);
+    const base = endpointFrom(worker.stderr);
     await sendRange(peer, 1, 20);
     await settled(peer, 20);
     // 7 s without a heartbeat either way: both ends give the connection up.
     await peer.send(JSON.stringify({ seq: 21, block: 7000 }));
-    await worker.waitForOutput(/reconnected to/, 30_000);
+    await worker.waitForStderr(/reconnected to/, 30_000);
     await sendRange(peer, 22, 300);
     await settled(peer, 300);
     const figures = peer.tally.figures('job blocks past heartbeats', 'amqp', 300);
@@ -117,12 +117,12 @@ describe('consumption healed and told on RabbitMQ', () => {
     const role = uniqueRole('nofbp');
     const peer = await stream(t, role);
     const worker = participant(t, role);
-    await worker.waitForOutput(/is running/);
+    await worker.waitForStderr(/is running/);
     await sendRange(peer, 1, 200);
     await settled(peer, 200);
     assert.equal(peer.tally.figures('', 'amqp', 200).answered, 200);
     assert.match(worker.stderr, /discovery message not sent .*fbp/);
-    const ready = await get(`${endpointFrom(worker.stdout)}/readyz`);
+    const ready = await get(`${endpointFrom(worker.stderr)}/readyz`);
     assert.equal(ready.status, 200, ready.body);
   });
 
@@ -137,7 +137,7 @@ describe('consumption healed and told on RabbitMQ', () => {
       participant(t, failing, ['--deadletter', '*', '--attr', 'onUnroutable=fail']),
       participant(t, perPort, ['--deadletter', '*', '--attr', 'outports.out.unroutable=fail']),
     ];
-    await Promise.all(workers.map((w) => w.waitForOutput(/is running/)));
+    await Promise.all(workers.map((w) => w.waitForStderr(/is running/)));
     const dead = new Map<string, Collector>();
     for (const role of [plain, failing, perPort]) {
       dead.set(role, await client.drain(`dead-${role}.IN`));
@@ -146,7 +146,7 @@ describe('consumption healed and told on RabbitMQ', () => {
       }
     }
     const [plainWorker] = workers as [RunningCommand, RunningCommand, RunningCommand];
-    const plainBase = endpointFrom(plainWorker.stdout);
+    const plainBase = endpointFrom(plainWorker.stderr);
     await pollUntil(`${plainBase}/metrics`, (r) => sample(r.body, M.acked, { role: plain, port: 'in' }) === 10);
     const plainMetrics = (await get(`${plainBase}/metrics`)).body;
     assert.equal(sample(plainMetrics, M.unroutable), 10);
@@ -166,8 +166,8 @@ describe('consumption healed and told on RabbitMQ', () => {
     const client = await connectClient('amqp', broker.url);
     t.after(() => client.close());
     const worker = participant(t, role);
-    await worker.waitForOutput(/is running/);
-    const base = endpointFrom(worker.stdout);
+    await worker.waitForStderr(/is running/);
+    const base = endpointFrom(worker.stderr);
     for (let i = 0; i < 3; i += 1) {
       await client.send(`${role}.IN`, JSON.stringify({ fail: `broken ${i}` }));
     }

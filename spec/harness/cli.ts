@@ -40,12 +40,21 @@ export class RunningCommand {
     });
   }
 
-  /** Wait until stdout matches `pattern`. */
-  async waitForOutput(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
+  /** Wait until stderr, where the program says what it does, matches `pattern`. */
+  waitForStderr(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
+    return this.waitFor('stderr', pattern, timeoutMs);
+  }
+
+  /** Wait until stdout, where the program puts its data, matches `pattern`. */
+  waitForStdout(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
+    return this.waitFor('stdout', pattern, timeoutMs);
+  }
+
+  private async waitFor(stream: 'stdout' | 'stderr', pattern: RegExp, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!pattern.test(this.stdout)) {
+    while (!pattern.test(this[stream])) {
       if (Date.now() > deadline || this.child.exitCode !== null) {
-        throw new Error(`no output matching ${pattern}; stdout: ${this.stdout}; stderr: ${this.stderr}`);
+        throw new Error(`no ${stream} matching ${pattern}; stdout: ${this.stdout}; stderr: ${this.stderr}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 25));
     }

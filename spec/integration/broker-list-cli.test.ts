@@ -55,7 +55,7 @@ describe('command line: a bad broker list stops the start with one line and no p
     test(`--broker ${JSON.stringify(empty)} is refused, not taken for no broker`, async (t) => {
       const result = await runCli(t, ['--name', 'r', '--graph', 'core/Repeat', '--broker', empty as string], { MSGFLO_BROKER: DEAD_MQTT });
       assertOneLineFailure(result, new RegExp(`^noflo-runtime-msgflo: --broker: invalid broker URL list "${shown}": no URL in it$`));
-      assert.doesNotMatch(result.stdout, /embedded/, 'no embedded broker started');
+      assert.doesNotMatch(result.stderr, /embedded/, 'no embedded broker started');
     });
   }
 
@@ -124,8 +124,8 @@ for (const broker of brokerUrls()) {
     test('a repeated --broker is a list: a dead node first, the live one next; the participant answers', async (t) => {
       const role = uniqueRole('list');
       const runtime = startCli(t, ['--name', role, '--graph', 'core/Repeat', '--broker', dead, '--broker', broker.url]);
-      await runtime.waitForOutput(/is running on/);
-      assert.ok(!runtime.stdout.includes('guest:guest@'), `no password printed: ${runtime.stdout}`);
+      await runtime.waitForStderr(/is running on/);
+      assert.ok(!(runtime.stdout + runtime.stderr).includes('guest:guest@'), `no password printed: ${runtime.stderr}`);
       const peer = await connectClient(broker.kind, broker.url);
       t.after(() => peer.close());
       const out = await peer.listen(`${role}.OUT`);
@@ -138,7 +138,7 @@ for (const broker of brokerUrls()) {
     test('MSGFLO_BROKER may hold a list', async (t) => {
       const role = uniqueRole('envlist');
       const runtime = startCli(t, ['--name', role, '--graph', 'core/Repeat'], { MSGFLO_BROKER: `${dead},${broker.url}` });
-      await runtime.waitForOutput(/is running on/);
+      await runtime.waitForStderr(/is running on/);
       const peer = await connectClient(broker.kind, broker.url);
       t.after(() => peer.close());
       const out = await peer.listen(`${role}.OUT`);
@@ -152,8 +152,8 @@ for (const broker of brokerUrls()) {
       const role = uniqueRole('filelist');
       const file = await temporaryFile(t, 'participants.json', JSON.stringify([{ name: role, graph: 'core/Repeat', broker: [dead, broker.url] }]));
       const runtime = startCli(t, ['--participants', file]);
-      await runtime.waitForOutput(/hosting 1 participant\(s\)/);
-      assert.doesNotMatch(runtime.stdout, /embedded/, 'the file names the broker: no embedded one');
+      await runtime.waitForStderr(/hosting 1 participant\(s\)/);
+      assert.doesNotMatch(runtime.stderr, /embedded/, 'the file names the broker: no embedded one');
       const peer = await connectClient(broker.kind, broker.url);
       t.after(() => peer.close());
       const out = await peer.listen(`${role}.OUT`);
@@ -213,7 +213,7 @@ describe('--queue-type for a whole process (AMQP)', () => {
       { name: classic, graph: 'core/Repeat', queueType: 'classic' },
     ]));
     const runtime = startCli(t, ['--participants', file, '--queue-type', 'quorum', '--broker', DEAD_AMQP, '--broker', url]);
-    await runtime.waitForOutput(/hosting 2 participant\(s\)/);
+    await runtime.waitForStderr(/hosting 2 participant\(s\)/);
     assert.equal(await isQuorum(url, `${quorum}.IN`), true, 'the default applies');
     assert.equal(await isQuorum(url, `${classic}.IN`), false, 'the file\'s own queueType wins');
     const peer = await connectClient('amqp', url);
@@ -231,7 +231,7 @@ describe('--queue-type for a whole process (AMQP)', () => {
     removeQueuesAfter(t, url, [a, b, c, d]);
     const system = await temporaryFile(t, 'System.fbp', `${a}(core/Repeat) OUT -> IN ${b}(core/Repeat)\n`);
     const runtime = startCli(t, ['--system', system, '--basedir', FIXTURES, '--queue-type', 'quorum', '--broker', url]);
-    await runtime.waitForOutput(/hosting 2 participant\(s\)/);
+    await runtime.waitForStderr(/hosting 2 participant\(s\)/);
     assert.equal(await isQuorum(url, `${a}.IN`), true);
     assert.equal(await isQuorum(url, `${b}.IN`), true);
     runtime.child.kill('SIGTERM');
@@ -240,7 +240,7 @@ describe('--queue-type for a whole process (AMQP)', () => {
     const setupGraph = await temporaryFile(t, 'Setup.fbp', `${c}(core/Repeat) OUT -> IN ${d}(core/Repeat)\n`);
     const setup = await runCli(t, ['setup', setupGraph, '--basedir', FIXTURES, '--participants', '--queue-type', 'quorum', '--broker', url, '--timeout', '20'], {}, 40_000);
     assert.equal(setup.code, 0, setup.stderr);
-    assert.match(setup.stdout, /bound 1 binding\(s\) for 2 role\(s\)/);
+    assert.match(setup.stderr, /bound 1 binding\(s\) for 2 role\(s\)/);
     assert.equal(await isQuorum(url, `${c}.IN`), true);
     assert.equal(await isQuorum(url, `${d}.IN`), true);
   });

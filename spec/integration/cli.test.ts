@@ -87,9 +87,9 @@ for (const broker of brokerUrls()) {
       const role = uniqueRole();
       const env = { MSGFLO_BROKER: broker.url };
       const runtime = startCli(t, ['--name', role, '--graph', 'fixtures/Prefixed', '--basedir', FIXTURES, '--iips', '{"prefix": "cli:"}'], env);
-      await runtime.waitForOutput(/is running/);
-      assert.match(runtime.stdout, new RegExp(`${role}-[0-9a-f-]+ \\(fixtures/Prefixed\\) is running on ${broker.kind}://`));
-      assert.ok(!runtime.stdout.includes('guest:guest'), 'the broker password is not printed');
+      await runtime.waitForStderr(/is running/);
+      assert.match(runtime.stderr, new RegExp(`${role}-[0-9a-f-]+ \\(fixtures/Prefixed\\) is running on ${broker.kind}://`));
+      assert.ok(!(runtime.stdout + runtime.stderr).includes('guest:guest'), 'the broker password is not printed');
 
       // send and dump take --broker after the subcommand (no environment).
       const dump = startCli(t, ['dump', '--queue', `${role}.OUT`, '--amount', '2', '--broker', broker.url]);
@@ -116,7 +116,7 @@ for (const broker of brokerUrls()) {
       const peer = await connectClient(broker.kind, broker.url);
       t.after(() => peer.close());
       const runtime = startCli(t, ['--name', role, '--graph', 'fixtures/Fail', '--basedir', FIXTURES, '--prefetch', '4'], { MSGFLO_BROKER: broker.url });
-      await runtime.waitForOutput(/is running/);
+      await runtime.waitForStderr(/is running/);
       const out = await peer.listen(`${role}.OUT`);
       for (let i = 0; i < 4; i += 1) {
         await peer.send(`${role}.IN`, JSON.stringify({ i, delay: 400 }));
@@ -134,8 +134,8 @@ describe('command line with no broker configured', () => {
   test('starts the embedded MQTT broker and answers on it', async (t) => {
     const role = uniqueRole();
     const runtime = startCli(t, ['--name', role, '--graph', 'core/Repeat']);
-    await runtime.waitForOutput(/is running/);
-    assert.match(runtime.stdout, /embedded MQTT broker on mqtt:\/\/127\.0\.0\.1:1883|using the MQTT broker on mqtt:\/\/127\.0\.0\.1:1883/);
+    await runtime.waitForStderr(/is running/);
+    assert.match(runtime.stderr, /embedded MQTT broker on mqtt:\/\/127\.0\.0\.1:1883|using the MQTT broker on mqtt:\/\/127\.0\.0\.1:1883/);
     const peer = await connectClient('mqtt', 'mqtt://127.0.0.1:1883');
     t.after(() => peer.close());
     const out = await peer.listen(`${role}.OUT`);
@@ -152,13 +152,13 @@ describe('command line with --trace', () => {
     const peer = await connectClient('mqtt', mqttUrl());
     t.after(() => peer.close());
     const runtime = startCli(t, ['--name', role, '--graph', 'core/Repeat', '--trace', '--broker', mqttUrl()]);
-    await runtime.waitForOutput(/is running/);
+    await runtime.waitForStderr(/is running/);
     const out = await peer.listen(`${role}.OUT`);
     await peer.send(`${role}.IN`, '"traced"');
     await out.waitFor(1);
     runtime.child.kill('SIGUSR2');
-    await runtime.waitForOutput(/wrote Flowtrace to (\S+)/);
-    const file = /wrote Flowtrace to (\S+)/.exec(runtime.stdout)?.[1] as string;
+    await runtime.waitForStderr(/wrote Flowtrace to (\S+)/);
+    const file = /wrote Flowtrace to (\S+)/.exec(runtime.stderr)?.[1] as string;
     t.after(() => rm(file, { force: true }));
     const trace = JSON.parse(await readFile(file, 'utf8')) as { events: Array<{ command: string; payload: { data?: unknown } }> };
     assert.ok(trace.events.some((event) => event.command === 'data' && event.payload.data === 'traced'), `a data event with the packet in ${file}`);
@@ -176,7 +176,7 @@ describe('command line with --cache', () => {
     for (const run of [1, 2]) {
       const role = uniqueRole();
       const runtime = startCli(t, ['--name', role, '--graph', 'fixtures/Prefix', '--cache', '--basedir', project, '--broker', mqttUrl()]);
-      await runtime.waitForOutput(/is running/);
+      await runtime.waitForStderr(/is running/);
       const manifest = JSON.parse(await readFile(path.join(project, 'fbp.json'), 'utf8')) as { modules: Array<{ components: Array<{ name: string }> }> };
       const names = manifest.modules.flatMap((m) => m.components.map((c) => c.name));
       assert.ok(names.includes('Prefix'), `run ${run}: fbp.json lists fixtures' Prefix`);
@@ -192,7 +192,7 @@ describe('command line: exceptions in components', () => {
     const peer = await connectClient('amqp', amqpUrl());
     t.after(() => peer.close());
     const runtime = startCli(t, ['--name', role, '--graph', 'fixtures/Throw', '--basedir', FIXTURES, '--deadletter', '*', '--prefetch', '4'], { MSGFLO_BROKER: amqpUrl() });
-    await runtime.waitForOutput(/is running/);
+    await runtime.waitForStderr(/is running/);
     const out = await peer.listen(`${role}.OUT`);
     const dead = await peer.drain(`dead-${role}.IN`);
     await peer.send(`${role}.IN`, '{"later": "thrown from a timer"}');
@@ -214,7 +214,7 @@ describe('command line: exceptions in components', () => {
     const peer = await connectClient('amqp', amqpUrl());
     t.after(() => peer.close());
     const runtime = startCli(t, ['--name', role, '--graph', 'fixtures/Throw', '--basedir', FIXTURES, '--crash-on-exception'], { MSGFLO_BROKER: amqpUrl() });
-    await runtime.waitForOutput(/is running/);
+    await runtime.waitForStderr(/is running/);
     await peer.send(`${role}.IN`, '{"later": "fatal"}');
     const exit = await runtime.exited;
     assert.equal(exit.code, 1);
@@ -228,8 +228,8 @@ describe('command line with --protocol-port', () => {
   test('serves the FBP runtime protocol over a WebSocket on loopback', async (t) => {
     const role = uniqueRole();
     const runtime = startCli(t, ['--name', role, '--graph', 'core/Repeat', '--broker', mqttUrl(), '--protocol-port', '0']);
-    await runtime.waitForOutput(/FBP protocol on (ws:\/\/127\.0\.0\.1:\d+)/);
-    const client = await openFbpSocket(t, /FBP protocol on (ws:\/\/127\.0\.0\.1:\d+)/.exec(runtime.stdout)?.[1] as string);
+    await runtime.waitForStderr(/FBP protocol on (ws:\/\/127\.0\.0\.1:\d+)/);
+    const client = await openFbpSocket(t, /FBP protocol on (ws:\/\/127\.0\.0\.1:\d+)/.exec(runtime.stderr)?.[1] as string);
     const reply = client.next();
     client.send({ protocol: 'runtime', command: 'getruntime', payload: {}, requestId: 'ws-1' });
     const runtimeMessage = await reply;
@@ -243,8 +243,8 @@ describe('command line with --protocol-port', () => {
 
   test('with --protocol-full, serves graph editing there', async (t) => {
     const runtime = startCli(t, ['--name', uniqueRole(), '--graph', 'core/Repeat', '--broker', mqttUrl(), '--protocol-port', '0', '--protocol-full']);
-    await runtime.waitForOutput(/FBP protocol on (ws:\/\/127\.0\.0\.1:\d+) \(full\)/);
-    const client = await openFbpSocket(t, /FBP protocol on (ws:\/\/127\.0\.0\.1:\d+)/.exec(runtime.stdout)?.[1] as string);
+    await runtime.waitForStderr(/FBP protocol on (ws:\/\/127\.0\.0\.1:\d+) \(full\)/);
+    const client = await openFbpSocket(t, /FBP protocol on (ws:\/\/127\.0\.0\.1:\d+)/.exec(runtime.stderr)?.[1] as string);
     const cleared = client.next();
     client.send({ protocol: 'graph', command: 'clear', payload: { id: 'sketch', name: 'Sketch' } });
     const message = await cleared;

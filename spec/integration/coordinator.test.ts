@@ -152,8 +152,8 @@ describe('setup and procfile commands', () => {
     const url = amqpUrl();
     const ok = await runCli(t, ['setup', 'systems/Pair.fbp', '--basedir', FIXTURES, '--participants', '--broker', url]);
     assert.equal(ok.code, 0, ok.stderr);
-    assert.match(ok.stdout, /PUBSUB:\trepeater\.OUT -> prefixer\.IN/);
-    assert.match(ok.stdout, /bound 1 binding\(s\) for 2 role\(s\)/);
+    assert.match(ok.stderr, /PUBSUB:\trepeater\.OUT -> prefixer\.IN/);
+    assert.match(ok.stderr, /bound 1 binding\(s\) for 2 role\(s\)/);
 
     const missing = await runCli(t, ['setup', 'systems/Pair.fbp', '--basedir', FIXTURES, '--broker', url, '--timeout', '1'], {}, 30_000);
     assert.equal(missing.code, 1);
@@ -165,7 +165,7 @@ describe('setup and procfile commands', () => {
     const started = Date.now();
     const result = await runCli(t, ['setup', 'systems/Pair.fbp', '--basedir', FIXTURES, '--participants', '--broker', mqttUrl(), '--timeout', '10'], {}, 30_000);
     assert.equal(result.code, 0, result.stdout + result.stderr);
-    assert.match(result.stdout, /bound 1 binding\(s\) for 2 role\(s\)/);
+    assert.match(result.stderr, /bound 1 binding\(s\) for 2 role\(s\)/);
     assert.ok(Date.now() - started < 10_000, 'bound without waiting for a second round of discovery');
   });
 
@@ -200,7 +200,7 @@ describe('msgflo/Coordinator, a NoFlo component', () => {
     const participants = await peer.listen(`${supervisor}.PARTICIPANT`);
 
     const runtime = startCli(t, ['--name', supervisor, '--graph', 'graphs/Supervisor.fbp', '--broker', url, '--iips', JSON.stringify({ broker: url, graph: system })]);
-    await runtime.waitForOutput(/is running/);
+    await runtime.waitForStderr(/is running/);
     assert.deepEqual(await bindings.waitFor(1), [{ change: 'added', binding: { type: 'pubsub', src: `${first}.OUT`, tgt: `${second}.IN` } }]);
     await eventually(
       () => [first, second].every((role) => participants.messages.some((m) => (m as { participant: { role: string } }).participant.role === role)),

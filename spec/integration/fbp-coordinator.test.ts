@@ -41,8 +41,8 @@ const fbpClient = require('fbp-client') as (definition: object, options?: object
 /** Start `coordinator` on `broker` with the fixtures' components; resolves with a validating proxy to it. */
 async function startCoordinator(t: TestContext, broker: string): Promise<Awaited<ReturnType<typeof startFbpProxy>>> {
   const coordinator = startCli(t, ['coordinator', '--broker', broker, '--port', '0', '--basedir', FIXTURES]);
-  await coordinator.waitForOutput(/on (ws:\/\/127\.0\.0\.1:\d+)/);
-  const address = /on (ws:\/\/127\.0\.0\.1:\d+)/.exec(coordinator.stdout)?.[1] as string;
+  await coordinator.waitForStderr(/on (ws:\/\/127\.0\.0\.1:\d+)/);
+  const address = /on (ws:\/\/127\.0\.0\.1:\d+)/.exec(coordinator.stderr)?.[1] as string;
   return startFbpProxy(t, address);
 }
 
@@ -144,8 +144,8 @@ for (const { kind, url } of brokerUrls()) {
     test('a node of a component only discovered elsewhere waits for its role; a renamed node keeps it', async (t) => {
       // The coordinator cannot start fixtures/Prefix (not in its --basedir); a participant elsewhere runs it.
       const coordinator = startCli(t, ['coordinator', '--broker', url, '--port', '0']);
-      await coordinator.waitForOutput(/on (ws:\/\/127\.0\.0\.1:\d+)/);
-      const proxy = await startFbpProxy(t, /on (ws:\/\/127\.0\.0\.1:\d+)/.exec(coordinator.stdout)?.[1] as string);
+      await coordinator.waitForStderr(/on (ws:\/\/127\.0\.0\.1:\d+)/);
+      const proxy = await startFbpProxy(t, /on (ws:\/\/127\.0\.0\.1:\d+)/.exec(coordinator.stderr)?.[1] as string);
       const host = new Host({ broker: url, basedir: FIXTURES, discoveryPeriod: 2 }, {});
       t.after(() => host.stop());
       const [elsewhere, late] = [uniqueRole('else'), uniqueRole('late')];
@@ -155,7 +155,7 @@ for (const { kind, url } of brokerUrls()) {
       t.after(() => client.disconnect());
       const signals: Signal[] = [];
       client.on('signal', (signal) => signals.push(signal));
-      await coordinator.waitForOutput(new RegExp(`participant added: ${elsewhere}`));
+      await coordinator.waitForStderr(new RegExp(`participant added: ${elsewhere}`));
 
       const graph = 'mixed';
       await client.protocol.graph.clear({ id: graph, main: true });
@@ -169,7 +169,7 @@ for (const { kind, url } of brokerUrls()) {
       assert.deepEqual(await client.protocol.network.getstatus({ graph }), { graph, started: true, running: true }, 'running: the IIP waits for its role');
 
       await host.add({ name: late, graph: 'fixtures/Prefix' });
-      await coordinator.waitForOutput(new RegExp(`PUBSUB:\\s+start\\.OUT -> ${late}\\.IN`));
+      await coordinator.waitForStderr(new RegExp(`PUBSUB:\\s+start\\.OUT -> ${late}\\.IN`));
       await eventually(() => signals.some((s) => s.command === 'data' && s.payload.id === `DATA -> PREFIX ${late}()`), 'the IIP sent once the role appeared');
       await client.protocol.runtime.packet({ graph, port: 'in', event: 'data', payload: 'a' });
       await eventually(() => signals.some((s) => s.command === 'packet' && s.payload.payload === '~a'), 'through the late participant');
@@ -185,8 +185,8 @@ for (const { kind, url } of brokerUrls()) {
 
     test("the protocol's own suite, fbp-test: 22 of 22, with a secret", async (t) => {
       const coordinator = startCli(t, ['coordinator', '--broker', url, '--port', '0', '--secret', 'fbp-test-secret']);
-      await coordinator.waitForOutput(/on (ws:\/\/127\.0\.0\.1:\d+)/);
-      const proxy = await startFbpProxy(t, /on (ws:\/\/127\.0\.0\.1:\d+)/.exec(coordinator.stdout)?.[1] as string);
+      await coordinator.waitForStderr(/on (ws:\/\/127\.0\.0\.1:\d+)/);
+      const proxy = await startFbpProxy(t, /on (ws:\/\/127\.0\.0\.1:\d+)/.exec(coordinator.stderr)?.[1] as string);
       const result = await runFbpTestSuite({ host: '127.0.0.1', port: proxy.port, secret: 'fbp-test-secret' });
       assert.deepEqual({ passes: result.passes, failures: result.failures, total: result.total }, { passes: 22, failures: 0, total: 22 }, JSON.stringify(result.failed, null, 2));
       assert.deepEqual(proxy.problems, []);

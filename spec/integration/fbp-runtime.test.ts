@@ -41,9 +41,9 @@ describe('coordinator command: the system as one FBP runtime', () => {
     await host.add({ name: prefixer, graph: 'fixtures/Prefix' });
 
     const runtime = startCli(t, ['coordinator', '--graph', file, '--broker', amqpUrl(), '--port', '0']);
-    await runtime.waitForOutput(/on (ws:\/\/127\.0\.0\.1:\d+)/);
-    await runtime.waitForOutput(/PUBSUB:/);
-    const address = /on (ws:\/\/127\.0\.0\.1:\d+)/.exec(runtime.stdout)?.[1] as string;
+    await runtime.waitForStderr(/on (ws:\/\/127\.0\.0\.1:\d+)/);
+    await runtime.waitForStderr(/PUBSUB:/);
+    const address = /on (ws:\/\/127\.0\.0\.1:\d+)/.exec(runtime.stderr)?.[1] as string;
     const ask = await connect(t, address);
 
     const [info, ports] = await ask({ protocol: 'runtime', command: 'getruntime', payload: {}, requestId: 'q1' }, 2);
@@ -75,8 +75,8 @@ describe('coordinator command: the system as one FBP runtime', () => {
 
   test('tells every connected client of a change one of them made', async (t) => {
     const runtime = startCli(t, ['coordinator', '--broker', amqpUrl(), '--port', '0']);
-    await runtime.waitForOutput(/on (ws:\/\/127\.0\.0\.1:\d+)/);
-    const address = /on (ws:\/\/127\.0\.0\.1:\d+)/.exec(runtime.stdout)?.[1] as string;
+    await runtime.waitForStderr(/on (ws:\/\/127\.0\.0\.1:\d+)/);
+    const address = /on (ws:\/\/127\.0\.0\.1:\d+)/.exec(runtime.stderr)?.[1] as string;
     const editor = await connect(t, address);
     const watcher = await openFbpSocket(t, address);
     const role = uniqueRole('shared');
@@ -94,8 +94,8 @@ describe('coordinator command: the system as one FBP runtime', () => {
   test('with --secret, answers only requests that carry it, and never echoes it', async (t) => {
     const file = await temporaryFile(t, 'Secret.fbp', `${uniqueRole('s')}(core/Repeat)\n`);
     const runtime = startCli(t, ['coordinator', '--graph', file, '--broker', amqpUrl(), '--port', '0', '--secret', 'Op3nSesame']);
-    await runtime.waitForOutput(/on (ws:\/\/127\.0\.0\.1:\d+)/);
-    const ask = await connect(t, /on (ws:\/\/127\.0\.0\.1:\d+)/.exec(runtime.stdout)?.[1] as string);
+    await runtime.waitForStderr(/on (ws:\/\/127\.0\.0\.1:\d+)/);
+    const ask = await connect(t, /on (ws:\/\/127\.0\.0\.1:\d+)/.exec(runtime.stderr)?.[1] as string);
     const [denied] = await ask({ protocol: 'runtime', command: 'getruntime', payload: {} }, 1);
     assert.equal(denied?.command, 'error');
     const [allowed] = await ask({ protocol: 'runtime', command: 'getruntime', payload: {}, secret: 'Op3nSesame' }, 1);

@@ -24,10 +24,10 @@ for (const broker of brokerUrls()) {
         '--name', role, '--graph', 'fixtures/Fail', '--basedir', FIXTURES, '--broker', broker.url,
         '--deadletter', 'in', '--job-timeout', '300', '--prefetch', '4', '--http-port', '0', '--log-format', 'json',
       ]);
-      await cli.waitForOutput(/is running on/);
+      await cli.waitForStderr(/is running on/);
       const out = await peer.listen(`${role}.OUT`);
       const dead = await peer.drain(`dead-${role}.IN`);
-      const base = endpointFrom(cli.stdout);
+      const base = endpointFrom(cli.stderr);
       assert.equal((await get(`${base}/healthz`)).status, 200);
       const ready = await get(`${base}/readyz`);
       assert.equal(ready.status, 200, ready.body);
@@ -84,8 +84,8 @@ describe('readiness', () => {
       t.after(() => broker.stop());
       const role = uniqueRole('ready');
       const cli = startCli(t, ['--name', role, '--graph', 'core/Repeat', '--broker', broker.url, '--http-port', '0']);
-      await cli.waitForOutput(/is running on/, 30_000);
-      const base = endpointFrom(cli.stdout);
+      await cli.waitForStderr(/is running on/, 30_000);
+      const base = endpointFrom(cli.stderr);
       assert.equal((await get(`${base}/readyz`)).status, 200);
       await broker.kill();
       const down = await pollUntil(`${base}/readyz`, ({ status }) => status === 503);
@@ -101,8 +101,8 @@ describe('readiness', () => {
     const broker = await startMosquitto();
     t.after(() => broker.stop());
     const cli = startCli(t, ['coordinator', '--broker', broker.url, '--port', '0', '--http-port', '0']);
-    await cli.waitForOutput(/live system page on/, 30_000);
-    const base = /live system page on (http:\/\/\S+)\//.exec(cli.stdout)?.[1] as string;
+    await cli.waitForStderr(/live system page on/, 30_000);
+    const base = /live system page on (http:\/\/\S+)\//.exec(cli.stderr)?.[1] as string;
     assert.equal((await get(`${base}/readyz`)).status, 200);
     await broker.kill();
     const down = await pollUntil(`${base}/readyz`, ({ status }) => status === 503);
@@ -120,8 +120,8 @@ describe('setup --participants --http-port', () => {
     const [a, b] = [uniqueRole('first'), uniqueRole('second')];
     const graph = await temporaryFile(t, 'Pair.fbp', `${a}(core/Repeat) OUT -> IN ${b}(core/Repeat)\n`);
     const cli = startCli(t, ['setup', graph, '--participants', '--forever', '--basedir', FIXTURES, '--http-port', '0', '--broker', mqtt?.url ?? ''], { MSGFLO_DISCOVERY_PERIOD: '2' });
-    await cli.waitForOutput(/coordinating until SIGTERM/, 30_000);
-    const base = endpointFrom(cli.stdout);
+    await cli.waitForStderr(/coordinating until SIGTERM/, 30_000);
+    const base = endpointFrom(cli.stderr);
     assert.equal((await get(`${base}/readyz`)).status, 200);
     const text = (await get(`${base}/metrics`)).body;
     for (const role of [a, b]) {

@@ -17,7 +17,7 @@ for (const broker of brokerUrls()) {
       const role = uniqueRole('status');
       const env = { MSGFLO_BROKER: broker.url, MSGFLO_DISCOVERY_PERIOD: '2' };
       const participant = startCli(t, ['--name', role, '--graph', 'fixtures/Fail', '--basedir', FIXTURES, '--deadletter', 'in'], env);
-      await participant.waitForOutput(/is running on/);
+      await participant.waitForStderr(/is running on/);
       const peer = await connectClient(broker.kind, broker.url);
       t.after(() => peer.close());
       await peer.send(`${role}.IN`, '{"fail": "one"}');

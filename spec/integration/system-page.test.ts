@@ -38,13 +38,13 @@ for (const broker of brokerUrls()) {
       );
       const env = { MSGFLO_BROKER: broker.url, MSGFLO_DISCOVERY_PERIOD: '2' };
       const participants = startCli(t, ['--system', graph, '--basedir', FIXTURES, '--deadletter', '*', '--http-port', '0'], env);
-      await participants.waitForOutput(/hosting 3 participant/, 30_000);
+      await participants.waitForStderr(/hosting 3 participant/, 30_000);
       const coordinator = startCli(t, ['coordinator', '--graph', graph, '--basedir', FIXTURES, '--port', '0', '--http-port', '0'], env);
-      await coordinator.waitForOutput(/live system page on/, 30_000);
-      const base = /live system page on (http:\/\/\S+)\//.exec(coordinator.stdout)?.[1] as string;
+      await coordinator.waitForStderr(/live system page on/, 30_000);
+      const base = /live system page on (http:\/\/\S+)\//.exec(coordinator.stderr)?.[1] as string;
       await pollUntil(`${base}/state`, ({ body }) => (JSON.parse(body) as { edges: unknown[] }).edges.length === 2, 30_000);
       assert.equal((await get(`${base}/readyz`)).status, 200);
-      assert.ok(endpointFrom(participants.stdout));
+      assert.ok(endpointFrom(participants.stderr));
 
       const browser = await launchChromium(t);
       const page = await browser.newPage({ viewport: { width: 1400, height: 700 } });

@@ -38,7 +38,7 @@ describe('TLS', () => {
   test('a participant on amqps:// with a client certificate answers', async (t) => {
     const role = uniqueRole();
     const runtime = startCli(t, ['--name', role, '--graph', 'core/Repeat', '--broker', rabbit.tlsUrl as string, ...flags()]);
-    await runtime.waitForOutput(/is running on amqps:\/\/guest:\*\*\*@127\.0\.0\.1/);
+    await runtime.waitForStderr(/is running on amqps:\/\/guest:\*\*\*@127\.0\.0\.1/);
     const socketOptions = { ca: [await readFile(files.ca)], cert: await readFile(files.clientCert), key: await readFile(files.clientKey) };
     const model = await amqp.connect(rabbit.tlsUrl as string, socketOptions);
     t.after(() => model.close());
@@ -58,7 +58,7 @@ describe('TLS', () => {
   test('a participant on mqtts:// with a client certificate answers', async (t) => {
     const role = uniqueRole();
     const runtime = startCli(t, ['--name', role, '--graph', 'core/Repeat', '--broker', mosquitto.tlsUrl as string, ...flags()]);
-    await runtime.waitForOutput(/is running on mqtts:\/\/127\.0\.0\.1/);
+    await runtime.waitForStderr(/is running on mqtts:\/\/127\.0\.0\.1/);
     const client = await mqtt.connectAsync(mosquitto.tlsUrl as string, { ca: await readFile(files.ca), cert: await readFile(files.clientCert), key: await readFile(files.clientKey) });
     t.after(() => client.endAsync());
     const answers: string[] = [];
@@ -79,11 +79,11 @@ describe('TLS', () => {
       await writeFile(file, `${first}(core/Repeat) OUT -> IN ${second}(core/Repeat)\n`);
       const setup = await runCli(t, ['setup', file, '--participants', '--broker', broker.tlsUrl as string, ...flags()], {}, 60_000);
       assert.equal(setup.code, 0, setup.stderr);
-      assert.match(setup.stdout, new RegExp(`PUBSUB:\\s+${first}\\.OUT -> ${second}\\.IN`));
+      assert.match(setup.stderr, new RegExp(`PUBSUB:\\s+${first}\\.OUT -> ${second}\\.IN`));
 
       const coordinator = startCli(t, ['coordinator', '--broker', broker.tlsUrl as string, '--port', '0', ...flags()]);
-      await coordinator.waitForOutput(/on (ws:\/\/127\.0\.0\.1:\d+)/);
-      const client = await openFbpSocket(t, /on (ws:\/\/127\.0\.0\.1:\d+)/.exec(coordinator.stdout)?.[1] as string);
+      await coordinator.waitForStderr(/on (ws:\/\/127\.0\.0\.1:\d+)/);
+      const client = await openFbpSocket(t, /on (ws:\/\/127\.0\.0\.1:\d+)/.exec(coordinator.stderr)?.[1] as string);
       client.send({ protocol: 'graph', command: 'clear', payload: { id: 'tls', main: true } });
       client.send({ protocol: 'graph', command: 'addnode', payload: { id: first, component: 'core/Repeat', metadata: {}, graph: 'tls' } });
       await eventually(() => client.received.length >= 2, () => `two replies: ${JSON.stringify(client.received)}`);

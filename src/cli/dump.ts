@@ -6,6 +6,7 @@
 import { InvalidOptionError } from '../errors';
 import { readTls } from '../participant/connection';
 import { chooseBroker, configuredBroker, TOOL_CONNECT_TIMEOUT_MS } from './broker';
+import { data, info } from './output';
 
 /** Flags of the dump command. */
 export interface DumpFlags {
@@ -29,14 +30,14 @@ export async function dump(flags: DumpFlags): Promise<void> {
   let seen = 0;
   await new Promise<void>((resolve, reject) => {
     transport
-      .tap(flags.queue, (data) => {
+      .tap(flags.queue, (message) => {
         seen += 1;
-        process.stdout.write(`${JSON.stringify(data)}\n`);
+        data(JSON.stringify(message));
         if (seen >= amount) {
           resolve();
         }
       })
-      .then(() => process.stderr.write(`listening on ${flags.queue}\n`), reject);
+      .then(() => info(`listening on ${flags.queue}`), reject);
     const stop = (): void => resolve();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);

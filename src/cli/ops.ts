@@ -17,7 +17,7 @@ import { registerSystemMetrics, systemRoutes } from '../ops/system-endpoint';
 import { SystemView } from '../ops/system-view';
 import type { TlsOptions } from '../transport/options';
 import type { Transport } from '../transport/transport';
-import { info, warn } from './output';
+import { data, info, warn } from './output';
 
 const debug = createDebug('noflo-runtime-msgflo:cli:ops');
 
@@ -43,7 +43,7 @@ export function logFormat(flags: OpsFlags): LogFormat {
 /** Report a finished job: a JSON line each with `json`, a warning for failures with `text`. */
 export function jobReporter(format: LogFormat): (outcome: JobOutcome) => void {
   if (format === 'json') {
-    return (outcome) => process.stdout.write(`${jobLogLine(outcome)}\n`);
+    return (outcome) => data(jobLogLine(outcome));
   }
   return (outcome) => {
     if (outcome.outcome === 'nack') {

@@ -1,6 +1,8 @@
 /**
  * How the command line reports: one line per failure, a stack trace only when
- * DEBUG is set, exit codes that scripts can test.
+ * DEBUG is set, exit codes that scripts can test. Stdout carries only a
+ * command's data (dump's messages, JSON job lines, status's table, the
+ * Procfile), so it can be piped; every status line goes to stderr.
  */
 import { errorMessage } from '../errors';
 
@@ -18,13 +20,13 @@ export function fail(err: unknown): never {
   process.exit(1);
 }
 
-/** Print an informational line on stdout. */
-export function info(line: string): void {
+/** Print a line of a command's result on stdout. */
+export function data(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-/** Print a status line on stderr (stdout carries only a command's data). */
-export function say(line: string): void {
+/** Print a status line (what started, where, what was bound) on stderr. */
+export function info(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 

@@ -7,7 +7,7 @@ import { InvalidOptionError } from '../errors';
 import { planSystem } from '../host/system';
 import { ROUND_ROBIN_COMPONENT } from '../protocol/bindings';
 import { createComponentLoader } from '../runtime/graph-source';
-import { PROGRAM } from './output';
+import { data, PROGRAM } from './output';
 
 /** Flags of the procfile command. */
 export interface ProcfileFlags {
@@ -36,5 +36,5 @@ export async function procfile(graphFile: string, flags: ProcfileFlags): Promise
     );
   }
   lines.push(...(flags.include ?? []));
-  process.stdout.write(`${lines.join('\n')}\n`);
+  data(lines.join('\n'));
 }

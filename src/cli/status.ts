@@ -16,7 +16,7 @@ import { formatStatus, queuesToInspect } from '../ops/status-table';
 import { chooseBroker, configuredBroker, TOOL_CONNECT_TIMEOUT_MS } from './broker';
 import { requestAnnouncements } from '../coordinator/discovery-request';
 import { parseRequestAnswer } from '../protocol/discovery';
-import { info, say } from './output';
+import { data, info } from './output';
 
 /** Flags of the status command. */
 export interface StatusFlags {
@@ -78,7 +78,7 @@ export async function status(flags: StatusFlags): Promise<void> {
     });
     const held = await transport.consumeDiscovery((message) => registry.handle(message), { hold: true });
     await requestAnnouncements(transport, inbox.address);
-    say(`listening to discovery on ${transport.displayUrl} for up to ${formatSeconds(seconds * 1000)} (less once a coordinator answers; Ctrl-C prints what was heard)`);
+    info(`listening to discovery on ${transport.displayUrl} for up to ${formatSeconds(seconds * 1000)} (less once a coordinator answers; Ctrl-C prints what was heard)`);
     how = await new Promise<string>((resolve) => {
       const check = setInterval(() => {
         if (coordinators > 0 && Date.now() - lastAnswer >= QUIET_AFTER_COORDINATOR_MS) {
@@ -117,11 +117,11 @@ export async function status(flags: StatusFlags): Promise<void> {
     }
   }
   for (const line of formatStatus(definitions, depths)) {
-    info(line);
+    data(line);
   }
-  say(`heard ${definitions.length} participant(s) in ${waited}`);
+  info(`heard ${definitions.length} participant(s) in ${waited}`);
   if (transport.protocol !== 'amqp') {
-    say(`queue depths are not available on ${transport.protocol.toUpperCase()}: topics keep no queues to count`);
+    info(`queue depths are not available on ${transport.protocol.toUpperCase()}: topics keep no queues to count`);
   }
 }
 
