@@ -84,3 +84,21 @@ export async function runCli(t: TestContext, args: readonly string[], env: NodeJ
     clearTimeout(timer);
   }
 }
+
+/** Run the CLI to completion with `input` on its standard input (killed after `timeoutMs`). */
+export async function runCliWithInput(t: TestContext, args: readonly string[], input: string | Buffer, env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000): Promise<CommandResult> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: childEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+  const running = new RunningCommand(child);
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+    }
+  });
+  child.stdin?.end(input);
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  try {
+    return await running.exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}

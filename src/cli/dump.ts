@@ -1,10 +1,21 @@
 /**
- * `dump`: print what arrives on a queue, one JSON line per message, as
- * msgflo-dump-message does. On AMQP it reads through a private queue bound to
- * the queue's exchange, so it takes nothing away from the queue's consumers.
+ * `dump`: print what arrives on a queue, one JSON line per message on
+ * stdout, as msgflo-dump-message does; what it listens to, on stderr. It
+ * takes nothing away from the queue's consumers.
+ *
+ * On AMQP it reads through a private queue bound to the exchange of that
+ * name: an outqueue is one; an inqueue has one of its own, bound to it
+ * (WIRE), through which `send`, a coordinator's IIPs and the bindings it
+ * makes deliver. Messages that other programs publish straight to the queue
+ * (msgflo-send-message, a binding made by msgflo-setup) pass it by, and
+ * cannot be seen without taking them from the consumers: said when it
+ * starts. A name that is no exchange is refused, naming the name most
+ * likely meant. On MQTT a queue is a topic, and every message is seen.
  */
-import { InvalidOptionError } from '../errors';
+import { BrokerError, ErrorCode, InvalidOptionError } from '../errors';
+import { QueueInspector } from '../ops/queue-depths';
 import { readTls } from '../participant/connection';
+import type { TlsOptions } from '../transport/options';
 import { chooseBroker, configuredBroker, TOOL_CONNECT_TIMEOUT_MS } from './broker';
 import { data, info } from './output';
 
@@ -25,8 +36,19 @@ export async function dump(flags: DumpFlags): Promise<void> {
     throw new InvalidOptionError(`invalid --amount "${flags.amount}": expected a whole number of at least 1`);
   }
   const tls = readTls({ ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey });
-  const { transport } = await chooseBroker(configuredBroker(flags.broker), { startEmbedded: false, transport: { connectTimeoutMs: TOOL_CONNECT_TIMEOUT_MS, ...(tls ? { tls } : {}) } });
+  const broker = configuredBroker(flags.broker);
+  const { transport } = await chooseBroker(broker, { startEmbedded: false, transport: { connectTimeoutMs: TOOL_CONNECT_TIMEOUT_MS, ...(tls ? { tls } : {}) } });
   await transport.connect();
+  const where = transport.connectedTo ?? transport.displayUrl;
+  let listening = `listening on ${flags.queue} on ${where}`;
+  try {
+    if (transport.protocol === 'amqp' && broker !== undefined) {
+      listening = await whatIsSeen(flags.queue, where, broker, tls);
+    }
+  } catch (err) {
+    await transport.close();
+    throw err;
+  }
   let seen = 0;
   await new Promise<void>((resolve, reject) => {
     transport
@@ -37,10 +59,34 @@ export async function dump(flags: DumpFlags): Promise<void> {
           resolve();
         }
       })
-      .then(() => info(`listening on ${flags.queue}`), reject);
+      .then(() => info(listening), reject);
     const stop = (): void => resolve();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
   await transport.close();
+}
+
+/**
+ * What a dump of `name` on RabbitMQ sees, as the line to say so; throws,
+ * saying why, when it would see nothing.
+ */
+async function whatIsSeen(name: string, where: string, broker: string, tls: TlsOptions | undefined): Promise<string> {
+  const inspector = await QueueInspector.connect(broker, tls);
+  try {
+    const found = await inspector.lookUp(name);
+    if (found.exchange && !found.queue) {
+      return `listening on ${name} on ${where}`;
+    }
+    if (found.exchange) {
+      return `listening on ${name} on ${where} through its exchange: shows what send, a coordinator's IIPs and its bindings deliver, not messages other programs publish straight to the queue (msgflo-send-message, bindings made by msgflo-setup)`;
+    }
+    if (found.queue) {
+      throw new BrokerError(ErrorCode.BrokerOperation, `dump: queue "${name}" on ${where} has no exchange of its own, so its messages cannot be seen without taking them from its consumers`);
+    }
+    const meant = await inspector.nearest(name, { exchanges: true });
+    throw new BrokerError(ErrorCode.BrokerOperation, `dump: no queue or exchange "${name}" on ${where}${meant ? ` (did you mean "${meant}"?)` : ''}`);
+  } finally {
+    await inspector.close();
+  }
 }

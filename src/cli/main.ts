@@ -33,6 +33,7 @@ Examples:
       host the system's NoFlo participants and bind them all
   $ ${PROGRAM} procfile graphs/System.fbp --ignore worker > Procfile
   $ ${PROGRAM} send --queue repeat.IN --json '{"hello": "world"}'
+  $ ${PROGRAM} send --queue repeat.IN --file job.json
   $ ${PROGRAM} dump --queue repeat.OUT --amount 1
 
 The broker comes from --broker, else $MSGFLO_BROKER, else $CLOUDAMQP_URL, else the
@@ -141,9 +142,10 @@ export function program(): Command {
 
   cli
     .command('send')
-    .description('send one message to a queue')
+    .description('send one message to a queue; exits 1 when the broker takes it nowhere (AMQP) or refuses it')
     .requiredOption('-q, --queue <queue>', 'queue to send to, e.g. repeat.IN')
-    .requiredOption('-j, --json <data>', 'message, as JSON')
+    .option('-j, --json <data>', 'message, as JSON')
+    .option('-f, --file <path>', 'message, as a file of JSON ("-": standard input)')
     .option('-b, --broker <url>', `broker URL (default: $MSGFLO_BROKER, else the embedded broker address); ${BROKER_LIST_HELP}`, collectBroker)
     .option('--tls-ca <file>', 'CA certificate(s) to trust, PEM')
     .option('--tls-cert <file>', 'client certificate, PEM')
@@ -152,8 +154,8 @@ export function program(): Command {
 
   cli
     .command('dump')
-    .description('print messages arriving on a queue, one JSON line each')
-    .requiredOption('-q, --queue <queue>', 'queue or outport to listen to, e.g. repeat.OUT')
+    .description('print messages arriving on a queue, one JSON line each on stdout, without taking them from its consumers')
+    .requiredOption('-q, --queue <queue>', 'inqueue or outqueue to listen to, e.g. repeat.IN, repeat.OUT')
     .option('-a, --amount <n>', 'exit after this many messages')
     .option('-b, --broker <url>', `broker URL (default: $MSGFLO_BROKER, else the embedded broker address); ${BROKER_LIST_HELP}`, collectBroker)
     .option('--tls-ca <file>', 'CA certificate(s) to trust, PEM')

@@ -105,6 +105,8 @@ interface Consumer {
 /** A publish waiting for its confirm whose return must be told apart. */
 interface Watched {
   returned: boolean;
+  /** Whether its return counts in `stats.unroutable` (not when it is published again another way). */
+  readonly counted: boolean;
 }
 
 /** Transport over one AMQP connection at a time, to one of the broker's nodes. */
@@ -123,6 +125,12 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
   private live: amqp.ChannelModel | undefined;
   private readonly closedModels = new WeakSet<amqp.ChannelModel>();
   private publisher: amqp.ConfirmChannel | undefined;
+  /**
+   * Exchanges seen to exist on a connection: a send to an inqueue asks once
+   * per connection, not once per message. (One deleted meanwhile fails the
+   * publish with 404, and the send goes straight to the queue.)
+   */
+  private knownExchanges: { model: amqp.ChannelModel | undefined; names: Set<string> } = { model: undefined, names: new Set() };
   private publisherWaiters: Array<{ resolve: (channel: amqp.ConfirmChannel) => void; reject: (err: Error) => void }> = [];
   private readonly declarations = new Map<string, (channel: amqp.Channel) => Promise<unknown>>();
   private readonly redeclaring = new Set<string>();
@@ -217,6 +225,14 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     await this.declare(`${kind} "${queue}"`, declare);
   }
 
+  /**
+   * To an outqueue: to its exchange. To an inqueue: through the inqueue's own
+   * fanout exchange when there is one (asked passively first, on a channel
+   * of its own: publishing to a missing exchange would close the shared
+   * publishing channel), so that a tap of the inqueue (`dump`) sees it; else,
+   * or when that exchange routes it nowhere, straight to the queue through
+   * the default exchange.
+   */
   send(kind: QueueKind, queue: string, data: unknown, options?: SendOptions): Promise<void> {
     let body: Buffer;
     try {
@@ -224,17 +240,85 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     } catch (err) {
       return Promise.reject(err);
     }
-    const exchange = kind === 'inqueue' ? '' : queue;
-    const routingKey = kind === 'inqueue' ? queue : '';
-    if (options?.unroutable !== 'fail') {
-      return this.publish(exchange, routingKey, body, PERSISTENT);
+    if (kind === 'inqueue') {
+      return this.sendToInqueue(queue, body, options);
     }
-    const what = kind === 'inqueue' ? `queue "${queue}"` : `exchange "${queue}"`;
-    return this.publishWatched(exchange, routingKey, body, { ...PERSISTENT, headers: {} }).then((returned) => {
+    if (options?.unroutable !== 'fail') {
+      return this.publish(queue, '', body, PERSISTENT);
+    }
+    return this.publishWatched(queue, '', body, { ...PERSISTENT, headers: {} }).then((returned) => {
       if (returned) {
-        throw new UnroutableError(queue, `output to ${what} was routed to no queue (nothing bound, or the queues bound are unavailable)`);
+        throw new UnroutableError(queue, `output to exchange "${queue}" was routed to no queue (nothing bound, or the queues bound are unavailable)`);
       }
     });
+  }
+
+  private async sendToInqueue(queue: string, body: Buffer, options?: SendOptions): Promise<void> {
+    if (await this.exchangeExists(queue)) {
+      try {
+        // Not counted as unroutable when returned: it goes on to the queue itself.
+        if (!(await this.publishWatched(queue, '', body, { ...PERSISTENT, headers: {} }, false))) {
+          return;
+        }
+        debug('exchange "%s" routes to no queue; sending straight to queue "%s"', queue, queue);
+      } catch (err) {
+        if (!isNotFound(err)) {
+          throw err;
+        }
+        debug('exchange "%s" went since it was checked; sending straight to queue "%s"', queue, queue);
+      }
+    }
+    if (options?.unroutable !== 'fail') {
+      await this.publish('', queue, body, PERSISTENT);
+      return;
+    }
+    if (await this.publishWatched('', queue, body, { ...PERSISTENT, headers: {} })) {
+      throw new UnroutableError(queue, `message to queue "${queue}" was routed to no queue (no such queue, or it is unavailable)`);
+    }
+  }
+
+  /**
+   * Whether exchange `name` exists, asked passively on a channel of its own
+   * (RabbitMQ closes the channel that asks about a missing one); false too
+   * when it cannot be told (the connection went meanwhile). Waits for a
+   * connection.
+   */
+  private async exchangeExists(name: string): Promise<boolean> {
+    if (!this.publisher) {
+      await this.nextPublisher();
+    }
+    const model = this.model;
+    if (!model) {
+      return false;
+    }
+    if (this.knownExchanges.model === model && this.knownExchanges.names.has(name)) {
+      return true;
+    }
+    let channel: amqp.Channel;
+    try {
+      channel = await model.createChannel();
+    } catch (err) {
+      debug('cannot ask whether exchange "%s" exists: %s', name, errorMessage(err));
+      return false;
+    }
+    channel.on('error', () => {
+      // A missing exchange closes the channel with 404: answered below.
+    });
+    try {
+      await channel.checkExchange(name);
+    } catch (err) {
+      if (!isNotFound(err)) {
+        debug('cannot ask whether exchange "%s" exists: %s', name, errorMessage(err));
+      }
+      return false;
+    }
+    // Not awaited: nothing depends on the close, and a send need not wait for it.
+    channel.close().catch(() => undefined);
+    if (this.knownExchanges.model !== model) {
+      this.knownExchanges = { model, names: new Set() };
+    }
+    this.knownExchanges.names.add(name);
+    return true;
   }
 
   /**
@@ -329,17 +413,42 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     await this.publish('', address, encode(message), {});
   }
 
+  /**
+   * Bind as msgflo does (WIRE: "Connections between roles"), with one
+   * difference: when the target inqueue has its own fanout exchange (ours and
+   * msgflo-nodejs' have), the source is bound to that exchange rather than to
+   * the queue. The queue gets the same messages (the exchange is bound to
+   * it, made sure of here), and a tap of the inqueue sees them too. A
+   * queue-level binding of the same pair (made by msgflo-setup or an older
+   * version) is removed then, so that removeBinding() undoes it all.
+   * RabbitMQ routes a message to a queue once however many ways lead there,
+   * so nothing is delivered twice meanwhile.
+   */
   async addBinding(binding: Binding): Promise<void> {
-    await this.declare(`binding ${bindingKey(binding)}`, async (channel) => {
-      if (binding.type === 'pubsub') {
-        await channel.bindQueue(binding.tgt, binding.src, '');
-        return;
+    const key = `binding ${bindingKey(binding)}`;
+    if (this.declarations.has(key)) {
+      return;
+    }
+    if (!this.model) {
+      throw new BrokerError(ErrorCode.BrokerOperation, `cannot declare ${key}: not connected to ${this.displayUrl}`);
+    }
+    // Decided once: the same form is made again after a reconnection.
+    const throughExchange = await this.exchangeExists(binding.tgt);
+    await this.declare(key, async (channel) => {
+      const source = bindingSource(binding);
+      if (binding.type === 'roundrobin') {
+        // Round robin as msgflo makes it: a direct exchange between source and target.
+        await channel.assertExchange(source, 'direct', {});
+        await channel.bindExchange(source, binding.src, '');
       }
-      // Round robin as msgflo makes it: a direct exchange between source and target.
-      const direct = `out-${binding.src}`;
-      await channel.assertExchange(direct, 'direct', {});
-      await channel.bindExchange(direct, binding.src, '');
-      await channel.bindQueue(binding.tgt, direct, '');
+      if (throughExchange) {
+        await channel.bindQueue(binding.tgt, binding.tgt, '');
+        await channel.bindExchange(binding.tgt, source, '');
+        // Unbinding what is not bound is no error (RabbitMQ 3.2 and later).
+        await channel.unbindQueue(binding.tgt, source, '');
+      } else {
+        await channel.bindQueue(binding.tgt, source, '');
+      }
       if (binding.deadletter) {
         const deadLetters = deadLetterQueueName(binding.tgt);
         await channel.assertExchange(deadLetters, 'fanout', {});
@@ -348,6 +457,7 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     });
   }
 
+  /** Undo {@link addBinding}, whichever form it took (or a queue-level binding made by msgflo). */
   async removeBinding(binding: Binding): Promise<void> {
     const key = `binding ${bindingKey(binding)}`;
     this.declarations.delete(key);
@@ -355,16 +465,25 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     if (!model) {
       return; // Not bound again on reconnection, since forgotten above.
     }
-    await this.onChannel(model, `removal of ${key}`, async (channel) => {
-      if (binding.type === 'pubsub') {
-        await channel.unbindQueue(binding.tgt, binding.src, '');
-      } else {
-        await channel.unbindQueue(binding.tgt, `out-${binding.src}`, '');
-        if (binding.deadletter) {
-          await channel.unbindQueue(binding.deadletter, deadLetterQueueName(binding.tgt), '');
+    const source = bindingSource(binding);
+    const unbind: Array<[string, (channel: amqp.Channel) => Promise<unknown>]> = [
+      [`binding of exchange "${binding.tgt}" to "${source}"`, (channel) => channel.unbindExchange(binding.tgt, source, '')],
+      [`binding of queue "${binding.tgt}" to "${source}"`, (channel) => channel.unbindQueue(binding.tgt, source, '')],
+    ];
+    if (binding.deadletter) {
+      const deadLetters = deadLetterQueueName(binding.tgt);
+      unbind.push([`binding of queue "${binding.deadletter}" to "${deadLetters}"`, (channel) => channel.unbindQueue(binding.deadletter as string, deadLetters, '')]);
+    }
+    // Each on a channel of its own: an exchange or queue already gone fails its
+    // own unbinding only (RabbitMQ before 3.2 says so with a 404), not the others.
+    for (const [what, work] of unbind) {
+      await this.onChannel(model, `removal of ${what}`, work).catch((err: unknown) => {
+        if (!isNotFound(err)) {
+          throw err;
         }
-      }
-    });
+        debug('%s: already gone', what);
+      });
+    }
   }
 
   /**
@@ -894,6 +1013,11 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
         if (closeError && /NOT_FOUND|404/.test(closeError.message) && closeError.message.includes(exchange || routingKey)) {
           throw new BrokerError(ErrorCode.BrokerOperation, `publish to ${what} failed: ${closeError.message}`, { cause: closeError });
         }
+        // Refused for good: publishing it again would close the next channel too.
+        const tooLarge = closeError ? tooLargeForBroker(closeError, body.length) : undefined;
+        if (tooLarge) {
+          throw new BrokerError(ErrorCode.BrokerOperation, `publish to ${what} refused by the broker: ${tooLarge}`, { cause: closeError });
+        }
         debug('publish to %s lost with its channel; publishing again', what);
         return this.publish(exchange, routingKey, body, options, refusals, since);
       }
@@ -918,10 +1042,10 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
    * true when it was routed to no queue. `options.headers` gets the
    * {@link PUBLISH_ID_HEADER}.
    */
-  private publishWatched(exchange: string, routingKey: string, body: Buffer, options: amqp.Options.Publish & { headers: Record<string, unknown> }): Promise<boolean> {
+  private publishWatched(exchange: string, routingKey: string, body: Buffer, options: amqp.Options.Publish & { headers: Record<string, unknown> }, counted = true): Promise<boolean> {
     const id = this.nextPublishId;
     this.nextPublishId += 1;
-    const entry: Watched = { returned: false };
+    const entry: Watched = { returned: false, counted };
     this.watched.set(id, entry);
     // A publish made again keeps its id, so its later return is still told apart.
     const published = this.publish(exchange, routingKey, body, { ...options, mandatory: true, headers: { ...options.headers, [PUBLISH_ID_HEADER]: id } });
@@ -939,13 +1063,13 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
 
   /** A publish came back unroutable (`basic.return`, which RabbitMQ sends before the confirm). */
   private returned(message: amqp.Message): void {
-    this.stats.unroutable += 1;
     const id = message.properties.headers?.[PUBLISH_ID_HEADER] as unknown;
-    if (typeof id === 'number') {
-      const entry = this.watched.get(id);
-      if (entry) {
-        entry.returned = true;
-      }
+    const entry = typeof id === 'number' ? this.watched.get(id) : undefined;
+    if (entry) {
+      entry.returned = true;
+    }
+    if (entry?.counted !== false) {
+      this.stats.unroutable += 1;
     }
   }
 
@@ -1009,6 +1133,34 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
 }
 
 const ACTIVE: ConsumerState = Object.freeze({ active: true });
+
+/**
+ * Whether an error is, or was caused by, RabbitMQ's 404 NOT_FOUND (no such
+ * queue or exchange), which closes the channel it came on.
+ */
+export function isNotFound(err: unknown): boolean {
+  for (let each = err, depth = 0; each !== undefined && each !== null && depth < 5; each = (each as { cause?: unknown }).cause, depth += 1) {
+    if ((each as { code?: unknown }).code === 404 || /\bNOT_FOUND - /.test(errorMessage(each))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * RabbitMQ's reason when it closed a channel for a message of `size` bytes
+ * larger than its `max_message_size` (406 PRECONDITION_FAILED); undefined
+ * for any other reason, or for another message.
+ */
+function tooLargeForBroker(err: Error, size: number): string | undefined {
+  const match = /message size (\d+) is larger than configured max size (\d+)/.exec(err.message);
+  return match && Number(match[1]) === size ? `${match[0]} (RabbitMQ's max_message_size)` : undefined;
+}
+
+/** The exchange a binding's target is bound to: the source, or for round robin the direct exchange msgflo puts between. */
+function bindingSource(binding: Binding): string {
+  return binding.type === 'roundrobin' ? `out-${binding.src}` : binding.src;
+}
 
 const DISCOVERY_DECLARATION = `queue "${DISCOVERY_QUEUE}"`;
 

@@ -29,7 +29,10 @@ interface MemoryQueue {
 /** The in-process broker behind one `memory://` host. */
 export class MemoryBroker {
   private readonly queues = new Map<string, MemoryQueue>();
+  /** Exchange → the queues bound to it. */
   private readonly exchanges = new Map<string, Set<string>>();
+  /** Exchange → the exchanges bound to it. */
+  private readonly exchangeBindings = new Map<string, Set<string>>();
 
   declareExchange(name: string): void {
     if (!this.exchanges.has(name)) {
@@ -56,6 +59,25 @@ export class MemoryBroker {
     this.exchanges.get(exchange)?.delete(queue);
   }
 
+  /** Bind exchange `destination` to exchange `source`: what reaches the source goes on to the destination. */
+  bindExchange(destination: string, source: string): void {
+    this.declareExchange(source);
+    let destinations = this.exchangeBindings.get(source);
+    if (!destinations) {
+      destinations = new Set();
+      this.exchangeBindings.set(source, destinations);
+    }
+    destinations.add(destination);
+  }
+
+  unbindExchange(destination: string, source: string): void {
+    this.exchangeBindings.get(source)?.delete(destination);
+  }
+
+  hasExchange(name: string): boolean {
+    return this.exchanges.has(name);
+  }
+
   /**
    * Publish to an exchange (`''` is the default exchange, routing by queue
    * name). Returns whether any queue took the message.
@@ -65,10 +87,24 @@ export class MemoryBroker {
       return this.enqueue(routingKey, body, reason);
     }
     let routed = false;
-    for (const queue of this.exchanges.get(exchange) ?? []) {
+    for (const queue of this.route(exchange, new Set(), new Set())) {
       routed = this.enqueue(queue, body, reason) || routed;
     }
     return routed;
+  }
+
+  /** The queues an exchange routes to, through exchanges bound to it too; each once, as RabbitMQ does. */
+  private route(exchange: string, seen: Set<string>, queues: Set<string>): Set<string> {
+    if (!seen.has(exchange)) {
+      seen.add(exchange);
+      for (const queue of this.exchanges.get(exchange) ?? []) {
+        queues.add(queue);
+      }
+      for (const destination of this.exchangeBindings.get(exchange) ?? []) {
+        this.route(destination, seen, queues);
+      }
+    }
+    return queues;
   }
 
   consume(name: string, consumer: Consumer): () => void {
@@ -189,7 +225,9 @@ export class MemoryTransport extends EventEmitter<TransportEvents> implements Tr
   }
 
   async send(kind: QueueKind, queue: string, data: unknown): Promise<void> {
-    const routed = kind === 'inqueue' ? this.broker.publish('', queue, encode(data)) : this.broker.publish(queue, '', encode(data));
+    const body = encode(data);
+    // As on AMQP: to an inqueue through its own exchange when that routes it, else straight to the queue.
+    const routed = this.broker.publish(queue, '', body) || (kind === 'inqueue' && this.broker.publish('', queue, body));
     if (!routed) {
       this.stats.unroutable += 1;
     }
@@ -244,14 +282,22 @@ export class MemoryTransport extends EventEmitter<TransportEvents> implements Tr
 
   async addBinding(binding: Binding): Promise<void> {
     // Round robin differs from pubsub only in how a broker spreads one
-    // queue's messages; bound the same way here.
-    this.broker.bind(binding.tgt, binding.src);
+    // queue's messages; bound the same way here. As on AMQP, through the
+    // target's own exchange when it has one.
+    if (this.broker.hasExchange(binding.tgt)) {
+      this.broker.bind(binding.tgt, binding.tgt);
+      this.broker.bindExchange(binding.tgt, binding.src);
+      this.broker.unbind(binding.tgt, binding.src);
+    } else {
+      this.broker.bind(binding.tgt, binding.src);
+    }
     if (binding.deadletter) {
       this.broker.bind(binding.deadletter, deadLetterQueueName(binding.tgt));
     }
   }
 
   async removeBinding(binding: Binding): Promise<void> {
+    this.broker.unbindExchange(binding.tgt, binding.src);
     this.broker.unbind(binding.tgt, binding.src);
     if (binding.deadletter) {
       this.broker.unbind(binding.deadletter, deadLetterQueueName(binding.tgt));

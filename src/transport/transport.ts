@@ -154,9 +154,13 @@ export interface Transport {
   /** Declare a queue of the given kind; idempotent, and redone after a reconnect. */
   createQueue(kind: QueueKind, queue: string, options?: QueueOptions): Promise<void>;
   /**
-   * Publish a packet, resolving once the broker has it. To an `inqueue` it
-   * goes straight to the queue; to an `outqueue` it goes to that queue's
-   * exchange, reaching whatever is bound. While disconnected it waits.
+   * Publish a packet, resolving once the broker has it. To an `outqueue` it
+   * goes to that queue's exchange, reaching whatever is bound. To an
+   * `inqueue` it goes through the inqueue's own fanout exchange, bound to it,
+   * when there is one (AMQP asks first, passively), so that a
+   * {@link Transport.tap} of the inqueue sees it; else, or when that
+   * exchange routes it nowhere, straight to the queue. While disconnected it
+   * waits.
    */
   send(kind: QueueKind, queue: string, data: unknown, options?: SendOptions): Promise<void>;
   /**
@@ -168,8 +172,12 @@ export interface Transport {
   /** Consume an inqueue. The handler must settle every delivery. */
   subscribe(queue: string, handler: (delivery: Delivery) => void, options: SubscribeOptions): Promise<Subscription>;
   /**
-   * Receive what is published to an outqueue, with a private, auto-deleted
-   * queue of our own bound to it (AMQP) or a plain subscription (MQTT).
+   * Receive what is published to an outqueue, or what reaches an inqueue
+   * through its own exchange (on AMQP: what {@link Transport.send} and
+   * bindings made by {@link Transport.addBinding} deliver, not what other
+   * programs publish straight to the queue), with a private, auto-deleted
+   * queue of our own bound to that exchange (AMQP) or a plain subscription
+   * (MQTT). Takes nothing from the queue's consumers.
    */
   tap(queue: string, handler: (data: unknown) => void): Promise<Subscription>;
   /**
@@ -195,8 +203,10 @@ export interface Transport {
   reply(address: string, message: unknown): Promise<void>;
   /**
    * Connect a source outqueue to a target inqueue. AMQP binds them (and
-   * keeps the binding after the coordinator is gone); MQTT, which cannot
-   * bind topics, forwards while this connection lasts.
+   * keeps the binding after the coordinator is gone), through the target's
+   * own exchange when it has one, so that a tap of the target sees what
+   * comes; MQTT, which cannot bind topics, forwards while this connection
+   * lasts.
    */
   addBinding(binding: Binding): Promise<void>;
   /** Undo {@link Transport.addBinding}. */
