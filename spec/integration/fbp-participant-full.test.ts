@@ -157,13 +157,14 @@ describe('participant FBP protocol, read-only (default)', () => {
     const peer = await connectClient('mqtt', mqttUrl());
     t.after(() => peer.close());
     const onEdge = (): Message[] => received().filter((m) => m.command === 'data');
-    await peer.send(`${role}.ITEMS`, JSON.stringify(['a']));
+    await peer.send(`${role}.ITEMS`, JSON.stringify({ group: 'g', items: ['a'] }));
     const deadline = Date.now() + 5000;
     while (onEdge().length === 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     assert.deepEqual(onEdge()[0]?.payload, { id: 'split() OUT -> IN fail()', graph: 'fixtures/Pipeline', src: { node: 'split', port: 'out' }, tgt: { node: 'fail', port: 'in' }, data: 'a' });
-    assert.ok(received().some((m) => m.command === 'begingroup'), 'the job bracket shows too');
+    const groups = received().filter((m) => m.command === 'begingroup').map((m) => m.payload.group);
+    assert.deepEqual(groups, ['g'], "the graph's own bracket shows, and no bracket of the job: it travels as the packets' scope");
 
     const [selected] = await ask({ protocol: 'network', command: 'edges', payload: { graph: 'fixtures/Pipeline', edges: [] }, requestId: 'e1' }, has('edges'));
     assert.deepEqual(selected, { protocol: 'network', command: 'edges', payload: { graph: 'fixtures/Pipeline', edges: [] } }, 'no responseTo: its schema has none');
