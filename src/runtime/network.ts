@@ -40,6 +40,30 @@ export interface ExportedPort {
   readonly metadata: Record<string, unknown>;
 }
 
+/**
+ * The exported ports of a graph as declared, before it runs: ids and
+ * metadata, enough to know their queues (types and descriptions come from
+ * the components, once loaded). A single component's are those of an
+ * instance of it, made and shut down again: making one runs nothing.
+ */
+export async function declaredPorts(source: GraphSource, loader: ComponentLoader): Promise<{ inports: ExportedPort[]; outports: ExportedPort[] }> {
+  const declared = (id: string, metadata: Record<string, unknown> = {}): ExportedPort => ({ definition: { id, type: 'all' }, metadata });
+  if (!source.singleComponent) {
+    const ports = (kind: 'inports' | 'outports'): ExportedPort[] => Object.entries(source.graph[kind]).map(([id, target]) => declared(id, target.metadata));
+    return { inports: ports('inports'), outports: ports('outports') };
+  }
+  const name = source.graph.getNode(COMPONENT_NODE)?.component ?? source.label;
+  let instance: Component;
+  try {
+    instance = await loader.load(name, {});
+  } catch (cause) {
+    throw new GraphLoadError(`cannot load component "${name}": ${errorMessage(cause)}`, { cause });
+  }
+  const result = { inports: Object.keys(instance.inPorts.ports).map((id) => declared(id)), outports: Object.keys(instance.outPorts.ports).map((id) => declared(id)) };
+  await instance.shutdown().catch((err: unknown) => debug('shutting down the instance of %s made for its ports: %s', name, errorMessage(err)));
+  return result;
+}
+
 /** A job in the network; also what the code running for it sees (see {@link jobContext}). */
 interface OpenJob<J> {
   readonly id: string;
@@ -160,7 +184,7 @@ export class GraphNetwork<J> {
       await network.connect();
       await network.start();
     } catch (cause) {
-      throw new GraphLoadError(`cannot start graph "${graph.name}": ${errorMessage(cause)}`, { cause });
+      throw new GraphLoadError(`cannot start graph "${source.label}": ${errorMessage(cause)}`, { cause });
     }
     const instance = new GraphNetwork<J>(network, source, options.flowtrace !== undefined);
     const inportNames = instance.inports.map((p) => p.definition.id);
