@@ -7,6 +7,7 @@ import { InvalidOptionError, errorMessage } from '../errors';
 import { transportOptions } from '../participant/connection';
 import { normalizeOptions, type ParticipantInput } from '../participant/options';
 import { Participant } from '../participant/participant';
+import { prepareGraph } from '../participant/prepare';
 import { failCurrentJob } from '../runtime/network';
 import { chooseBroker, configuredBroker } from './broker';
 import { runHost, type HostFlags } from './host';
@@ -102,9 +103,11 @@ export async function run(flags: RunFlags & HostFlags & OpsFlags): Promise<void>
     return;
   }
   const options = normalizeOptions(input);
+  // The graph first: one that cannot run stops the start before anything else does.
+  const prepared = await prepareGraph(options, { onWarning: warn });
   const ops = await ProcessOps.start(flags);
   const { transport, embedded } = await chooseBroker(options.broker, { startEmbedded: true, transport: transportOptions(options) });
-  const participant = new Participant(options, transport, { discoveryFields: ops.discoveryFields(flags) });
+  const participant = new Participant(options, transport, { prepared, discoveryFields: ops.discoveryFields(flags) });
   ops.watch(participant);
   participant.on('job', jobReporter(format));
   participant.on('warning', (err) => warn(err.message));

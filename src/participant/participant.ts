@@ -11,9 +11,9 @@ import { EventEmitter } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { errorMessage } from '../errors';
 import { decodeWithin, reuseBody, type BodyLimits } from '../protocol/codec';
-import { deadLetterQueueName, discoveryMessage, leaveMessage, type ParticipantDefinition } from '../protocol/definition';
+import { deadLetterQueueName, discoveryMessage, leaveMessage, type ParticipantDefinition, type PortDefinition } from '../protocol/definition';
 import { DISCOVERY_REQUEST_TOPIC, parseDiscoveryRequest } from '../protocol/discovery';
-import { createComponentLoader, resolveGraph, type ComponentLoader, type GraphSource } from '../runtime/graph-source';
+import type { ComponentLoader, GraphSource } from '../runtime/graph-source';
 import { GraphNetwork, type JobSink } from '../runtime/network';
 import type { Delivery, SendOptions, Subscription, Transport, TransportStats } from '../transport/transport';
 import { buildDefinition, deadLetterPorts } from './definition';
@@ -21,6 +21,7 @@ import { FBP_PROTOCOL_VERSION, fbpQueues, readOnlyEndpoint, serveFbpProtocol, ty
 import { createFullEndpoint } from './fbp-full';
 import { serveFbpWebSocket, type WebSocketEndpoint } from './fbp-websocket';
 import type { ParticipantOptions } from './options';
+import { prepareGraph, type PreparedGraph } from './prepare';
 
 const debug = createDebug('noflo-runtime-msgflo:participant');
 
@@ -149,7 +150,8 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   };
 
   /**
-   * @param deps - a component loader to share; `discoveryTimer: false` when
+   * @param deps - a component loader to share, or the graph prepared
+   *   already with it (see ./prepare); `discoveryTimer: false` when
    *   the caller re-announces the participant itself (a host of many);
    *   `discoveryFields` are added to the definition announced (e.g. where its
    *   metrics are served)
@@ -157,12 +159,13 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   constructor(
     options: ParticipantOptions,
     transport: Transport,
-    deps: { loader?: ComponentLoader; discoveryTimer?: boolean; discoveryFields?: Readonly<Record<string, string>> } = {},
+    deps: { loader?: ComponentLoader; prepared?: PreparedGraph; discoveryTimer?: boolean; discoveryFields?: Readonly<Record<string, string>> } = {},
   ) {
     super();
     this.options = options;
     this.transport = transport;
-    this.loader = deps.loader;
+    this.loader = deps.prepared?.loader ?? deps.loader;
+    this.source = deps.prepared?.source;
     this.ownDiscoveryTimer = deps.discoveryTimer ?? true;
     this.discoveryFields = deps.discoveryFields ?? {};
     this.limits = { maxBytes: options.maxMessageSize, maxDepth: options.maxDepth };
@@ -240,13 +243,24 @@ export class Participant extends EventEmitter<ParticipantEvents> {
    */
   async start(): Promise<ParticipantDefinition> {
     const { options } = this;
-    this.loader ??= await createComponentLoader(options.basedir, { cache: options.cache });
-    this.source = await resolveGraph(options.graph, this.loader, options.basedir);
+    if (!this.source) {
+      const prepared = await prepareGraph(options, { loader: this.loader, onWarning: (message) => this.warn(new Error(message)) });
+      this.loader = prepared.loader;
+      this.source = prepared.source;
+    }
     const network = await this.startNetwork();
-    const definition = buildDefinition(network, options);
+    let definition: ParticipantDefinition;
+    let deadLetters: PortDefinition[];
+    try {
+      definition = buildDefinition(network, options);
+      deadLetters = deadLetterPorts(definition, options.deadletter);
+    } catch (err) {
+      await network.shutdown().catch((stopErr: unknown) => debug('stopping the refused graph: %s', errorMessage(stopErr)));
+      throw err;
+    }
+    this.warnIfIdle(definition);
     const fbp = fbpQueues(definition.id);
     Object.assign(definition, { type: 'noflo-nodejs', version: FBP_PROTOCOL_VERSION, inqueue: fbp.receive, outqueue: fbp.send }, this.discoveryFields);
-    const deadLetters = deadLetterPorts(definition, options.deadletter);
     for (const port of deadLetters) {
       this.deadLettering.add(port.id);
     }
@@ -306,7 +320,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
           graph: subject.graph,
           network: this.network?.nofloNetwork,
           basedir: options.basedir,
-          loader: this.loader,
+          loader: this.loader as ComponentLoader,
         })
       : readOnlyEndpoint(subject, this.network?.nofloNetwork);
     this.endpoint = endpoint;
@@ -605,6 +619,17 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     if (this.inFlight.size === 0) {
       this.drained?.();
     }
+  }
+
+  /** A participant without a single queue can take no job and send nothing: worth a word, not a refusal. */
+  private warnIfIdle(definition: ParticipantDefinition): void {
+    const ports = [...definition.inports, ...definition.outports];
+    if (ports.some((port) => port.queue)) {
+      return;
+    }
+    const label = this.source?.label ?? this.options.graph;
+    const what = ports.length === 0 ? `graph "${label}" exports no ports` : `every port of graph "${label}" is hidden`;
+    this.warn(new Error(`${what}: participant "${this.options.name}" has no queue to take jobs from or send results to, and can do nothing`));
   }
 
   private warn(err: unknown): void {

@@ -107,6 +107,29 @@ export function resolvePort(role: string, port: PortDefinition, override: PortOv
   return merged;
 }
 
+/** An inport and an outport of one participant on the same queue. */
+export interface QueueClash {
+  readonly inport: string;
+  readonly outport: string;
+  readonly queue: string;
+}
+
+/**
+ * Inports and outports that share a queue. Whatever an outport sends there
+ * comes back in through the inport: one message makes jobs without end.
+ */
+export function queueClashes(definition: Pick<ParticipantDefinition, 'inports' | 'outports'>): QueueClash[] {
+  const clashes: QueueClash[] = [];
+  for (const inport of definition.inports) {
+    for (const outport of definition.outports) {
+      if (inport.queue !== undefined && inport.queue === outport.queue) {
+        clashes.push({ inport: inport.id, outport: outport.id, queue: inport.queue });
+      }
+    }
+  }
+  return clashes;
+}
+
 /**
  * The discovery message for a definition; hidden ports are left out. With
  * `time` (ms since the epoch), the message says when it was sent.
