@@ -42,7 +42,7 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
   const file = flags.graph ? path.resolve(basedir, flags.graph) : undefined;
   const graph = file ? await loadGraphFile(file) : undefined;
   const graphName = file ? path.basename(file).replace(/\.(fbp|json)$/i, '') : 'main';
-  const loader = await createComponentLoader(basedir);
+  const loader = await createComponentLoader(basedir, { onWarning: warn });
   const broker = configuredBroker(flags.broker);
   const tls = readTls({ ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey });
   const { transport, embedded } = await chooseBroker(broker, { startEmbedded: true, transport: tls ? { tls } : {} });
@@ -57,6 +57,7 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
   });
   const host = new Host({ broker: broker ?? EMBEDDED_URL, basedir, queueType: flags.queueType, onUnroutable: flags.onUnroutable, tlsCa: flags.tlsCa, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey });
   host.on('warning', (role, err) => warn(`${role}: ${err.message}`));
+  host.shareLoader(basedir, false, loader);
   await coordinator.start();
   const ops = await startCoordinatorOps(flags, { coordinator, transport, brokerUrl: broker ?? EMBEDDED_URL, tls, host });
   const runtime = await serveCoordinatorRuntime(coordinator, graph, { host: flags.host, port, secret: flags.secret, graphName, participantHost: host, loader });

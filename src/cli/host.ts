@@ -8,7 +8,7 @@ import { Host, ParticipantStartError } from '../host/host';
 import { readManifest } from '../host/manifest';
 import { planSystem } from '../host/system';
 import type { ParticipantInput } from '../participant/options';
-import { createComponentLoader } from '../runtime/graph-source';
+import { createComponentLoader, type ComponentLoader } from '../runtime/graph-source';
 import { EMBEDDED_URL, startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded';
 import { jobReporter, logFormat, ProcessOps, type OpsFlags } from './ops';
 import { info, warn } from './output';
@@ -33,10 +33,12 @@ export async function runHost(flags: HostFlags, defaults: Partial<ParticipantInp
   const format = logFormat(flags);
   const basedir = defaults.basedir ?? process.cwd();
   let inputs: ParticipantInput[];
+  let loader: ComponentLoader | undefined;
   if (flags.participants) {
     inputs = await readManifest(flags.participants);
   } else {
-    const plan = await planSystem(flags.system as string, await createComponentLoader(basedir, { cache: defaults.cache ?? false }), basedir);
+    loader = await createComponentLoader(basedir, { cache: defaults.cache ?? false, onWarning: warn });
+    const plan = await planSystem(flags.system as string, loader, basedir);
     for (const node of plan.leftAlone) {
       info(`left alone: ${node.node} (${node.component}): ${node.reason}`);
     }
@@ -55,6 +57,9 @@ export async function runHost(flags: HostFlags, defaults: Partial<ParticipantInp
   }
   const ops = await ProcessOps.start(flags);
   const host = new Host({ ...defaults, broker: broker ?? EMBEDDED_URL });
+  if (loader) {
+    host.shareLoader(basedir, defaults.cache ?? false, loader);
+  }
   host.announceWith(ops.discoveryFields(flags));
   host.on('added', (participant) => ops.watch(participant));
   host.on('job', jobReporter(format));

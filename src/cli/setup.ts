@@ -76,9 +76,12 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
     await coordinator.start();
     await coordinator.load(graph);
     if (flags.participants) {
-      const plan = await planSystem(file, await createComponentLoader(basedir), basedir);
+      const loader = await createComponentLoader(basedir, { onWarning: warn });
+      const plan = await planSystem(file, loader, basedir);
       ops = await ProcessOps.start(flags);
       host = new Host({ broker: url, basedir, queueType: flags.queueType, onUnroutable: flags.onUnroutable, tlsCa: flags.tlsCa, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey });
+      host.shareLoader(basedir, false, loader);
+      host.on('warning', (role, err) => warn(`${role}: ${err.message}`));
       const watching = ops;
       host.announceWith(ops.discoveryFields(flags));
       host.on('added', (participant) => watching.watch(participant));

@@ -17,6 +17,7 @@ import type { Host } from '../host/host';
 import type { Participant } from '../participant/participant';
 import { error, FBP_PROTOCOL_VERSION, participantComponent, reply, type Reply, type Request } from '../participant/fbp-endpoint';
 import { serveFbpWebSocket, type FbpClient, type WebSocketEndpoint } from '../participant/fbp-websocket';
+import { listNames, lookupComponent } from '../runtime/component-names';
 import type { ComponentLoader, Graph } from '../runtime/graph-source';
 import type { Subscription } from '../transport/transport';
 import { hostableComponents, nofloComponent, type ComponentInfo } from './components';
@@ -671,7 +672,12 @@ class SystemRuntime implements CoordinatorRuntime {
       return;
     }
     const host = this.options.participantHost;
-    if (host && hostableComponents(this.options.loader).includes(component)) {
+    const lookup = lookupComponent(component, hostableComponents(this.options.loader));
+    if (host && lookup.kind === 'ambiguous') {
+      fail(`component "${component}" is ambiguous: ${listNames(lookup.candidates)} are all called so; give the library`);
+    }
+    if (host && lookup.kind === 'found') {
+      // Checked as every participant's graph is: a failure names the node's role and the problem.
       const participant = await host.add({ name: role, graph: component });
       this.hosted.add(role);
       this.roles.set(role, role);

@@ -7,6 +7,7 @@
 import path from 'node:path';
 import type { ParticipantInput } from '../participant/options';
 import { ROUND_ROBIN_COMPONENT } from '../protocol/bindings';
+import { lookupComponent } from '../runtime/component-names';
 import { loadGraphFile, type ComponentLoader } from '../runtime/graph-source';
 
 /** A node not hosted here, and why. */
@@ -25,14 +26,15 @@ export interface SystemPlan {
 /** Read a system graph and decide which of its nodes this process hosts. */
 export async function planSystem(file: string, loader: ComponentLoader, basedir: string): Promise<SystemPlan> {
   const graph = await loadGraphFile(path.resolve(basedir, file));
-  const components = loader.components ?? {};
+  const names = Object.keys(loader.components ?? {});
   const participants: ParticipantInput[] = [];
   const leftAlone: LeftAlone[] = [];
   for (const node of graph.nodes) {
     const component = node.component;
     if (component === ROUND_ROBIN_COMPONENT) {
       leftAlone.push({ node: node.id, component, reason: 'a round-robin binding, made by the coordinator' });
-    } else if (!(component in components)) {
+    } else if (lookupComponent(component, names).kind === 'missing') {
+      // Found or ambiguous: hosted, and an ambiguous name fails that participant's start, naming the candidates.
       leftAlone.push({ node: node.id, component, reason: 'no NoFlo component of that name here (a participant of another runtime?)' });
     } else {
       const iips: Record<string, unknown> = {};
