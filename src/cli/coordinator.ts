@@ -57,6 +57,7 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
   });
   const host = new Host({ broker: broker ?? EMBEDDED_URL, basedir, queueType: flags.queueType, onUnroutable: flags.onUnroutable, tlsCa: flags.tlsCa, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey });
   host.on('warning', (role, err) => warn(`${role}: ${err.message}`));
+  host.on('projectWarning', (_basedir, err) => warn(err.message));
   host.shareLoader(basedir, false, loader);
   await coordinator.start();
   const ops = await startCoordinatorOps(flags, { coordinator, transport, brokerUrl: broker ?? EMBEDDED_URL, tls, host });

@@ -64,6 +64,7 @@ export async function runHost(flags: HostFlags, defaults: Partial<ParticipantInp
   host.on('added', (participant) => ops.watch(participant));
   host.on('job', jobReporter(format));
   host.on('warning', (role, err) => warn(`${role}: ${err.message}`));
+  host.on('projectWarning', (_basedir, err) => warn(err.message));
   host.on('disconnected', (role, err) => warn(`${role}: lost the broker connection (${err.message}); reconnecting, outputs wait`));
   host.on('reconnected', (role) => info(`${role}: reconnected`));
   host.on('consumerRestored', (role, port) => info(`${role}: inport ${port}: consuming again`));

@@ -82,6 +82,7 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
       host = new Host({ broker: url, basedir, queueType: flags.queueType, onUnroutable: flags.onUnroutable, tlsCa: flags.tlsCa, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey });
       host.shareLoader(basedir, false, loader);
       host.on('warning', (role, err) => warn(`${role}: ${err.message}`));
+      host.on('projectWarning', (_basedir, err) => warn(err.message));
       const watching = ops;
       host.announceWith(ops.discoveryFields(flags));
       host.on('added', (participant) => watching.watch(participant));

@@ -39,6 +39,8 @@ export interface HostEvents {
   started: [Participant];
   job: [JobOutcome];
   warning: [role: string, error: Error];
+  /** Listing project `basedir` (once, for all its participants) left something out: a malformed graph file. */
+  projectWarning: [basedir: string, error: Error];
   disconnected: [role: string, error: Error];
   reconnected: [role: string];
   /** An inport whose consumer the broker had dropped consumes again. */
@@ -168,9 +170,8 @@ export class Host extends EventEmitter<HostEvents> {
     const key = `${options.basedir}\n${options.cache}`;
     let loader = this.loaders.get(key);
     if (!loader) {
-      // Said once, by the participant whose start listed the project.
       const onWarning = (message: string): void => {
-        this.emit('warning', options.name, new Error(message));
+        this.emit('projectWarning', options.basedir, new Error(message));
       };
       loader = createComponentLoader(options.basedir, { cache: options.cache, onWarning });
       loader.catch(() => this.loaders.delete(key));
