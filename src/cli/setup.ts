@@ -37,6 +37,10 @@ export interface SetupFlags extends OpsFlags {
 
 /** Bind the system of `graphFile`. */
 export async function setup(graphFile: string, flags: SetupFlags): Promise<void> {
+  const timeout = Number(flags.timeout ?? 30);
+  if (!Number.isFinite(timeout) || timeout <= 0) {
+    throw new InvalidOptionError(`invalid --timeout "${flags.timeout}": expected seconds, a number above 0`);
+  }
   const basedir = path.resolve(flags.basedir ?? process.cwd());
   const file = path.resolve(basedir, graphFile);
   const graph = await loadGraphFile(file);
@@ -49,10 +53,6 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
   }
   if (flags.queueType !== undefined && !flags.participants) {
     throw new InvalidOptionError('--queue-type sets the inqueues of the participants hosted here: give --participants');
-  }
-  const timeout = Number(flags.timeout ?? 30);
-  if (!Number.isFinite(timeout) || timeout <= 0) {
-    throw new InvalidOptionError(`invalid --timeout "${flags.timeout}": expected seconds, a number above 0`);
   }
   const forever = flags.forever === true;
   const broker = configuredBroker(flags.broker);
