@@ -22,8 +22,14 @@ export interface SystemPlan {
   readonly leftAlone: LeftAlone[];
 }
 
-/** Read a system graph and decide which of its nodes this process hosts. */
-export async function planSystem(file: string, loader: ComponentLoader, basedir: string): Promise<SystemPlan> {
+/**
+ * Read a system graph and decide which of its nodes this process hosts.
+ * With `initials: false` the graph's IIPs are not given to the participants
+ * as their own: a coordinator sends them through the roles' inqueues, once
+ * the bindings downstream are made (an IIP a participant takes at its start
+ * is answered before anything is bound, and its output lost).
+ */
+export async function planSystem(file: string, loader: ComponentLoader, basedir: string, options: { initials?: boolean } = {}): Promise<SystemPlan> {
   const graph = await loadGraphFile(path.resolve(basedir, file));
   const components = loader.components ?? {};
   const participants: ParticipantInput[] = [];
@@ -36,7 +42,7 @@ export async function planSystem(file: string, loader: ComponentLoader, basedir:
       leftAlone.push({ node: node.id, component, reason: 'no NoFlo component of that name here (a participant of another runtime?)' });
     } else {
       const iips: Record<string, unknown> = {};
-      for (const iip of graph.initializers) {
+      for (const iip of options.initials === false ? [] : graph.initializers) {
         if (iip.to.node === node.id) {
           iips[iip.to.port] = iip.from.data;
         }

@@ -245,7 +245,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     const network = await this.startNetwork();
     const definition = buildDefinition(network, options);
     const fbp = fbpQueues(definition.id);
-    Object.assign(definition, { type: 'noflo-nodejs', version: FBP_PROTOCOL_VERSION, inqueue: fbp.receive, outqueue: fbp.send }, this.discoveryFields);
+    Object.assign(definition, { type: 'noflo-nodejs', version: FBP_PROTOCOL_VERSION, inqueue: fbp.receive, outqueue: fbp.send, started: Date.now() }, this.discoveryFields);
     const deadLetters = deadLetterPorts(definition, options.deadletter);
     for (const port of deadLetters) {
       this.deadLettering.add(port.id);

@@ -36,6 +36,15 @@ export interface ParticipantDefinition {
   inqueue?: string;
   /** Queue carrying its FBP protocol replies. */
   outqueue?: string;
+  /**
+   * When the participant started, in ms since the epoch (its clock). Not part
+   * of the MsgFlo protocol: this runtime's participants send it, others may
+   * not. A coordinator sends a role's system-graph IIPs again to a participant
+   * that started after they were sent (a restart, a new replica), and not to
+   * one that was running already and is only heard again (announcements
+   * replayed after a coordinator restart).
+   */
+  started?: number;
 }
 
 /** Per-port overrides given by options, `--attr` or graph metadata. */
