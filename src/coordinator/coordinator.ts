@@ -12,7 +12,7 @@ import { EventEmitter } from 'node:events';
 import { errorMessage, InvalidOptionError } from '../errors';
 import { bindingKey, downstreamOf, graphBindings, ROUND_ROBIN_COMPONENT, type Binding, type Edge, type EdgeOutcome, type SystemGraph } from '../protocol/bindings';
 import type { ParticipantDefinition } from '../protocol/definition';
-import { DISCOVERY_REQUEST_TOPIC, parseDiscoveryRequest, type RegistryAnswer } from '../protocol/discovery';
+import { DISCOVERY_CONTROL_TOPIC, parseDiscoveryRequest, parseFbpMessage, type RegistryAnswer } from '../protocol/discovery';
 import { requestAnnouncements } from './discovery-request';
 import type { Graph } from '../runtime/graph-source';
 import type { ConsumerState, Subscription, Transport } from '../transport/transport';
@@ -66,6 +66,14 @@ interface SharedTap {
   readonly subscription: Promise<Subscription>;
 }
 
+/**
+ * How long after its discovery request a coordinator waits for our
+ * participants to answer before it forgets those known only from older
+ * announcements (ms). They answer in milliseconds; one that misses the
+ * window is known again at its next heartbeat.
+ */
+export const CONFIRM_MS = 1500;
+
 /** Coordinator settings. */
 export interface CoordinatorOptions {
   /** Forget participants not heard from for this long (default 60 s). */
@@ -89,7 +97,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   /** Taps by queue, shared by everyone watching it (see {@link Coordinator.tap}). */
   private readonly taps = new Map<string, SharedTap>();
   private discovery: Subscription | undefined;
-  private requests: Subscription | undefined;
+  private control: Subscription | undefined;
+  private confirmTimer: NodeJS.Timeout | undefined;
   private readonly onTransportWarning = (err: Error): void => {
     this.emit('warning', err);
   };
@@ -126,11 +135,15 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   /**
    * Connect, start listening to discovery, and ask the participants to
-   * announce themselves now ({@link DISCOVERY_REQUEST_TOPIC}): ours answer at
-   * once, others are learnt at their next heartbeat. From then on, answers
-   * discovery requests that name an inbox with the participants it knows
-   * (this is how `status` sees every participant while a coordinator takes
-   * the `fbp` queue's messages).
+   * announce themselves now ({@link DISCOVERY_CONTROL_TOPIC}): ours answer at
+   * once, others are learnt at their next heartbeat. Announcements of ours
+   * (they say when they were sent) that waited in `fbp` from before the
+   * request, of participants that then do not answer within {@link
+   * CONFIRM_MS}, are of participants gone meanwhile: forgotten. From then on,
+   * forgets participants that say they leave, and answers discovery requests
+   * that name an inbox with the participants it knows (this is how `status`
+   * sees every participant while a coordinator takes the `fbp` queue's
+   * messages).
    */
   async start(): Promise<void> {
     // Its connection is its own: what the transport works around (a binding
@@ -140,14 +153,22 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.discovery = await this.transport.consumeDiscovery((message) => this.registry.handle(message));
     this.registry.start();
     try {
-      this.requests = await this.transport.tap(DISCOVERY_REQUEST_TOPIC, (message) => this.answerRequest(message));
+      this.control = await this.transport.tap(DISCOVERY_CONTROL_TOPIC, (message) => this.onControl(message));
+      const asked = Date.now();
       await requestAnnouncements(this.transport);
+      this.confirmTimer = setTimeout(() => this.registry.prune(asked), CONFIRM_MS);
+      this.confirmTimer.unref();
     } catch (err) {
       this.warn(new Error(`participants not asked to announce themselves (learnt at their next heartbeat instead): ${errorMessage(err)}`));
     }
   }
 
-  private answerRequest(message: unknown): void {
+  /** A message on the control topic: a participant leaving, or a request to answer. */
+  private onControl(message: unknown): void {
+    if (parseFbpMessage(message).kind === 'leave') {
+      this.registry.handle(message);
+      return;
+    }
     const request = parseDiscoveryRequest(message);
     if (request?.replyTo === undefined) {
       return; // Not a request, or one for participants only.
@@ -169,7 +190,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.registry.stop();
     this.transport.off('warning', this.onTransportWarning);
     await this.work;
-    await this.requests?.cancel();
+    clearTimeout(this.confirmTimer);
+    await this.control?.cancel();
     await this.discovery?.cancel();
     this.outTaps.clear();
     for (const tap of this.taps.values()) {

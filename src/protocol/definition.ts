@@ -76,10 +76,9 @@ export interface ParticipantAnnouncement {
 }
 
 /**
- * Sent on `fbp` by a participant that stops cleanly, so that coordinators
- * forget it at once instead of after their timeout. Ours: the msgflo
- * coordinator logs "Participant discovery failed: Unknown FBP message" for
- * it and drops it.
+ * Sent by a participant that stops cleanly, so that coordinators forget it at
+ * once instead of after their timeout. Ours, and sent where only our
+ * programs listen (`DISCOVERY_CONTROL_TOPIC`), never on `fbp`.
  */
 export interface LeaveMessage {
   protocol: 'discovery';
@@ -88,7 +87,7 @@ export interface LeaveMessage {
   time?: number;
 }
 
-/** A message a participant sends to the `fbp` queue. */
+/** A discovery message a participant sends. */
 export type DiscoveryMessage = ParticipantAnnouncement | LeaveMessage;
 
 /** The queue every participant announces itself on. */
