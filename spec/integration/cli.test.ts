@@ -34,6 +34,7 @@ describe('command line: bad input stops the start with one line', () => {
     ['bad --iips', ['--name', 'r', '--graph', 'core/Repeat', '--iips', '{in:'], /invalid --iips "\{in:": not JSON/],
     ['a bad --attr', ['--name', 'r', '--graph', 'core/Repeat', '--attr', 'inports.in.queue'], /invalid --attr "inports.in.queue"/],
     ['send with bad --json', ['send', '--queue', 'q', '--json', 'not json'], /invalid --json "not json"/],
+    ['setup with a bad --timeout', ['setup', 'graphs/Nope.fbp', '--timeout', 'soon'], /invalid --timeout "soon": expected seconds/],
   ];
   for (const [what, args, message] of cases) {
     test(what, async (t) => {

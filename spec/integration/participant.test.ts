@@ -42,7 +42,10 @@ for (const broker of brokerUrls()) {
         version: '0.7',
         inqueue: `.fbp.${participant.definition.id}.receive`,
         outqueue: `.fbp.${participant.definition.id}.send`,
+        started: participant.definition.started,
       });
+      const started = participant.definition.started ?? 0;
+      assert.ok(started <= Date.now() && started > Date.now() - 60_000, `started is when it started: ${started}`);
       assert.match(participant.definition.id, new RegExp(`^${role}-[0-9a-f-]{36}$`));
     });
 

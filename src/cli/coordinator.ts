@@ -5,7 +5,9 @@
  */
 import path from 'node:path';
 import { Coordinator } from '../coordinator/coordinator';
+import { describeFailure } from '../coordinator/failures';
 import { serveCoordinatorRuntime } from '../coordinator/fbp-runtime';
+import { describeIipDelivery } from '../coordinator/initials';
 import { InvalidOptionError } from '../errors';
 import { Host } from '../host/host';
 import { readTls } from '../participant/connection';
@@ -50,6 +52,8 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
   coordinator.on('bound', (binding) => info(describeBinding(binding)));
   coordinator.on('unbound', (binding) => info(`unbound ${describeBinding(binding)}`));
   coordinator.on('warning', (err) => warn(err.message));
+  coordinator.on('failed', (failure) => warn(describeFailure(failure)));
+  coordinator.on('iips', (delivery) => info(describeIipDelivery(delivery)));
   coordinator.on('participant', (change, definition) => {
     if (change !== 'updated') {
       info(`participant ${change}: ${definition.id} (${definition.role}, ${definition.component})`);

@@ -12,7 +12,7 @@ import { writeFile } from 'node:fs/promises';
 import { errorMessage } from '../errors';
 import { decodeWithin, reuseBody, type BodyLimits } from '../protocol/codec';
 import { deadLetterQueueName, discoveryMessage, leaveMessage, type ParticipantDefinition, type PortDefinition } from '../protocol/definition';
-import { DISCOVERY_REQUEST_TOPIC, parseDiscoveryRequest } from '../protocol/discovery';
+import { DISCOVERY_CONTROL_TOPIC, parseDiscoveryRequest } from '../protocol/discovery';
 import type { ComponentLoader, GraphSource } from '../runtime/graph-source';
 import { GraphNetwork, type JobSink } from '../runtime/network';
 import type { Delivery, SendOptions, Subscription, Transport, TransportStats } from '../transport/transport';
@@ -260,7 +260,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     }
     this.warnIfIdle(definition);
     const fbp = fbpQueues(definition.id);
-    Object.assign(definition, { type: 'noflo-nodejs', version: FBP_PROTOCOL_VERSION, inqueue: fbp.receive, outqueue: fbp.send }, this.discoveryFields);
+    Object.assign(definition, { type: 'noflo-nodejs', version: FBP_PROTOCOL_VERSION, inqueue: fbp.receive, outqueue: fbp.send, started: Date.now() }, this.discoveryFields);
     for (const port of deadLetters) {
       this.deadLettering.add(port.id);
     }
@@ -328,9 +328,11 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     if (options.protocolPort !== undefined) {
       this.webSocket = await serveFbpWebSocket('127.0.0.1', options.protocolPort, endpoint);
     }
+    // Listening first: a coordinator that hears this first announcement, and
+    // asked for announcements meanwhile, must get an answer (see Coordinator.start).
+    await this.answerDiscoveryRequests();
     // Discovery never holds back work: a failure is said, and the next message tries again.
     await this.announce().catch((err: unknown) => this.warn(new Error(`discovery message not sent (sent again in ${Math.round(options.discoveryPeriod / 2.2)} s): ${errorMessage(err)}`)));
-    await this.answerDiscoveryRequests();
     if (this.ownDiscoveryTimer) {
       this.discoveryTimer = setInterval(() => {
         this.announce().catch((err: unknown) => this.warn(err));
@@ -353,7 +355,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     if (this.currentDefinition) {
       // Said first: from now on it takes no new job, so coordinators need not count it.
       await this.transport
-        .announce(leaveMessage(this.currentDefinition), this.options.discoveryPeriod * 1000)
+        .broadcast(DISCOVERY_CONTROL_TOPIC, leaveMessage(this.currentDefinition))
         .catch((err: unknown) => debug('leave message not sent: %s', errorMessage(err)));
     }
     await this.webSocket?.close();
@@ -476,7 +478,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   }
 
   /**
-   * Answer discovery requests ({@link DISCOVERY_REQUEST_TOPIC}): announce on
+   * Answer discovery requests ({@link DISCOVERY_CONTROL_TOPIC}): announce on
    * `fbp` now, or send the announcement to the inbox the request names.
    * A failure to listen is said; discovery goes on at the heartbeat.
    */
@@ -490,7 +492,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       sent.catch((err: unknown) => debug('discovery request not answered: %s', errorMessage(err)));
     };
     try {
-      this.subscriptions.push(await this.transport.tap(DISCOVERY_REQUEST_TOPIC, answer));
+      this.subscriptions.push(await this.transport.tap(DISCOVERY_CONTROL_TOPIC, answer));
     } catch (err) {
       this.warn(new Error(`discovery requests will not be answered (announcing every ${Math.round(this.options.discoveryPeriod / 2.2)} s still): ${errorMessage(err)}`));
     }

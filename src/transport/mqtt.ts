@@ -25,7 +25,7 @@ import * as mqtt from 'mqtt';
 import { BrokerError, BrokerUrlError, ErrorCode, errorMessage } from '../errors';
 import { decode, encode } from '../protocol/codec';
 import { bindingKey, type Binding } from '../protocol/bindings';
-import { DISCOVERY_QUEUE, deadLetterQueueName, type DiscoveryMessage } from '../protocol/definition';
+import { DISCOVERY_QUEUE, deadLetterQueueName, type ParticipantAnnouncement } from '../protocol/definition';
 import { backoffDelay, DEFAULT_CONNECT_TIMEOUT_MS, type TransportOptions } from './options';
 import type { ConsumerState, Delivery, QueueKind, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
 import { inboxAddress } from './inbox';
@@ -150,7 +150,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     return this.publish(queue, body);
   }
 
-  async announce(message: DiscoveryMessage): Promise<void> {
+  async announce(message: ParticipantAnnouncement): Promise<void> {
     await this.publish(DISCOVERY_QUEUE, encode(message));
   }
 
@@ -257,6 +257,10 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
 
   async consumeDiscovery(handler: (message: unknown) => void): Promise<Subscription> {
     return this.tap(DISCOVERY_QUEUE, handler);
+  }
+
+  async broadcast(topic: string, message: unknown): Promise<void> {
+    await this.send('outqueue', topic, message);
   }
 
   async inbox(handler: (message: unknown) => void): Promise<{ address: string; subscription: Subscription }> {
