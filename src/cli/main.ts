@@ -8,7 +8,7 @@ import { dump } from './dump';
 import { procfile } from './procfile';
 import { setup } from './setup';
 import { DEFAULT_HTTP_HOST } from './ops';
-import { fail, PROGRAM } from './output';
+import { fail, guardOutputStreams, PROGRAM } from './output';
 import { run } from './run';
 import { send } from './send';
 import { status } from './status';
@@ -168,6 +168,7 @@ export function program(): Command {
 
 /** Run the program on `argv` (as process.argv). */
 export async function main(argv: readonly string[]): Promise<void> {
+  guardOutputStreams();
   try {
     await program().parseAsync([...argv]);
   } catch (err) {
