@@ -10,6 +10,7 @@ import { planSystem } from '../host/system';
 import type { ParticipantInput } from '../participant/options';
 import { createComponentLoader } from '../runtime/graph-source';
 import { EMBEDDED_URL, startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded';
+import { refuseInProcessBroker } from './broker';
 import { jobReporter, logFormat, ProcessOps, type OpsFlags } from './ops';
 import { info, warn } from './output';
 import { onSignals, printDefinition } from './run';
@@ -35,6 +36,11 @@ export async function runHost(flags: HostFlags, defaults: Partial<ParticipantInp
   let inputs: ParticipantInput[];
   if (flags.participants) {
     inputs = await readManifest(flags.participants);
+    inputs.forEach((input, index) => {
+      if (input.broker) {
+        refuseInProcessBroker(input.broker, `participants file "${flags.participants}", entry ${index + 1} ("${input.name}"): "broker"`);
+      }
+    });
   } else {
     const plan = await planSystem(flags.system as string, await createComponentLoader(basedir, { cache: defaults.cache ?? false }), basedir);
     for (const node of plan.leftAlone) {
