@@ -31,6 +31,8 @@ describe('command line: bad input stops the start with one line', () => {
     ['a TLS certificate without its key', ['--name', 'r', '--graph', 'core/Repeat', '--tls-cert', 'x.pem'], /--tls-cert and --tls-key go together/],
     ['a TLS file that does not exist', ['--name', 'r', '--graph', 'core/Repeat', '--broker', 'amqps://127.0.0.1:1', '--tls-ca', 'missing-ca.pem'], /invalid --tls-ca ".*missing-ca.pem": ENOENT/],
     ['a bad --prefetch', ['--name', 'r', '--graph', 'core/Repeat', '--prefetch', 'lots'], /invalid --prefetch "lots"/],
+    ['a bad --slow-job', ['--name', 'r', '--graph', 'core/Repeat', '--slow-job', 'soon'], /invalid --slow-job "soon": expected a number of seconds above 0/],
+    ['a bad --drain-timeout', ['--name', 'r', '--graph', 'core/Repeat', '--drain-timeout', '0'], /invalid --drain-timeout "0": expected a number of seconds above 0/],
     ['bad --iips', ['--name', 'r', '--graph', 'core/Repeat', '--iips', '{in:'], /invalid --iips "\{in:": not JSON/],
     ['a bad --attr', ['--name', 'r', '--graph', 'core/Repeat', '--attr', 'inports.in.queue'], /invalid --attr "inports.in.queue"/],
     ['send with bad --json', ['send', '--queue', 'q', '--json', 'not json'], /invalid --json "not json"/],

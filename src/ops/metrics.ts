@@ -28,9 +28,6 @@ export const METRIC_NAMES = {
   deadLettersDropped: 'msgflo_deadletters_dropped_total',
 } as const;
 
-/** The reason a participant gives a job it timed out. */
-const TIMEOUT_REASON = 'timeout';
-
 /** A registry fed by the participants it watches. */
 export class ParticipantMetrics {
   /** Everything this process exposes on `/metrics`, default process metrics included. */
@@ -168,7 +165,7 @@ export class ParticipantMetrics {
       if (participant.keepsDeadLetters(outcome.port)) {
         counts.deadLettered += 1;
       }
-      if (outcome.reason === TIMEOUT_REASON) {
+      if (outcome.timedOut) {
         counts.timedOut += 1;
       }
     }
