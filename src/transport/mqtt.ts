@@ -43,6 +43,15 @@ const debug = createDebug('noflo-runtime-msgflo:mqtt');
 export const DEFAULT_MQTT_KEEPALIVE_S = 15;
 
 /**
+ * On a broker without shared subscriptions, a consumer of queue Q first
+ * subscribes to `$msgflo/consumer/Q` on its publishing connection: a claim,
+ * which the embedded broker grants to one connected client at a time (other
+ * brokers grant it to all, and deliver nothing there). A second process of
+ * the role is refused, rather than doing every job the first one does.
+ */
+export const CONSUMER_CLAIM_PREFIX = '$msgflo/consumer/';
+
+/**
  * Transport over MQTT connections: one for publishing, more for consuming.
  *
  * **Broker lists.** The URLs name nodes of one broker (a cluster, or a
@@ -81,6 +90,8 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
   private readonly taps = new Map<string, Set<(payload: Buffer) => void>>();
   private readonly forwards = new Map<string, Subscription>();
   private sharedSupport: Promise<boolean> | undefined;
+  /** Queues this transport consumes on a broker without shared subscriptions. */
+  private readonly claimed = new Set<string>();
 
   /**
    * @param urls - `mqtt://` / `mqtts://` URLs of one broker's nodes, as
@@ -165,6 +176,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
         `cannot consume "${queue}" with prefetch ${options.prefetch}: the MQTT broker ${this.connectedTo ?? this.displayUrl} does not deliver to shared subscriptions ($share/...), which a prefetch above 1 needs; use --prefetch 1, or a broker with them (Mosquitto 2, EMQX, HiveMQ)`,
       );
     }
+    const release = shared ? undefined : await this.claim(queue);
     const topic = shared ? `$share/${sharedGroup(queue)}/${queue}` : queue;
     const consumers: Link[] = [];
     let paused = false;
@@ -217,6 +229,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
         consumer = await this.open(session, prepare, hooks(i));
       } catch (err) {
         await Promise.all(consumers.map((c) => this.end(c)));
+        await release?.();
         throw err;
       }
       consumers.push(consumer);
@@ -231,6 +244,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
         await consumer.add(topic);
       } catch (cause) {
         await Promise.all(consumers.map((c) => this.end(c)));
+        await release?.();
         const hint = shared ? '; a prefetch above 1 needs a broker with shared subscriptions (Mosquitto 2, EMQX, HiveMQ)' : '';
         throw new BrokerError(ErrorCode.BrokerOperation, `cannot subscribe to MQTT topic "${topic}" on ${consumer.server.display}: ${errorMessage(cause)}${hint}`, { cause });
       }
@@ -247,7 +261,42 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
       close: async () => {
         paused = true;
         await Promise.all(consumers.map((c) => this.end(c)));
+        await release?.();
       },
+    };
+  }
+
+  /**
+   * Claim `queue` for this process's only consumer ({@link
+   * CONSUMER_CLAIM_PREFIX}), on a broker without shared subscriptions;
+   * throws when another consumer, of this process or another, has it.
+   * Resolves with the release.
+   */
+  private async claim(queue: string): Promise<() => Promise<void>> {
+    const publisher = this.requirePublisher();
+    const topic = `${CONSUMER_CLAIM_PREFIX}${queue}`;
+    const refuse = (who: string, cause?: unknown): BrokerError =>
+      new BrokerError(
+        ErrorCode.BrokerOperation,
+        `cannot consume "${queue}": ${who} consumes it already, and the MQTT broker ${publisher.server.display} has no shared subscriptions (the embedded broker has none), so each consumer would do every job; to run several participants of a role, use a real broker (Mosquitto 2, RabbitMQ)`,
+        cause === undefined ? undefined : { cause },
+      );
+    if (this.claimed.has(queue)) {
+      throw refuse('another participant of this process');
+    }
+    try {
+      await publisher.add(topic);
+    } catch (cause) {
+      throw refuse('another process', new Error(`the broker refused the claim "${topic}": ${errorMessage(cause)}`, { cause }));
+    }
+    this.claimed.add(queue);
+    let released = false;
+    return async () => {
+      if (!released) {
+        released = true;
+        this.claimed.delete(queue);
+        await publisher.remove(topic);
+      }
     };
   }
 
