@@ -52,6 +52,20 @@ export const DEFAULT_MQTT_KEEPALIVE_S = 15;
 export const CONSUMER_CLAIM_PREFIX = '$msgflo/consumer/';
 
 /**
+ * Session takeovers. Two clients with one client id take the broker's
+ * session from each other: the broker closes the older connection, which
+ * reconnects a second later and closes the other, and so on forever. MQTT
+ * 3.1.1 brokers just close the socket ("already connected, closing old
+ * connection"); MQTT 5 sends DISCONNECT 0x8E first. A connection of a fixed
+ * client id closed within {@link TAKEOVER_WINDOW_MS} of its CONNACK, {@link
+ * TAKEOVER_STREAK} times in a row, is taken to be taken over.
+ */
+const TAKEOVER_WINDOW_MS = 5000;
+const TAKEOVER_STREAK = 3;
+/** MQTT 5 DISCONNECT reason code: Session taken over. */
+const SESSION_TAKEN_OVER = 0x8e;
+
+/**
  * Transport over MQTT connections: one for publishing, more for consuming.
  *
  * **Broker lists.** The URLs name nodes of one broker (a cluster, or a
@@ -81,7 +95,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
   readonly protocol = 'mqtt' as const;
   readonly displayUrl: string;
   readonly nodeCount: number;
-  readonly stats: TransportStats = { unroutable: 0, reconnects: 0, consumerRestarts: 0, deadLettersDropped: 0 };
+  readonly stats: TransportStats = { unroutable: 0, reconnects: 0, consumerRestarts: 0, deadLettersDropped: 0, sessionTakeovers: 0 };
   private readonly endpoints: Endpoints;
   private readonly options: TransportOptions;
   private publisher: Link | undefined;
@@ -92,6 +106,8 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
   private sharedSupport: Promise<boolean> | undefined;
   /** Queues this transport consumes on a broker without shared subscriptions. */
   private readonly claimed = new Set<string>();
+  /** A session takeover was said: once is enough. */
+  private takeoverSaid = false;
 
   /**
    * @param urls - `mqtt://` / `mqtts://` URLs of one broker's nodes, as
@@ -446,7 +462,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
       try {
         const { client, connack } = await connectPrepared(options, prepare);
         client.on('error', (err) => debug('client error: %s', err.message));
-        const link = new Link(client, servers, connack.sessionPresent, (err) => this.warn(err, hooks.queue), hooks);
+        const link = new Link(client, servers, connack.sessionPresent, (err) => this.warn(err, hooks.queue), hooks, (count) => this.takenOver(client.options.clientId, count, hooks.queue));
         this.links.add(link);
         debug('connected to %s as %s (%s)', link.server.display, client.options.clientId, connack.sessionPresent ? 'session resumed' : 'new session');
         return link;
@@ -460,6 +476,15 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
         debug('connecting to %s failed (%s); retrying', head.display, errorMessage(cause));
         await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt)));
       }
+    }
+  }
+
+  /** `count` more connections of `clientId` were taken over by another client: counted, and said once. */
+  private takenOver(clientId: string | undefined, count: number, queue: string | undefined): void {
+    this.stats.sessionTakeovers += count;
+    if (!this.takeoverSaid) {
+      this.takeoverSaid = true;
+      this.warn(new Error(`another client took over the MQTT session "${clientId ?? ''}" (two processes with one --client-id?): give each process its own --client-id`), queue);
     }
   }
 
@@ -643,19 +668,35 @@ class Link {
   private generation = 0;
   private current: Server;
   private readonly wanted = new Map<string, Wanted>();
+  /** When the connection got its CONNACK; undefined while it is down. */
+  private connectedAt: number | undefined = Date.now();
+  /** Connections in a row closed within {@link TAKEOVER_WINDOW_MS} of their CONNACK. */
+  private shortLived = 0;
+  /** Of those, the ones not yet counted as taken over. */
+  private uncounted = 0;
+  /** The broker said (MQTT 5) that another client took the session over. */
+  private takenOver = false;
+  /** When the last connection recognised as taken over closed. */
+  private lastTakeover: number | undefined;
 
+  /** @param onTakeover - called with how many more connections were recognised as taken over by another client */
   constructor(
     readonly client: mqtt.MqttClient,
     private readonly servers: readonly Server[],
     sessionPresent: boolean,
     private readonly warn: (err: Error) => void,
     private readonly hooks: LinkHooks,
+    private readonly onTakeover: (count: number) => void = () => undefined,
   ) {
     this.resumed = sessionPresent;
     this.current = serverOf(client, servers);
+    client.on('disconnect', (packet) => {
+      this.takenOver ||= packet.reasonCode === SESSION_TAKEN_OVER;
+    });
     client.on('close', () => {
       this.online = false;
       this.generation += 1;
+      this.noticeTakeover();
       for (const entry of this.wanted.values()) {
         clearTimeout(entry.retry);
         entry.retry = undefined;
@@ -728,6 +769,10 @@ class Link {
     if (this.ended) {
       return { active: false, reason: 'closed' };
     }
+    if (this.lastTakeover !== undefined && Date.now() - this.lastTakeover < TAKEOVER_WINDOW_MS) {
+      // Connected half the time at best, and each time at the other client's expense.
+      return { active: false, reason: `another client keeps taking over the MQTT session "${this.client.options.clientId}" (two processes with one --client-id?)` };
+    }
     if (!this.online) {
       return { active: false, reason: `not connected to ${this.current.display}` };
     }
@@ -758,8 +803,37 @@ class Link {
     return entry;
   }
 
+  /**
+   * On a lost connection of a fixed client id (a persistent session): was it
+   * taken over by another client? See {@link TAKEOVER_WINDOW_MS}.
+   */
+  private noticeTakeover(): void {
+    const lived = this.connectedAt === undefined ? undefined : Date.now() - this.connectedAt;
+    const said = this.takenOver;
+    this.connectedAt = undefined;
+    this.takenOver = false;
+    if (lived === undefined || this.ended || this.client.options.clean !== false) {
+      return; // Not connected (a failed attempt), closed by us, or a random client id.
+    }
+    if (lived >= TAKEOVER_WINDOW_MS && !said) {
+      this.shortLived = 0;
+      this.uncounted = 0;
+      return;
+    }
+    this.shortLived += 1;
+    this.uncounted += 1;
+    if (said || this.shortLived >= TAKEOVER_STREAK) {
+      this.lastTakeover = Date.now();
+      debug('%s: session taken over by another client', this.client.options.clientId);
+      // The first time, the connections of the streak before this one count too.
+      this.onTakeover(this.uncounted);
+      this.uncounted = 0;
+    }
+  }
+
   private connected(connack: mqtt.IConnackPacket): void {
     this.online = true;
+    this.connectedAt = Date.now();
     this.current = serverOf(this.client, this.servers);
     const kept = connack.sessionPresent;
     debug('%s reconnected to %s (%s)', this.client.options.clientId, this.current.display, kept ? 'session resumed' : 'no session');
