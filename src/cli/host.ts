@@ -10,6 +10,7 @@ import { planSystem } from '../host/system';
 import type { ParticipantInput } from '../participant/options';
 import { createComponentLoader, type ComponentLoader } from '../runtime/graph-source';
 import { EMBEDDED_URL, startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded';
+import { refuseInProcessBroker } from './broker';
 import { jobReporter, logFormat, ProcessOps, type OpsFlags } from './ops';
 import { info, warn } from './output';
 import { onSignals, printDefinition } from './run';
@@ -36,6 +37,11 @@ export async function runHost(flags: HostFlags, defaults: Partial<ParticipantInp
   let loader: ComponentLoader | undefined;
   if (flags.participants) {
     inputs = await readManifest(flags.participants);
+    inputs.forEach((input, index) => {
+      if (input.broker) {
+        refuseInProcessBroker(input.broker, `participants file "${flags.participants}", entry ${index + 1} ("${input.name}"): "broker"`);
+      }
+    });
   } else {
     loader = await createComponentLoader(basedir, { cache: defaults.cache ?? false, onWarning: warn });
     const plan = await planSystem(flags.system as string, loader, basedir);

@@ -20,7 +20,7 @@ import { buildDefinition, deadLetterPorts } from './definition';
 import { FBP_PROTOCOL_VERSION, fbpQueues, readOnlyEndpoint, serveFbpProtocol, type EndpointSubject, type FbpEndpoint } from './fbp-endpoint';
 import { createFullEndpoint } from './fbp-full';
 import { serveFbpWebSocket, type WebSocketEndpoint } from './fbp-websocket';
-import type { ParticipantOptions } from './options';
+import { DEFAULT_SLOW_JOB_MS, type ParticipantOptions } from './options';
 import { prepareGraph, type PreparedGraph } from './prepare';
 
 const debug = createDebug('noflo-runtime-msgflo:participant');
@@ -30,6 +30,13 @@ const ACK_UNROUTABLE: SendOptions = Object.freeze({ unroutable: 'ack' });
 
 /** How long stopping waits for the NoFlo network's components to finish. */
 const NETWORK_STOP_TIMEOUT_MS = 2000;
+
+/** How many of the latest jobs the median duration is taken over. */
+const RECENT_JOBS = 101;
+/** Without `slowJob`, a job is slow once it has run this many times the median job (and {@link DEFAULT_SLOW_JOB_MS}). */
+const SLOW_JOB_FACTOR = 10;
+/** Unfinished jobs a drain-timeout warning names one by one. */
+const JOBS_NAMED = 5;
 
 /** How a job ended. */
 export interface JobOutcome {
@@ -42,6 +49,8 @@ export interface JobOutcome {
   readonly duration: number;
   /** The job's id (its bracket group), once it ran; none for a message that could not be read. */
   readonly id?: string;
+  /** Failed by the job timeout (`jobTimeout`). */
+  readonly timedOut?: true;
 }
 
 /** Lifecycle notifications of a {@link Participant}. */
@@ -88,6 +97,10 @@ interface Job {
   network: GraphNetwork<Job> | undefined;
   timer: NodeJS.Timeout | undefined;
   settling: boolean;
+  /** Failed by the job timeout. */
+  timedOut: boolean;
+  /** Said to be slow already (said once). */
+  slowSaid: boolean;
 }
 
 /** A running NoFlo graph on a broker. */
@@ -109,6 +122,11 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   private paused = false;
   private readonly inFlight = new Set<Job>();
   private discoveryTimer: NodeJS.Timeout | undefined;
+  /** Looks for jobs in flight longer than the slow-job threshold. */
+  private slowJobTimer: NodeJS.Timeout | undefined;
+  /** Durations (ms) of the latest {@link RECENT_JOBS} jobs, a ring written at {@link settledCount}. */
+  private readonly durations: number[] = [];
+  private settledCount = 0;
   private drained: (() => void) | undefined;
   private stopping = false;
   private webSocket: WebSocketEndpoint | undefined;
@@ -303,6 +321,10 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       await this.transport.createQueue('inqueue', deadLetterQueueName(port.queue as string), queueOptions);
     }
     await this.consume(definition);
+    // A job that never ends (a component that never calls output.done())
+    // shows nowhere else: no output, no failure, a role that does nothing.
+    this.slowJobTimer = setInterval(() => this.saySlowJobs(), slowJobCheckPeriod(options.slowJob));
+    this.slowJobTimer.unref();
     const self = this;
     const subject: EndpointSubject = {
       definition,
@@ -352,6 +374,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   async stop(timeout = this.options.drainTimeout): Promise<void> {
     this.stopping = true;
     clearInterval(this.discoveryTimer);
+    clearInterval(this.slowJobTimer);
     if (this.currentDefinition) {
       // Said first: from now on it takes no new job, so coordinators need not count it.
       await this.transport
@@ -431,14 +454,17 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     }
     if (this.inFlight.size > 0) {
       debug('waiting for %d jobs', this.inFlight.size);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, timeout);
+      const drained = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), timeout);
         this.drained = () => {
           clearTimeout(timer);
           this.drained = undefined;
-          resolve();
+          resolve(true);
         };
       });
+      if (!drained && this.inFlight.size > 0) {
+        this.warn(new Error(`drain timeout (${formatDuration(timeout)}) passed with ${this.describeUnfinished()}; the broker delivers them again`));
+      }
     }
     for (const subscription of subscriptions) {
       await subscription.close().catch((err: unknown) => debug('closing a subscription failed: %s', errorMessage(err)));
@@ -504,7 +530,19 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       // broker gives it to the next consumer once we disconnect.
       return;
     }
-    const job: Job = { port, delivery, started: Date.now(), input: undefined, id: undefined, publishes: undefined, network: undefined, timer: undefined, settling: false };
+    const job: Job = {
+      port,
+      delivery,
+      started: Date.now(),
+      input: undefined,
+      id: undefined,
+      publishes: undefined,
+      network: undefined,
+      timer: undefined,
+      settling: false,
+      timedOut: false,
+      slowSaid: false,
+    };
     this.inFlight.add(job);
     this.emit('received', port);
     const decoded = decodeWithin(delivery.body, this.limits);
@@ -544,12 +582,68 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   }
 
   private timeout(job: Job): void {
+    job.timedOut = true;
+    // Most often a component that never calls output.done(): nothing else keeps a job from ending.
+    const holders = this.holders(job);
+    const reason = `job timed out after ${this.options.jobTimeout} ms: no component finished it (one that never calls output.done()?)${holders.length > 0 ? `; held by ${holders.join(', ')}` : ''}`;
     const network = job.network ?? this.network;
     if (network && job.id !== undefined) {
-      network.fail(job.id, 'timeout');
+      network.fail(job.id, reason);
     } else {
-      this.complete(job, 'timeout');
+      this.complete(job, reason);
     }
+  }
+
+  /** The nodes still working on a job, as {@link GraphNetwork.holders} names them. */
+  private holders(job: Job): string[] {
+    const network = job.network ?? this.network;
+    return network && job.id !== undefined ? network.holders(job.id) : [];
+  }
+
+  /** How long a job runs before it is said to be slow, in ms, and why that long. */
+  private slowJobThreshold(): { ms: number; why: string } {
+    if (this.options.slowJob !== undefined) {
+      return { ms: this.options.slowJob, why: `--slow-job ${formatDuration(this.options.slowJob)}` };
+    }
+    const sorted = this.durations.slice().sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
+    return { ms: Math.max(DEFAULT_SLOW_JOB_MS, SLOW_JOB_FACTOR * median), why: sorted.length > 0 ? `the median job takes ${formatDuration(median)}` : 'no job finished yet' };
+  }
+
+  /** Warn, once per job, of the jobs in flight longer than the slow-job threshold. */
+  private saySlowJobs(): void {
+    if (this.inFlight.size === 0) {
+      return;
+    }
+    const now = Date.now();
+    const threshold = this.slowJobThreshold();
+    for (const job of this.inFlight) {
+      if (now - job.started < threshold.ms) {
+        break; // Jobs are kept in the order they came: the rest are younger.
+      }
+      if (job.slowSaid || job.settling) {
+        continue;
+      }
+      job.slowSaid = true;
+      const holders = this.holders(job);
+      this.warn(
+        new Error(
+          `job on inport ${job.port} still running after ${formatDuration(now - job.started)} (${threshold.why})${holders.length > 0 ? `, held by ${holders.join(', ')}` : ''}: slow, or stalled by a component that never calls output.done()`,
+        ),
+      );
+    }
+  }
+
+  /** The jobs in flight, for a warning: how many, and the oldest by port, age and the nodes holding them. */
+  private describeUnfinished(): string {
+    const now = Date.now();
+    const jobs = [...this.inFlight];
+    const named = jobs.slice(0, JOBS_NAMED).map((job) => {
+      const holders = this.holders(job);
+      return `inport ${job.port}, ${formatDuration(now - job.started)} old${holders.length > 0 ? `, held by ${holders.join(', ')}` : ''}`;
+    });
+    const more = jobs.length > JOBS_NAMED ? `; and ${jobs.length - JOBS_NAMED} more` : '';
+    return `${jobs.length} ${jobs.length === 1 ? 'job' : 'jobs'} unfinished (${named.join('; ')}${more})`;
   }
 
   private output(port: string, data: unknown, job: Job | undefined): void {
@@ -610,12 +704,16 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       this.warn(err);
     }
     this.inFlight.delete(job);
+    const duration = Date.now() - job.started;
+    this.durations[this.settledCount % RECENT_JOBS] = duration;
+    this.settledCount += 1;
     const outcome: JobOutcome = {
       role: this.options.name,
       port: job.port,
-      duration: Date.now() - job.started,
+      duration,
       ...(job.id === undefined ? {} : { id: job.id }),
       ...(error === undefined ? { outcome: 'ack' as const } : { outcome: 'nack' as const, reason: error }),
+      ...(job.timedOut ? { timedOut: true as const } : {}),
     };
     this.emit('job', outcome);
     if (this.inFlight.size === 0) {
@@ -641,4 +739,17 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       this.emit('warning', error);
     }
   }
+}
+
+/** How often to look for slow jobs: often enough for a threshold set low, once a second at most. */
+function slowJobCheckPeriod(slowJob: number | undefined): number {
+  return slowJob === undefined ? 1000 : Math.min(1000, Math.max(25, Math.round(slowJob / 4)));
+}
+
+/** A duration for a person: `12 ms`, `1.5 s`, `42 s`. */
+function formatDuration(ms: number): string {
+  if (ms < 1000) {
+    return `${Math.round(ms)} ms`;
+  }
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 }

@@ -248,6 +248,22 @@ export class GraphNetwork<J> {
     this.release(job);
   }
 
+  /**
+   * The nodes still working on a job, as `node N (C)`: those it
+   * activated that have not finished. A component that never calls
+   * `output.done()` stays here for good. Empty for a job not known (done,
+   * given up) or whose work has all finished.
+   */
+  holders(id: string): string[] {
+    const names = new Set<string>();
+    for (const { component, context } of this.jobs.get(id)?.activations ?? []) {
+      if (context.activated && !context.deactivated) {
+        names.add(describeNode(component));
+      }
+    }
+    return [...names];
+  }
+
   /** Stop the network's components. */
   async shutdown(): Promise<void> {
     clearImmediate(this.idleCheck);
@@ -462,6 +478,15 @@ function postJob(socket: Socket, id: string, data: unknown): void {
   socket.post(new noflo.IP('openBracket', id));
   socket.post(new noflo.IP('data', data));
   socket.post(new noflo.IP('closeBracket', id));
+}
+
+/** A node as a person knows it: `component C` for a one-component participant, else `node N (C)`. */
+function describeNode(component: Component): string {
+  const { nodeId, componentName } = component as { nodeId?: string | null; componentName?: string | null };
+  if (!nodeId || nodeId === COMPONENT_NODE) {
+    return `component ${componentName || nodeId || '(unnamed)'}`;
+  }
+  return componentName ? `node ${nodeId} (${componentName})` : `node ${nodeId}`;
 }
 
 function stringProperty(graph: Graph, key: string): string | undefined {

@@ -113,7 +113,7 @@ interface Watched {
 export class AmqpTransport extends EventEmitter<TransportEvents> implements Transport {
   readonly protocol = 'amqp' as const;
   readonly displayUrl: string;
-  readonly stats: TransportStats = { unroutable: 0, reconnects: 0, consumerRestarts: 0, deadLettersDropped: 0 };
+  readonly stats: TransportStats = { unroutable: 0, reconnects: 0, consumerRestarts: 0, deadLettersDropped: 0, sessionTakeovers: 0 };
   private readonly urls: readonly string[];
   private readonly options: TransportOptions;
   /** Index of the URL to try first next time. */

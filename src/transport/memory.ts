@@ -198,7 +198,7 @@ export class MemoryTransport extends EventEmitter<TransportEvents> implements Tr
   readonly protocol = 'memory' as const;
   readonly displayUrl: string;
   readonly nodeCount = 1;
-  readonly stats: TransportStats = { unroutable: 0, reconnects: 0, consumerRestarts: 0, deadLettersDropped: 0 };
+  readonly stats: TransportStats = { unroutable: 0, reconnects: 0, consumerRestarts: 0, deadLettersDropped: 0, sessionTakeovers: 0 };
   private readonly broker: MemoryBroker;
   private tapCount = 0;
 

@@ -96,6 +96,13 @@ export interface TransportStats {
   consumerRestarts: number;
   /** Dead letters published to a `dead-<queue>` exchange that had no queue behind it (AMQP: returned), so not kept. */
   deadLettersDropped: number;
+  /**
+   * MQTT: connections closed because another client connected with their
+   * client id (two processes with one `--client-id`), as recognised: an MQTT 5
+   * DISCONNECT 0x8E, or connections closed right after connecting, again and
+   * again.
+   */
+  sessionTakeovers: number;
 }
 
 /** Options for {@link Transport.send}. */
