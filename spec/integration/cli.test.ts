@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { connectClient, uniqueRole } from '../harness/client';
 import { runCli, startCli } from '../harness/cli';
-import { cp, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { amqpUrl, brokerUrls, mqttUrl } from '../harness/env';
@@ -31,9 +31,12 @@ describe('command line: bad input stops the start with one line', () => {
     ['a TLS certificate without its key', ['--name', 'r', '--graph', 'core/Repeat', '--tls-cert', 'x.pem'], /--tls-cert and --tls-key go together/],
     ['a TLS file that does not exist', ['--name', 'r', '--graph', 'core/Repeat', '--broker', 'amqps://127.0.0.1:1', '--tls-ca', 'missing-ca.pem'], /invalid --tls-ca ".*missing-ca.pem": ENOENT/],
     ['a bad --prefetch', ['--name', 'r', '--graph', 'core/Repeat', '--prefetch', 'lots'], /invalid --prefetch "lots"/],
+    ['a bad --slow-job', ['--name', 'r', '--graph', 'core/Repeat', '--slow-job', 'soon'], /invalid --slow-job "soon": expected a number of seconds above 0/],
+    ['a bad --drain-timeout', ['--name', 'r', '--graph', 'core/Repeat', '--drain-timeout', '0'], /invalid --drain-timeout "0": expected a number of seconds above 0/],
     ['bad --iips', ['--name', 'r', '--graph', 'core/Repeat', '--iips', '{in:'], /invalid --iips "\{in:": not JSON/],
     ['a bad --attr', ['--name', 'r', '--graph', 'core/Repeat', '--attr', 'inports.in.queue'], /invalid --attr "inports.in.queue"/],
     ['send with bad --json', ['send', '--queue', 'q', '--json', 'not json'], /invalid --json "not json"/],
+    ['setup with a bad --timeout', ['setup', 'graphs/Nope.fbp', '--timeout', 'soon'], /invalid --timeout "soon": expected seconds/],
   ];
   for (const [what, args, message] of cases) {
     test(what, async (t) => {
@@ -45,6 +48,41 @@ describe('command line: bad input stops the start with one line', () => {
       assert.doesNotMatch(result.stderr, /s3cret|\n\s+at /, 'no credentials, no stack trace');
     });
   }
+
+  // memory:// is the in-process transport: from the command line it would serve no one.
+  const inProcess = /invalid (--broker|MSGFLO_BROKER) "memory:\/\/x": memory:\/\/ is the in-process transport, for use from code/;
+  const commands: Array<[string, string[]]> = [
+    ['a participant', ['--name', 'r', '--graph', 'core/Repeat']],
+    ['--participants', ['--participants', 'spec/fixtures/nothing.json']],
+    ['setup', ['setup', 'spec/fixtures/systems/Pair.fbp']],
+    ['coordinator', ['coordinator', '--port', '0']],
+    ['status', ['status']],
+    ['send', ['send', '--queue', 'q', '--json', '1']],
+    ['dump', ['dump', '--queue', 'q']],
+  ];
+  for (const [what, args] of commands) {
+    test(`${what} refuses a memory:// broker, from --broker or MSGFLO_BROKER`, async (t) => {
+      for (const [flags, env] of [[['--broker', 'memory://x'], {}], [[], { MSGFLO_BROKER: 'memory://x' }]] as const) {
+        const result = await runCli(t, [...args, ...flags], env);
+        assert.equal(result.code, 1, `exit code; stderr: ${result.stderr}`);
+        const lines = result.stderr.trim().split('\n');
+        assert.equal(lines.length, 1, `one line on stderr, got: ${result.stderr}`);
+        assert.match(lines[0] ?? '', inProcess);
+        assert.doesNotMatch(result.stderr, /is running|listening/);
+      }
+    });
+  }
+
+  test('a participants file naming a memory:// broker is refused', async (t) => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'msgflo-memory-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'participants.json');
+    await writeFile(file, JSON.stringify([{ name: 'a', graph: 'core/Repeat', broker: 'memory://x' }]));
+    const result = await runCli(t, ['--participants', file]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+    assert.match(result.stderr, /entry 1 \("a"\): "broker" "memory:\/\/x": memory:\/\/ is the in-process transport/);
+  });
 
   test('retries an unreachable broker for --connect-timeout, then gives up', async (t) => {
     const started = Date.now();

@@ -163,10 +163,13 @@ describe('setup and procfile commands', () => {
   test('setup --participants on MQTT hears its own participants at once (no retained discovery there)', async (t) => {
     const { mqttUrl } = await import('../harness/env');
     const started = Date.now();
-    const result = await runCli(t, ['setup', 'systems/Pair.fbp', '--basedir', FIXTURES, '--participants', '--broker', mqttUrl(), '--timeout', '10'], {}, 30_000);
-    assert.equal(result.code, 0, result.stdout + result.stderr);
-    assert.match(result.stderr, /bound 1 binding\(s\) for 2 role\(s\)/);
+    const setup = startCli(t, ['setup', 'systems/Pair.fbp', '--basedir', FIXTURES, '--participants', '--forever', '--broker', mqttUrl(), '--timeout', '10']);
+    await setup.waitForStderr(/coordinating until SIGTERM/, 30_000);
+    assert.match(setup.stderr, /bound 1 binding\(s\) for 2 role\(s\)/);
     assert.ok(Date.now() - started < 10_000, 'bound without waiting for a second round of discovery');
+    setup.child.kill('SIGTERM');
+    const exit = await setup.exited;
+    assert.equal(exit.code, 0, exit.stderr);
   });
 
     test('procfile prints a line per role, and refuses roles it has no command for', async (t) => {

@@ -11,6 +11,7 @@ import { Coordinator } from '../../src/coordinator/coordinator';
 import { Host } from '../../src/host/host';
 import { loadGraphFile } from '../../src/runtime/graph-source';
 import { createTransport } from '../../src/transport';
+import { requestAnnouncements } from '../../src/coordinator/discovery-request';
 import { connectClient, uniqueRole } from '../harness/client';
 import { amqpUrl } from '../harness/env';
 import { FIXTURES, REPO_ROOT } from '../harness/participants';
@@ -38,6 +39,16 @@ describe('interoperability with msgflo 0.12 on RabbitMQ', () => {
     const ours = host(t);
     await ours.add({ name: first, graph: 'core/Repeat' });
     await ours.add({ name: second, graph: 'core/Repeat' });
+    // One that stops cleanly (saying it leaves) and one asked to announce
+    // itself, as our coordinators do: msgflo-setup must meet nothing in fbp
+    // but announcements (it ends on anything else).
+    const leaving = uniqueRole('leaving');
+    await ours.add({ name: leaving, graph: 'core/Repeat' });
+    await ours.remove(leaving);
+    const asking = createTransport(amqpUrl());
+    await asking.connect();
+    await requestAnnouncements(asking);
+    await asking.close();
 
     // Its setup, as msgflo users run it (a process of its own: its library
     // keeps its broker connection, and with it a consumer of fbp, open).

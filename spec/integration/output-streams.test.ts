@@ -2,14 +2,28 @@
  * Stdout carries only data, so it can be piped (`dump | jq`): dump's
  * messages, the JSON job lines of `--log-format json`. What the program says
  * about itself (which broker, what is running where, what was sent) is on
- * stderr.
+ * stderr. A reader that goes away (`| head -1`) costs the program its output,
+ * nothing more.
  */
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { runCli, startCli } from '../harness/cli';
 import { connectClient, uniqueRole } from '../harness/client';
 import { brokerUrls, mqttUrl } from '../harness/env';
+import { FIXTURES } from '../harness/participants';
 import { eventually } from '../harness/wait';
+
+/** Clock ticks per second of /proc/PID/stat (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/** CPU seconds (user + system) a process has used, from /proc/PID/stat. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which may hold spaces: state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
 
 /** The non-empty lines of `text`, each parsed as JSON (throws naming the line that is not). */
 function jsonLines(text: string): unknown[] {
@@ -91,4 +105,45 @@ describe('stdout carries only data', () => {
       assert.match(result.stderr, /^SIGTERM: finishing 0 jobs in flight, then stopping$/m);
     });
   }
+});
+
+describe('a reader that goes away', () => {
+  test('stdout and stderr closed (EPIPE): the participant works on silently, without spinning, and stops on SIGTERM', async (t) => {
+    const url = mqttUrl();
+    const role = uniqueRole('epipe');
+    const peer = await connectClient('mqtt', url);
+    t.after(() => peer.close());
+    const runtime = startCli(t, ['--name', role, '--graph', 'fixtures/Throw', '--basedir', FIXTURES, '--broker', url, '--log-format', 'json', '--drain-timeout', '5']);
+    await runtime.waitForStderr(/is running on/);
+    const pid = runtime.child.pid as number;
+    // As `2>&1 | head -1` does once it has its line.
+    runtime.child.stdout?.destroy();
+    runtime.child.stderr?.destroy();
+
+    const out = await peer.listen(`${role}.OUT`);
+    const before = await cpuSeconds(pid);
+    const started = Date.now();
+    let sent = 0;
+    // Failing jobs: a warning on stderr and a JSON line on stdout each, both written to a closed pipe.
+    while (Date.now() - started < 3000) {
+      await peer.send(`${role}.IN`, JSON.stringify({ fail: `failure ${sent}` }));
+      sent += 1;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await peer.send(`${role}.IN`, '"still working"');
+    assert.deepEqual(await out.waitFor(1), ['still working'], 'jobs still run');
+    const used = (await cpuSeconds(pid)) - before;
+    const elapsed = (Date.now() - started) / 1000;
+    t.diagnostic(`${used.toFixed(2)} s of CPU in ${elapsed.toFixed(1)} s, for ${sent} failing jobs`);
+    // Writing error reports about write errors in a loop takes a core; the jobs take a fraction of that.
+    assert.ok(used < 1, `${used.toFixed(2)} s of CPU in ${elapsed.toFixed(1)} s, for ${sent} failing jobs`);
+
+    const stopping = Date.now();
+    runtime.child.kill('SIGTERM');
+    const exit = await Promise.race([runtime.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10_000))]);
+    const stopTime = Date.now() - stopping;
+    assert.ok(exit, `still running ${stopTime} ms after SIGTERM`);
+    assert.equal(exit.code, 0);
+    assert.ok(stopTime < 5000, `stopped in ${stopTime} ms, within the drain timeout (5 s)`);
+  });
 });

@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import { Coordinator } from '../../src/coordinator/coordinator';
 import { ParticipantRegistry } from '../../src/coordinator/registry';
 import { discoveryMessage, leaveMessage, type ParticipantDefinition } from '../../src/protocol/definition';
-import { discoveryRequest, parseDiscoveryRequest, parseFbpMessage, parseRequestAnswer } from '../../src/protocol/discovery';
+import { DISCOVERY_CONTROL_TOPIC, discoveryRequest, parseDiscoveryRequest, parseFbpMessage, parseRequestAnswer } from '../../src/protocol/discovery';
 import { createTransport } from '../../src/transport';
 import { requestAnnouncements } from '../../src/coordinator/discovery-request';
 
@@ -82,6 +82,19 @@ describe('registry of live participants', () => {
     assert.deepEqual(events, ['added behind-1']);
   });
 
+  test('prune forgets participants of ours known only from announcements sent before a request; others stay', () => {
+    const now = 100_000;
+    const registry = new ParticipantRegistry(60_000, () => now);
+    const events = recorder(registry);
+    registry.handle(discoveryMessage(definition('gone'), now - 5_000));
+    registry.handle(discoveryMessage(definition('live'), now - 5_000));
+    registry.handle(discoveryMessage(definition('live'), now + 10)); // Its answer to the request.
+    registry.handle({ protocol: 'discovery', command: 'participant', payload: definition('other') });
+    registry.prune(now);
+    assert.deepEqual(events, ['added gone-1', 'added live-1', 'added other-1', 'removed gone-1']);
+    assert.deepEqual(registry.list().map((d) => d.id).sort(), ['live-1', 'other-1']);
+  });
+
   test('messages without a time (other MsgFlo programs) count from when they are read', () => {
     const now = 100_000;
     const registry = new ParticipantRegistry(60_000, () => now);
@@ -100,6 +113,20 @@ describe('discovery messages of our own', () => {
     const answer = parseRequestAnswer({ protocol: 'discovery', command: 'registry', payload: { participants: [{ definition: definition('a'), lastSeen: 7 }, { definition: { id: 'x' }, lastSeen: 1 }] } });
     assert.deepEqual(answer, { kind: 'registry', participants: [{ definition: definition('a'), lastSeen: 7 }] }, 'the malformed entry left out');
     assert.deepEqual(parseRequestAnswer(discoveryMessage(definition('b'), 3)), { kind: 'participant', definition: definition('b'), time: 3 });
+  });
+
+  test('a coordinator forgets a participant that sends a leave notice on the control topic', async (t) => {
+    const url = `memory://leave-${process.pid}`;
+    const coordinator = new Coordinator(createTransport(url));
+    await coordinator.start();
+    t.after(() => coordinator.stop());
+    coordinator.registry.handle(discoveryMessage(definition('leaving'), Date.now()));
+    assert.ok(coordinator.registry.byRole('leaving'));
+    const participant = createTransport(url);
+    await participant.connect();
+    t.after(() => participant.close());
+    await participant.broadcast(DISCOVERY_CONTROL_TOPIC, leaveMessage(definition('leaving')));
+    assert.equal(coordinator.registry.byRole('leaving'), undefined);
   });
 
   test('a coordinator answers a request naming an inbox with every participant it knows', async (t) => {

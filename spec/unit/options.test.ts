@@ -13,6 +13,7 @@ describe('participant options', () => {
     assert.deepEqual(options.iips, {});
     assert.equal(options.discoveryPeriod, 60);
     assert.equal(options.dedicatedNetwork, false);
+    assert.equal(options.slowJob, undefined, 'slow jobs: from the median job');
   });
 
   test('takes the broker from MSGFLO_BROKER, then CLOUDAMQP_URL', () => {
@@ -55,6 +56,7 @@ describe('participant options', () => {
     ['a missing graph', { name: 'r', graph: '' }, /missing --graph/],
     ['a name with spaces', { name: 'a b', graph: 'g' }, /--name "a b"/],
     ['prefetch 0', { name: 'r', graph: 'g', prefetch: '0' }, /--prefetch "0"/],
+    ['a slow-job threshold that is not a number', { name: 'r', graph: 'g', slowJob: 'soon' }, /--slow-job "soon"/],
     ['prefetch 1.5', { name: 'r', graph: 'g', prefetch: 1.5 }, /--prefetch "1.5"/],
     ['iips that are not JSON', { name: 'r', graph: 'g', iips: '{nope' }, /--iips "\{nope": not JSON/],
     ['iips that are not an object', { name: 'r', graph: 'g', iips: '[1]' }, /--iips "\[1\]": expected a JSON object/],

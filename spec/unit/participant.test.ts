@@ -117,6 +117,48 @@ describe('participant (in-process transport)', () => {
     assert.equal(s.outputs.get('out')?.length, 3);
   });
 
+  // A job is slow after 10 times the median job, and at least 30 s.
+  for (const [median, slowAfter] of [[1000, 30_000], [8000, 80_000]] as const) {
+    test(`with jobs of ${median} ms, says a job slow once, after ${slowAfter / 1000} s`, async (t) => {
+      // Only the clock and the slow-job check are mocked; the jobs run on real timers.
+      t.mock.timers.enable({ apis: ['setInterval', 'Date'], now: 1_000_000 });
+      const s = await setup(t, { name: 'p', graph: 'fixtures/Throw', prefetch: 5 });
+      // Stopping waits for the hung job's network on a timer that holds no process open: this one does, until then.
+      const alive = setTimeout(() => undefined, 30_000);
+      t.after(() => clearTimeout(alive));
+      const warnings: string[] = [];
+      s.participant.on('warning', (err) => warnings.push(err.message));
+      const settle = async (done: () => boolean): Promise<void> => {
+        for (let i = 0; i < 400 && !done(); i += 1) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        assert.ok(done(), `jobs: ${JSON.stringify(s.jobs)}`);
+      };
+      // Three jobs, each `median` ms on the clock.
+      for (let i = 0; i < 3; i += 1) {
+        await s.send('in', { i, delay: 300 });
+      }
+      await settle(() => s.participant.jobsInFlight === 3);
+      t.mock.timers.tick(median);
+      await settle(() => s.jobs.length === 3);
+      assert.deepEqual(s.jobs.map((job) => job.duration), [median, median, median]);
+
+      await s.send('in', { hang: true });
+      await settle(() => s.participant.jobsInFlight === 1);
+      t.mock.timers.tick(slowAfter - 1000);
+      assert.deepEqual(warnings, [], `not slow at ${slowAfter - 1000} ms`);
+      t.mock.timers.tick(2000);
+      assert.equal(warnings.length, 1);
+      const took = `${(median / 1000).toFixed(1)} s`;
+      assert.equal(
+        warnings[0],
+        `job on inport in still running after ${(slowAfter + 1000) / 1000} s (the median job takes ${took}), held by component fixtures/Throw: slow, or stalled by a component that never calls output.done()`,
+      );
+      t.mock.timers.tick(60_000);
+      assert.equal(warnings.length, 1, 'said once');
+    });
+  }
+
   const failures: Array<[string, Omit<ParticipantInput, 'broker'>, new (...args: never[]) => Error, RegExp]> = [
     ['an unknown component', { name: 'p', graph: 'fixtures/Nope' }, GraphLoadError, /graph "fixtures\/Nope" not found/],
     ['a missing graph file', { name: 'p', graph: 'graphs/Missing.fbp' }, GraphLoadError, /Missing.fbp": no such file/],

@@ -1,8 +1,9 @@
 /**
  * The broker a command talks to: the one configured, else the embedded default.
  */
+import { InvalidOptionError } from '../errors';
 import { brokerSetting } from '../participant/options';
-import { createTransport, joinBrokerList, type Transport, type TransportOptions } from '../transport';
+import { createTransport, joinBrokerList, parseBrokerList, type Transport, type TransportOptions } from '../transport';
 import { EMBEDDED_URL, startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded';
 import { info } from './output';
 
@@ -27,10 +28,30 @@ export function collectBroker(value: string, previous: string | undefined): stri
 /**
  * The broker URL list from `--broker`, then env `MSGFLO_BROKER`, then
  * `CLOUDAMQP_URL`, checked: a malformed URL (named by its position, password
- * masked) or an empty list (`--broker ''`) throws, naming the flag or variable.
+ * masked), an empty list (`--broker ''`) or an in-process `memory://` broker
+ * (see {@link refuseInProcessBroker}) throws, naming the flag or variable.
  */
 export function configuredBroker(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return brokerSetting(flag, env, '--broker');
+  const broker = brokerSetting(flag, env, '--broker');
+  if (broker !== undefined) {
+    refuseInProcessBroker(broker, `invalid ${flag !== undefined ? '--broker' : env.MSGFLO_BROKER ? 'MSGFLO_BROKER' : 'CLOUDAMQP_URL'}`);
+  }
+  return broker;
+}
+
+/**
+ * Throw when `broker` (a checked list) is `memory://`: the in-process
+ * transport, for code that runs its participants and their peers in one
+ * process (tests, embedding). A command given one would start, say it runs,
+ * and serve no one: no other process can reach it. `label` starts the
+ * message, naming where the setting came from.
+ */
+export function refuseInProcessBroker(broker: string, label: string): void {
+  if (parseBrokerList(broker).protocol === 'memory') {
+    throw new InvalidOptionError(
+      `${label} "${broker}": memory:// is the in-process transport, for use from code; a command has no other process to talk to over it. Give an mqtt:// or amqp:// broker, or none for the embedded MQTT broker`,
+    );
+  }
 }
 
 /**

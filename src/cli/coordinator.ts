@@ -5,7 +5,9 @@
  */
 import path from 'node:path';
 import { Coordinator } from '../coordinator/coordinator';
+import { describeFailure } from '../coordinator/failures';
 import { serveCoordinatorRuntime } from '../coordinator/fbp-runtime';
+import { describeIipDelivery } from '../coordinator/initials';
 import { InvalidOptionError } from '../errors';
 import { Host } from '../host/host';
 import { readTls } from '../participant/connection';
@@ -42,7 +44,7 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
   const file = flags.graph ? path.resolve(basedir, flags.graph) : undefined;
   const graph = file ? await loadGraphFile(file) : undefined;
   const graphName = file ? path.basename(file).replace(/\.(fbp|json)$/i, '') : 'main';
-  const loader = await createComponentLoader(basedir);
+  const loader = await createComponentLoader(basedir, { onWarning: warn });
   const broker = configuredBroker(flags.broker);
   const tls = readTls({ ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey });
   const { transport, embedded } = await chooseBroker(broker, { startEmbedded: true, transport: tls ? { tls } : {} });
@@ -50,6 +52,8 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
   coordinator.on('bound', (binding) => info(describeBinding(binding)));
   coordinator.on('unbound', (binding) => info(`unbound ${describeBinding(binding)}`));
   coordinator.on('warning', (err) => warn(err.message));
+  coordinator.on('failed', (failure) => warn(describeFailure(failure)));
+  coordinator.on('iips', (delivery) => info(describeIipDelivery(delivery)));
   coordinator.on('participant', (change, definition) => {
     if (change !== 'updated') {
       info(`participant ${change}: ${definition.id} (${definition.role}, ${definition.component})`);
@@ -57,6 +61,8 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
   });
   const host = new Host({ broker: broker ?? EMBEDDED_URL, basedir, queueType: flags.queueType, onUnroutable: flags.onUnroutable, tlsCa: flags.tlsCa, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey });
   host.on('warning', (role, err) => warn(`${role}: ${err.message}`));
+  host.on('projectWarning', (_basedir, err) => warn(err.message));
+  host.shareLoader(basedir, false, loader);
   await coordinator.start();
   const ops = await startCoordinatorOps(flags, { coordinator, transport, brokerUrl: broker ?? EMBEDDED_URL, tls, host });
   const runtime = await serveCoordinatorRuntime(coordinator, graph, { host: flags.host, port, secret: flags.secret, graphName, participantHost: host, loader });

@@ -8,8 +8,9 @@ import { Host, ParticipantStartError } from '../host/host';
 import { readManifest } from '../host/manifest';
 import { planSystem } from '../host/system';
 import type { ParticipantInput } from '../participant/options';
-import { createComponentLoader } from '../runtime/graph-source';
+import { createComponentLoader, type ComponentLoader } from '../runtime/graph-source';
 import { EMBEDDED_URL, startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded';
+import { refuseInProcessBroker } from './broker';
 import { jobReporter, logFormat, ProcessOps, type OpsFlags } from './ops';
 import { info, warn } from './output';
 import { onSignals, printDefinition } from './run';
@@ -33,10 +34,17 @@ export async function runHost(flags: HostFlags, defaults: Partial<ParticipantInp
   const format = logFormat(flags);
   const basedir = defaults.basedir ?? process.cwd();
   let inputs: ParticipantInput[];
+  let loader: ComponentLoader | undefined;
   if (flags.participants) {
     inputs = await readManifest(flags.participants);
+    inputs.forEach((input, index) => {
+      if (input.broker) {
+        refuseInProcessBroker(input.broker, `participants file "${flags.participants}", entry ${index + 1} ("${input.name}"): "broker"`);
+      }
+    });
   } else {
-    const plan = await planSystem(flags.system as string, await createComponentLoader(basedir, { cache: defaults.cache ?? false }), basedir);
+    loader = await createComponentLoader(basedir, { cache: defaults.cache ?? false, onWarning: warn });
+    const plan = await planSystem(flags.system as string, loader, basedir);
     for (const node of plan.leftAlone) {
       info(`left alone: ${node.node} (${node.component}): ${node.reason}`);
     }
@@ -55,10 +63,14 @@ export async function runHost(flags: HostFlags, defaults: Partial<ParticipantInp
   }
   const ops = await ProcessOps.start(flags);
   const host = new Host({ ...defaults, broker: broker ?? EMBEDDED_URL });
+  if (loader) {
+    host.shareLoader(basedir, defaults.cache ?? false, loader);
+  }
   host.announceWith(ops.discoveryFields(flags));
   host.on('added', (participant) => ops.watch(participant));
   host.on('job', jobReporter(format));
   host.on('warning', (role, err) => warn(`${role}: ${err.message}`));
+  host.on('projectWarning', (_basedir, err) => warn(err.message));
   host.on('disconnected', (role, err) => warn(`${role}: lost the broker connection (${err.message}); reconnecting, outputs wait`));
   host.on('reconnected', (role) => info(`${role}: reconnected`));
   host.on('consumerRestored', (role, port) => info(`${role}: inport ${port}: consuming again`));

@@ -8,7 +8,7 @@ import { dump } from './dump';
 import { procfile } from './procfile';
 import { setup } from './setup';
 import { DEFAULT_HTTP_HOST } from './ops';
-import { fail, PROGRAM } from './output';
+import { fail, guardOutputStreams, PROGRAM } from './output';
 import { run } from './run';
 import { send } from './send';
 import { status } from './status';
@@ -58,7 +58,8 @@ export function program(): Command {
     .option('--trace', 'record a Flowtrace of the network')
     .option('--cache', 'use the component manifest cache (fbp.json)')
     .addOption(new Option('--dedicated-network', 'a fresh NoFlo network per message, shut down after it'))
-    .option('--job-timeout <ms>', 'dead-letter a job not done after this many milliseconds, with reason "timeout"')
+    .option('--job-timeout <ms>', 'dead-letter a job not done after this many milliseconds, its reason saying it timed out')
+    .option('--slow-job <seconds>', 'warn once of a job in flight this long, naming the node holding it (default: 10 times the median job, at least 30)')
     .option('--max-message-size <bytes>', 'dead-letter messages larger than this (default 16 MiB)')
     .option('--drain-timeout <seconds>', 'on SIGTERM, wait this long for in-flight jobs (default 30)')
     .option('--connect-timeout <seconds>', 'at start, keep trying to reach the broker this long (default 30)')
@@ -168,6 +169,7 @@ export function program(): Command {
 
 /** Run the program on `argv` (as process.argv). */
 export async function main(argv: readonly string[]): Promise<void> {
+  guardOutputStreams();
   try {
     await program().parseAsync([...argv]);
   } catch (err) {

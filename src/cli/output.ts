@@ -6,6 +6,9 @@
  */
 import { errorMessage } from '../errors';
 
+/** The standard streams that failed a write, and are silent since. */
+const closed = new Set<NodeJS.WriteStream>();
+
 /** The program name used in messages. */
 export const PROGRAM = 'noflo-runtime-msgflo';
 
@@ -33,4 +36,39 @@ export function info(line: string): void {
 /** Print a warning line on stderr. */
 export function warn(line: string): void {
   process.stderr.write(`${PROGRAM}: ${line}\n`);
+}
+
+/**
+ * Make a failed write on stdout or stderr (EPIPE once the reader is gone, as
+ * in `| head -1`; EBADF) end that stream's output, not the process. Node
+ * reports such a failure as an 'error' event on the stream; unhandled, it is
+ * an uncaught exception, whose report is written to stderr, fails again, and
+ * so on forever, at full CPU. From the first failure on, every later write to
+ * that stream (ours, `debug`'s, a component's `console`) is dropped, and the
+ * process carries on silently there. A failed stdout is said once on stderr.
+ * Call once, before anything is written.
+ */
+export function guardOutputStreams(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (closed.has(stream)) {
+        return;
+      }
+      closed.add(stream);
+      stream.write = dropWrite as NodeJS.WriteStream['write'];
+      if (stream === process.stdout && !closed.has(process.stderr)) {
+        // Said on stderr alone: stdout carries data, and a failed stderr has no one to tell.
+        warn(`stdout failed (${err.code ?? err.message}): nothing more is written there`);
+      }
+    });
+  }
+}
+
+/** A write that goes nowhere, calling back as a successful one does. */
+function dropWrite(_chunk: unknown, encoding?: BufferEncoding | ((err?: Error | null) => void), callback?: (err?: Error | null) => void): boolean {
+  const done = typeof encoding === 'function' ? encoding : callback;
+  if (done) {
+    process.nextTick(done);
+  }
+  return true;
 }

@@ -7,7 +7,7 @@ import { InvalidOptionError } from '../errors';
 import { planSystem } from '../host/system';
 import { ROUND_ROBIN_COMPONENT } from '../protocol/bindings';
 import { createComponentLoader } from '../runtime/graph-source';
-import { data, PROGRAM } from './output';
+import { data, PROGRAM, warn } from './output';
 
 /** Flags of the procfile command. */
 export interface ProcfileFlags {
@@ -19,7 +19,7 @@ export interface ProcfileFlags {
 /** Print the Procfile of `graphFile`. */
 export async function procfile(graphFile: string, flags: ProcfileFlags): Promise<void> {
   const basedir = path.resolve(flags.basedir ?? process.cwd());
-  const plan = await planSystem(graphFile, await createComponentLoader(basedir), basedir);
+  const plan = await planSystem(graphFile, await createComponentLoader(basedir, { onWarning: warn }), basedir);
   const ignored = new Set(flags.ignore ?? []);
   const lines: string[] = [];
   for (const participant of plan.participants) {

@@ -7,6 +7,7 @@ import { InvalidOptionError, errorMessage } from '../errors';
 import { transportOptions } from '../participant/connection';
 import { normalizeOptions, type ParticipantInput } from '../participant/options';
 import { Participant } from '../participant/participant';
+import { prepareGraph } from '../participant/prepare';
 import { failCurrentJob } from '../runtime/network';
 import { chooseBroker, configuredBroker } from './broker';
 import { runHost, type HostFlags } from './host';
@@ -27,6 +28,7 @@ export interface RunFlags {
   cache?: boolean;
   dedicatedNetwork?: boolean;
   jobTimeout?: string;
+  slowJob?: string;
   maxMessageSize?: string;
   drainTimeout?: string;
   connectTimeout?: string;
@@ -42,13 +44,16 @@ export interface RunFlags {
   protocolFull?: boolean;
 }
 
-/** Seconds from a flag, as ms. */
-function seconds(value: string | undefined): number | string | undefined {
+/** Seconds from a flag (`flag` names it in the error), as whole ms. */
+function seconds(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) {
     return undefined;
   }
   const number = Number(value);
-  return Number.isFinite(number) && number > 0 ? Math.round(number * 1000) : value;
+  if (value.trim() === '' || !Number.isFinite(number) || number <= 0) {
+    throw new InvalidOptionError(`invalid ${flag} "${value}": expected a number of seconds above 0`);
+  }
+  return Math.max(1, Math.round(number * 1000));
 }
 
 /** The participant options the flags give (name and graph may be empty); the broker is checked already. */
@@ -66,9 +71,10 @@ function inputFromFlags(flags: RunFlags, broker: string | undefined): Participan
     cache: flags.cache,
     dedicatedNetwork: flags.dedicatedNetwork,
     jobTimeout: flags.jobTimeout,
+    slowJob: seconds(flags.slowJob, '--slow-job'),
     maxMessageSize: flags.maxMessageSize,
-    drainTimeout: seconds(flags.drainTimeout),
-    connectTimeout: seconds(flags.connectTimeout),
+    drainTimeout: seconds(flags.drainTimeout, '--drain-timeout'),
+    connectTimeout: seconds(flags.connectTimeout, '--connect-timeout'),
     queueType: flags.queueType,
     onUnroutable: flags.onUnroutable,
     deliveryLimit: flags.deliveryLimit,
@@ -102,9 +108,11 @@ export async function run(flags: RunFlags & HostFlags & OpsFlags): Promise<void>
     return;
   }
   const options = normalizeOptions(input);
+  // The graph first: one that cannot run stops the start before anything else does.
+  const prepared = await prepareGraph(options, { onWarning: warn });
   const ops = await ProcessOps.start(flags);
   const { transport, embedded } = await chooseBroker(options.broker, { startEmbedded: true, transport: transportOptions(options) });
-  const participant = new Participant(options, transport, { discoveryFields: ops.discoveryFields(flags) });
+  const participant = new Participant(options, transport, { prepared, discoveryFields: ops.discoveryFields(flags) });
   ops.watch(participant);
   participant.on('job', jobReporter(format));
   participant.on('warning', (err) => warn(err.message));

@@ -1,9 +1,12 @@
 /**
  * `setup GRAPH`: bind the participants of a system graph (as msgflo-setup
  * does), optionally hosting its NoFlo participants in this process, then
- * exit or keep coordinating.
+ * exit or keep coordinating. It exits non-zero when any part of the system
+ * could not be made, each named on stderr.
  */
-import { Coordinator } from '../coordinator/coordinator';
+import { Coordinator, MissingRolesError } from '../coordinator/coordinator';
+import { describeFailure, SystemIncompleteError } from '../coordinator/failures';
+import { describeIipDelivery } from '../coordinator/initials';
 import { InvalidOptionError } from '../errors';
 import { Host } from '../host/host';
 import { planSystem } from '../host/system';
@@ -12,6 +15,7 @@ import { createComponentLoader, loadGraphFile } from '../runtime/graph-source';
 import path from 'node:path';
 import { readTls } from '../participant/connection';
 import { EMBEDDED_URL } from '../transport/embedded';
+import { parseBrokerList } from '../transport/url';
 import { chooseBroker, configuredBroker } from './broker';
 import { jobReporter, logFormat, ProcessOps, type OpsFlags } from './ops';
 import { info, warn } from './output';
@@ -33,6 +37,10 @@ export interface SetupFlags extends OpsFlags {
 
 /** Bind the system of `graphFile`. */
 export async function setup(graphFile: string, flags: SetupFlags): Promise<void> {
+  const timeout = Number(flags.timeout ?? 30);
+  if (!Number.isFinite(timeout) || timeout <= 0) {
+    throw new InvalidOptionError(`invalid --timeout "${flags.timeout}": expected seconds, a number above 0`);
+  }
   const basedir = path.resolve(flags.basedir ?? process.cwd());
   const file = path.resolve(basedir, graphFile);
   const graph = await loadGraphFile(file);
@@ -46,7 +54,13 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
   if (flags.queueType !== undefined && !flags.participants) {
     throw new InvalidOptionError('--queue-type sets the inqueues of the participants hosted here: give --participants');
   }
+  const forever = flags.forever === true;
   const broker = configuredBroker(flags.broker);
+  if ((broker ? parseBrokerList(broker).protocol : 'mqtt') === 'mqtt' && !forever && graph.edges.length > 0) {
+    // MQTT cannot bind topics: the coordinator forwards each edge's messages
+    // itself, so a binding made here would end as setup exits.
+    throw new InvalidOptionError('on MQTT bindings need a running coordinator: add --forever or use the coordinator command');
+  }
   const tls = readTls({ ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey });
   const { transport, embedded } = await chooseBroker(broker, { startEmbedded: flags.participants === true, transport: tls ? { tls } : {} });
   const url = broker ?? EMBEDDED_URL;
@@ -55,6 +69,8 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
   coordinator.on('bound', (binding) => info(describeBinding(binding)));
   coordinator.on('unbound', (binding) => info(`unbound ${describeBinding(binding)}`));
   coordinator.on('warning', (err) => warn(err.message));
+  coordinator.on('failed', (failure) => warn(describeFailure(failure)));
+  coordinator.on('iips', (delivery) => info(describeIipDelivery(delivery)));
   coordinator.on('invalid', (reason) => warn(`ignored a message on fbp: ${reason}`));
   coordinator.on('participant', (change, definition) => {
     if (change !== 'updated') {
@@ -76,9 +92,14 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
     await coordinator.start();
     await coordinator.load(graph);
     if (flags.participants) {
-      const plan = await planSystem(file, await createComponentLoader(basedir), basedir);
+      const loader = await createComponentLoader(basedir, { onWarning: warn });
+      // The graph's IIPs go through the inqueues, sent by the coordinator once the bindings behind each are made.
+      const plan = await planSystem(file, loader, basedir, { initials: false });
       ops = await ProcessOps.start(flags);
       host = new Host({ broker: url, basedir, queueType: flags.queueType, onUnroutable: flags.onUnroutable, tlsCa: flags.tlsCa, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey });
+      host.shareLoader(basedir, false, loader);
+      host.on('warning', (role, err) => warn(`${role}: ${err.message}`));
+      host.on('projectWarning', (_basedir, err) => warn(err.message));
       const watching = ops;
       host.announceWith(ops.discoveryFields(flags));
       host.on('added', (participant) => watching.watch(participant));
@@ -91,18 +112,33 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
       }
       ops.health.startedAll();
     }
-    await coordinator.waitForSystem(Number(flags.timeout ?? 30) * 1000);
+    await coordinator.waitForSystem(timeout * 1000).catch((err: unknown) => {
+      if (!(forever && err instanceof MissingRolesError)) {
+        throw err;
+      }
+      // --forever is there for late participants: keep waiting for them.
+      for (const { role, component } of err.missing) {
+        warn(`role "${role}" (${component}): no participant discovered within ${timeout} s; will bind when it appears`);
+      }
+    });
   } catch (err) {
     await stopAll().catch(() => undefined);
     throw err;
   }
+  const failures = coordinator.failures();
   info(`bound ${coordinator.bindings().length} binding(s) for ${coordinator.roles().length} role(s)`);
-  if (!flags.forever) {
+  if (!forever) {
     await stopAll();
     if (host) {
       info('participants stopped: --forever keeps them and the coordinator running');
     }
+    if (failures.length > 0) {
+      throw new SystemIncompleteError(failures);
+    }
     return;
+  }
+  if (failures.length > 0) {
+    warn(`${new SystemIncompleteError(failures).message}; each is tried again as participants come, go or change`);
   }
   info('coordinating until SIGTERM');
   onSignals(() => host?.participants.reduce((sum, p) => sum + p.jobsInFlight, 0) ?? 0, stopAll, false);

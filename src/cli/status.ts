@@ -15,7 +15,7 @@ import { QueueInspector } from '../ops/queue-depths';
 import { formatStatus, queuesToInspect } from '../ops/status-table';
 import { chooseBroker, configuredBroker, TOOL_CONNECT_TIMEOUT_MS } from './broker';
 import { requestAnnouncements } from '../coordinator/discovery-request';
-import { parseRequestAnswer } from '../protocol/discovery';
+import { parseFbpMessage, parseRequestAnswer } from '../protocol/discovery';
 import { data, info } from './output';
 
 /** Flags of the status command. */
@@ -45,7 +45,8 @@ export const QUIET_AFTER_COORDINATOR_MS = 1000;
  * coordinator of ours with every participant it knows, including those of
  * other MsgFlo programs), and the `fbp` queue itself, held (participants of
  * other programs with no coordinator running announce there, at their
- * heartbeat). It stops at `--wait`, at Ctrl-C, or once a coordinator has
+ * heartbeat; announcements of ours sent before the request, which may be of
+ * participants gone since, are left to the answers). It stops at `--wait`, at Ctrl-C, or once a coordinator has
  * answered and {@link QUIET_AFTER_COORDINATOR_MS} passed without another
  * answer.
  */
@@ -76,7 +77,18 @@ export async function status(flags: StatusFlags): Promise<void> {
       }
       lastAnswer = Date.now();
     });
-    const held = await transport.consumeDiscovery((message) => registry.handle(message), { hold: true });
+    // Ours answer at the inbox; their announcements in fbp from before the
+    // request may be of participants gone since. Others' say no time.
+    const asked = Date.now();
+    const held = await transport.consumeDiscovery(
+      (message) => {
+        const read = parseFbpMessage(message);
+        if (read.kind !== 'participant' || read.time === undefined || read.time >= asked) {
+          registry.handle(message);
+        }
+      },
+      { hold: true },
+    );
     await requestAnnouncements(transport, inbox.address);
     info(`listening to discovery on ${transport.displayUrl} for up to ${formatSeconds(seconds * 1000)} (less once a coordinator answers; Ctrl-C prints what was heard)`);
     how = await new Promise<string>((resolve) => {

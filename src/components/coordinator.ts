@@ -7,6 +7,7 @@
  */
 import noflo from 'noflo';
 import { Coordinator } from '../coordinator/coordinator';
+import { describeFailure } from '../coordinator/failures';
 import { errorMessage } from '../errors';
 import type { Edge } from '../protocol/bindings';
 import { loadGraphFile, type Graph } from '../runtime/graph-source';
@@ -77,6 +78,7 @@ export function getComponent(): Component {
         next.on('unbound', (binding) => output.send({ binding: { change: 'removed', binding } }));
         next.on('data', (port, data) => output.send({ data: { port, data } }));
         next.on('warning', (err) => output.send({ error: err }));
+        next.on('failed', (failure) => output.send({ error: new Error(describeFailure(failure)) }));
         coordinator = next;
         await next.start();
         await next.load(graph);

@@ -2,17 +2,22 @@
  * The coordinator: knows every participant from discovery, and turns a
  * system graph (roles as nodes, edges between their ports) into broker
  * bindings. Bindings follow the participants: an edge whose roles appear
- * later (or come back after a restart) is bound then.
+ * later (or come back after a restart) is bound then. The graph's IIPs go to
+ * their roles' inqueues once per system start, each as soon as its role and
+ * every role downstream of it are discovered and bound, and again to a role
+ * whose participant starts later (see ./initials).
  */
 import createDebug from 'debug';
 import { EventEmitter } from 'node:events';
 import { errorMessage, InvalidOptionError } from '../errors';
-import { bindingKey, graphBindings, ROUND_ROBIN_COMPONENT, type Binding, type Edge, type SystemGraph } from '../protocol/bindings';
+import { bindingKey, downstreamOf, graphBindings, ROUND_ROBIN_COMPONENT, type Binding, type Edge, type EdgeOutcome, type SystemGraph } from '../protocol/bindings';
 import type { ParticipantDefinition } from '../protocol/definition';
-import { DISCOVERY_REQUEST_TOPIC, parseDiscoveryRequest, type RegistryAnswer } from '../protocol/discovery';
+import { DISCOVERY_CONTROL_TOPIC, parseDiscoveryRequest, parseFbpMessage, type RegistryAnswer } from '../protocol/discovery';
 import { requestAnnouncements } from './discovery-request';
 import type { Graph } from '../runtime/graph-source';
 import type { ConsumerState, Subscription, Transport } from '../transport/transport';
+import { failureKey, type SystemFailure } from './failures';
+import { InitialPackets, type ArmedIip, type Iip, type IipDelivery } from './initials';
 import { ParticipantRegistry } from './registry';
 
 const debug = createDebug('noflo-runtime-msgflo:coordinator');
@@ -26,8 +31,27 @@ export interface CoordinatorEvents {
   data: [port: string, data: unknown];
   /** A message on `fbp` that was not a valid discovery message. */
   invalid: [reason: string];
-  /** Something failed that the coordinator carries on after (a binding, an IIP). */
+  /** Something failed that the coordinator carries on after. */
   warning: [Error];
+  /**
+   * A part of the system could not be made (an edge, a binding, an IIP); said
+   * once, when it first fails. Tried again at each reconciliation; see
+   * {@link Coordinator.failures}.
+   */
+  failed: [SystemFailure];
+  /** IIPs of a role went out: at the system start, or again for a participant that started later. */
+  iips: [IipDelivery];
+}
+
+/** Roles of the system graph no participant of which was discovered in time. */
+export class MissingRolesError extends InvalidOptionError {
+  /** The roles missing, each with the component the graph gives it. */
+  readonly missing: ReadonlyArray<{ readonly role: string; readonly component: string }>;
+
+  constructor(missing: ReadonlyArray<{ readonly role: string; readonly component: string }>, timeoutMs: number) {
+    super(`no participant of role ${missing.map((m) => `"${m.role}"`).join(', ')} (${missing.map((m) => m.component).join(', ')}) was discovered within ${timeoutMs / 1000} s`);
+    this.missing = missing;
+  }
 }
 
 /** An exported port of the system graph: a node and one of its ports. */
@@ -42,6 +66,14 @@ interface SharedTap {
   readonly subscription: Promise<Subscription>;
 }
 
+/**
+ * How long after its discovery request a coordinator waits for our
+ * participants to answer before it forgets those known only from older
+ * announcements (ms). They answer in milliseconds; one that misses the
+ * window is known again at its next heartbeat.
+ */
+export const CONFIRM_MS = 1500;
+
 /** Coordinator settings. */
 export interface CoordinatorOptions {
   /** Forget participants not heard from for this long (default 60 s). */
@@ -53,16 +85,20 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   readonly registry: ParticipantRegistry;
   private nodes = new Map<string, string>();
   private edges: Edge[] = [];
-  private iips: Array<{ process: string; port: string; data: unknown }> = [];
+  private readonly initials = new InitialPackets();
   private exportedIn = new Map<string, Exported>();
   private exportedOut = new Map<string, Exported>();
   private readonly bound = new Map<string, Binding>();
-  private readonly iipsSent = new Set<number>();
+  /** What could not be made at the last reconciliation, by {@link failureKey}. */
+  private failed = new Map<string, SystemFailure>();
+  /** IIPs the broker refused, until sent or gone (they are not tried while their role is not ready). */
+  private readonly refusedIips = new Map<ArmedIip, SystemFailure>();
   private readonly outTaps = new Map<string, { queue: string; subscription: Subscription }>();
   /** Taps by queue, shared by everyone watching it (see {@link Coordinator.tap}). */
   private readonly taps = new Map<string, SharedTap>();
   private discovery: Subscription | undefined;
-  private requests: Subscription | undefined;
+  private control: Subscription | undefined;
+  private confirmTimer: NodeJS.Timeout | undefined;
   private readonly onTransportWarning = (err: Error): void => {
     this.emit('warning', err);
   };
@@ -99,11 +135,15 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   /**
    * Connect, start listening to discovery, and ask the participants to
-   * announce themselves now ({@link DISCOVERY_REQUEST_TOPIC}): ours answer at
-   * once, others are learnt at their next heartbeat. From then on, answers
-   * discovery requests that name an inbox with the participants it knows
-   * (this is how `status` sees every participant while a coordinator takes
-   * the `fbp` queue's messages).
+   * announce themselves now ({@link DISCOVERY_CONTROL_TOPIC}): ours answer at
+   * once, others are learnt at their next heartbeat. Announcements of ours
+   * (they say when they were sent) that waited in `fbp` from before the
+   * request, of participants that then do not answer within {@link
+   * CONFIRM_MS}, are of participants gone meanwhile: forgotten. From then on,
+   * forgets participants that say they leave, and answers discovery requests
+   * that name an inbox with the participants it knows (this is how `status`
+   * sees every participant while a coordinator takes the `fbp` queue's
+   * messages).
    */
   async start(): Promise<void> {
     // Its connection is its own: what the transport works around (a binding
@@ -113,14 +153,22 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.discovery = await this.transport.consumeDiscovery((message) => this.registry.handle(message));
     this.registry.start();
     try {
-      this.requests = await this.transport.tap(DISCOVERY_REQUEST_TOPIC, (message) => this.answerRequest(message));
+      this.control = await this.transport.tap(DISCOVERY_CONTROL_TOPIC, (message) => this.onControl(message));
+      const asked = Date.now();
       await requestAnnouncements(this.transport);
+      this.confirmTimer = setTimeout(() => this.registry.prune(asked), CONFIRM_MS);
+      this.confirmTimer.unref();
     } catch (err) {
       this.warn(new Error(`participants not asked to announce themselves (learnt at their next heartbeat instead): ${errorMessage(err)}`));
     }
   }
 
-  private answerRequest(message: unknown): void {
+  /** A message on the control topic: a participant leaving, or a request to answer. */
+  private onControl(message: unknown): void {
+    if (parseFbpMessage(message).kind === 'leave') {
+      this.registry.handle(message);
+      return;
+    }
     const request = parseDiscoveryRequest(message);
     if (request?.replyTo === undefined) {
       return; // Not a request, or one for participants only.
@@ -142,7 +190,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.registry.stop();
     this.transport.off('warning', this.onTransportWarning);
     await this.work;
-    await this.requests?.cancel();
+    clearTimeout(this.confirmTimer);
+    await this.control?.cancel();
     await this.discovery?.cancel();
     this.outTaps.clear();
     for (const tap of this.taps.values()) {
@@ -155,17 +204,47 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   /**
    * Apply a system graph: its edges become bindings as their roles are
-   * discovered, its IIPs are sent to their roles' inqueues, its exported
-   * ports can be sent to ({@link Coordinator.send}) and read (`data`).
+   * discovered, its IIPs are sent to their roles' inqueues (a system start:
+   * see {@link Coordinator.setIips}), its exported ports can be sent to
+   * ({@link Coordinator.send}) and read (`data`). With `initials: false`
+   * the graph's IIPs are left out and the IIPs given to `setIips` stay.
    */
   async load(graph: Graph, options: { initials?: boolean } = {}): Promise<void> {
     this.nodes = new Map(graph.nodes.map((node) => [node.id, node.component]));
     this.edges = graph.edges.map((edge) => ({ src: { process: edge.from.node, port: edge.from.port }, tgt: { process: edge.to.node, port: edge.to.port } }));
-    this.iips = options.initials === false ? [] : graph.initializers.map((iip) => ({ process: iip.to.node, port: iip.to.port, data: iip.from.data as unknown }));
     this.exportedIn = new Map(Object.entries(graph.inports).map(([name, target]) => [name, { process: target.process, port: target.port }]));
     this.exportedOut = new Map(Object.entries(graph.outports).map(([name, target]) => [name, { process: target.process, port: target.port }]));
-    this.iipsSent.clear();
+    if (options.initials !== false) {
+      this.initials.set(graph.initializers.map((iip) => ({ process: iip.to.node, port: iip.to.port, data: iip.from.data as unknown })), true);
+    }
     await this.schedule();
+  }
+
+  /**
+   * Set the system's IIPs (by role). `fresh` is a system start: each is sent
+   * once more, as soon as its role and every role downstream of it are
+   * discovered and bound. Otherwise the IIPs already held keep their state:
+   * only new ones are sent, and removed ones are no longer sent again to
+   * participants that start later. An empty list stops all sending.
+   */
+  async setIips(iips: readonly Iip[], options: { fresh?: boolean } = {}): Promise<void> {
+    this.initials.set(iips, options.fresh === true);
+    await this.schedule();
+  }
+
+  /** How many IIPs wait to be sent (their role, or a role downstream, not discovered or bound yet). */
+  pendingIips(): number {
+    return this.initials.pending();
+  }
+
+  /**
+   * What could not be made at the last reconciliation, and why: edges naming
+   * a port their role does not have, bindings the broker refused, IIPs not
+   * sent. Each is tried again at the next reconciliation, and is gone from
+   * here once it succeeds.
+   */
+  failures(): SystemFailure[] {
+    return [...this.failed.values()];
   }
 
   /** Add an edge at run time; bound as soon as both roles are known. */
@@ -196,17 +275,33 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     return [...this.bound.values()];
   }
 
-  /** Resolve once every role of the graph is discovered and bound; reject naming the missing ones after `timeoutMs`. */
+  /** Resolve once the reconciliations asked for so far (by discovery, edits, IIPs) are done. */
+  async settled(): Promise<void> {
+    for (let work = this.work; ; work = this.work) {
+      await work;
+      if (work === this.work) {
+        return;
+      }
+    }
+  }
+
+  /**
+   * Resolve once every role of the graph is discovered and the
+   * reconciliation that followed is done (bindings made, IIPs sent, or their
+   * {@link Coordinator.failures} recorded); reject with a
+   * {@link MissingRolesError} after `timeoutMs`.
+   */
   async waitForSystem(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      await this.work;
+      // A participant heard meanwhile has a reconciliation of its own queued: wait for that one too.
+      await this.settled();
       const missing = this.missingRoles();
       if (missing.length === 0) {
         return;
       }
       if (Date.now() > deadline) {
-        throw new InvalidOptionError(`no participant of role ${missing.map((r) => `"${r}"`).join(', ')} (${missing.map((r) => this.nodes.get(r)).join(', ')}) was discovered within ${timeoutMs / 1000} s`);
+        throw new MissingRolesError(missing.map((role) => ({ role, component: this.nodes.get(role) ?? '?' })), timeoutMs);
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -300,9 +395,12 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       }
     }
     const system: SystemGraph = { nodes: this.nodes, edges: this.edges };
-    const { bindings, problems } = graphBindings(system, definitions);
-    for (const problem of problems) {
-      this.warn(new Error(problem));
+    const { bindings, edges } = graphBindings(system, definitions);
+    const failures: SystemFailure[] = [];
+    for (const outcome of edges) {
+      if (outcome.problem !== undefined) {
+        failures.push({ kind: 'edge', edge: outcome.edge, reason: outcome.problem });
+      }
     }
     const wanted = new Map(bindings.map((b) => [bindingKey(b), b]));
     for (const [key, binding] of this.bound) {
@@ -319,20 +417,79 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
           this.bound.set(key, binding);
           this.emit('bound', binding);
         } catch (err) {
-          this.warn(err);
+          const from = edges.filter((outcome) => outcome.binding && bindingKey(outcome.binding) === key).map((outcome) => outcome.edge);
+          failures.push({ kind: 'binding', binding, edges: from, reason: errorMessage(err) });
         }
       }
     }
-    await this.sendIips(definitions);
+    const outcomes = new Map(edges.map((outcome) => [outcome.edge, outcome]));
+    await this.sendIips(definitions, (role) => this.readyForIips(role, system, definitions, outcomes), failures);
+    this.record(failures);
     await this.tapExportedOutports(definitions);
   }
 
-  private async sendIips(definitions: ReadonlyMap<string, ParticipantDefinition>): Promise<void> {
-    for (const [index, iip] of this.iips.entries()) {
-      const queue = definitions.get(iip.process)?.inports.find((p) => p.id === iip.port)?.queue;
-      if (queue && !this.iipsSent.has(index)) {
-        this.iipsSent.add(index);
-        await this.transport.send('inqueue', queue, iip.data);
+  /**
+   * An IIP to `role` goes once the role and every role downstream of it are
+   * discovered and the edges between them bound: what it causes then reaches
+   * every role it is meant to (a participant may answer before the bindings
+   * behind it are made, and that output would be lost).
+   */
+  private readyForIips(role: string, system: SystemGraph, definitions: ReadonlyMap<string, ParticipantDefinition>, outcomes: ReadonlyMap<Edge, EdgeOutcome>): boolean {
+    const { roles, edges } = downstreamOf(system, role);
+    return (
+      [...roles].every((r) => definitions.has(r)) &&
+      edges.every((edge) => {
+        const binding = outcomes.get(edge)?.binding;
+        return binding !== undefined && this.bound.has(bindingKey(binding));
+      })
+    );
+  }
+
+  private async sendIips(definitions: ReadonlyMap<string, ParticipantDefinition>, ready: (role: string) => boolean, failures: SystemFailure[]): Promise<void> {
+    const held = new Set(this.initials.list());
+    for (const armed of this.refusedIips.keys()) {
+      if (!held.has(armed)) {
+        this.refusedIips.delete(armed);
+      }
+    }
+    const queueOf = (iip: Iip): string | undefined => definitions.get(iip.process)?.inports.find((p) => p.id === iip.port)?.queue;
+    for (const armed of held) {
+      const definition = definitions.get(armed.iip.process);
+      if (!armed.sent && definition && !queueOf(armed.iip)) {
+        failures.push({ kind: 'iip', iip: armed.iip, reason: `role "${armed.iip.process}" (${definition.component}) has no inport "${armed.iip.port}" with a queue` });
+      }
+    }
+    for (const batch of this.initials.due(this.registry.list(), ready)) {
+      const sent: Array<{ port: string; queue: string; data: unknown }> = [];
+      for (const armed of batch.iips) {
+        const queue = queueOf(armed.iip);
+        if (!queue) {
+          continue; // Said above, as a failure.
+        }
+        try {
+          await this.transport.send('inqueue', queue, armed.iip.data);
+          this.initials.delivered(batch, armed);
+          this.refusedIips.delete(armed);
+          sent.push({ port: armed.iip.port, queue, data: armed.iip.data });
+        } catch (err) {
+          this.refusedIips.set(armed, { kind: 'iip', iip: armed.iip, reason: errorMessage(err) });
+        }
+      }
+      if (sent.length > 0) {
+        this.emit('iips', batch.participant ? { role: batch.role, sent, participant: batch.participant } : { role: batch.role, sent });
+      }
+    }
+    failures.push(...this.refusedIips.values());
+  }
+
+  /** Keep what failed at this reconciliation, saying what failed anew. */
+  private record(failures: readonly SystemFailure[]): void {
+    const previous = this.failed;
+    this.failed = new Map(failures.map((failure) => [failureKey(failure), failure]));
+    for (const [key, failure] of this.failed) {
+      if (previous.get(key)?.reason !== failure.reason) {
+        debug('%s: %s', key, failure.reason);
+        this.emit('failed', failure);
       }
     }
   }

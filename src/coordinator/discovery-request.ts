@@ -1,9 +1,9 @@
 /**
  * Asking participants to announce themselves now, rather than waiting for
  * their heartbeat (every discovery period / 2.2, 27 s by default): see
- * {@link DISCOVERY_REQUEST_TOPIC}.
+ * {@link DISCOVERY_CONTROL_TOPIC}.
  */
-import { DISCOVERY_REQUEST_TOPIC, discoveryRequest } from '../protocol/discovery';
+import { DISCOVERY_CONTROL_TOPIC, discoveryRequest } from '../protocol/discovery';
 import type { Transport } from '../transport/transport';
 
 /**
@@ -13,8 +13,5 @@ import type { Transport } from '../transport/transport';
  * cannot be published.
  */
 export async function requestAnnouncements(transport: Transport, replyTo?: string): Promise<void> {
-  // On AMQP the request exchange is declared as an outqueue's is, so that
-  // participants (which declare it when they listen) and requesters agree.
-  await transport.createQueue('outqueue', DISCOVERY_REQUEST_TOPIC);
-  await transport.send('outqueue', DISCOVERY_REQUEST_TOPIC, discoveryRequest(replyTo));
+  await transport.broadcast(DISCOVERY_CONTROL_TOPIC, discoveryRequest(replyTo));
 }

@@ -17,10 +17,13 @@ import type { Host } from '../host/host';
 import type { Participant } from '../participant/participant';
 import { error, FBP_PROTOCOL_VERSION, participantComponent, reply, type Reply, type Request } from '../participant/fbp-endpoint';
 import { serveFbpWebSocket, type FbpClient, type WebSocketEndpoint } from '../participant/fbp-websocket';
+import { listNames, lookupComponent } from '../runtime/component-names';
 import type { ComponentLoader, Graph } from '../runtime/graph-source';
 import type { Subscription } from '../transport/transport';
 import { hostableComponents, nofloComponent, type ComponentInfo } from './components';
 import type { Coordinator } from './coordinator';
+import type { SystemFailure } from './failures';
+import type { IipDelivery } from './initials';
 
 const debug = createDebug('noflo-runtime-msgflo:coordinator-runtime');
 
@@ -170,18 +173,26 @@ class SystemRuntime implements CoordinatorRuntime {
   private readonly hosted = new Set<string>();
   private started = false;
   private startedAt = 0;
-  /** IIPs waiting for their role, while started. */
-  private pendingIips: Array<{ node: string; port: string; data: unknown }> = [];
   private readonly taps = new Map<string, { queue: string; subscription: Subscription }>();
   private componentCache: Promise<ComponentInfo[]> | undefined;
   private work: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly onParticipant = (change: string): void => {
     if (change === 'added' && !this.closed) {
-      void this.serialize(async () => {
-        await this.flushIips();
-        await this.reconcileTaps();
-      });
+      void this.serialize(() => this.reconcileTaps());
+    }
+  };
+  /** IIPs the coordinator sent, shown as `DATA -> PORT node()`. */
+  private readonly onIips = (delivery: IipDelivery): void => {
+    const node = this.nodeOf(delivery.role);
+    for (const iip of delivery.sent) {
+      const tgt = { node, port: iip.port };
+      this.broadcast(reply(undefined, 'network', 'data', { id: edgeId(undefined, tgt), graph: this.graph.name, tgt, data: iip.data }));
+    }
+  };
+  private readonly onFailed = (failure: SystemFailure): void => {
+    if (failure.kind === 'iip') {
+      this.broadcast(reply(undefined, 'network', 'error', { message: `IIP to ${edgeId(undefined, { node: this.nodeOf(failure.iip.process), port: failure.iip.port })}: ${failure.reason}`, graph: this.graph.name }));
     }
   };
   private readonly onData = (port: string, data: unknown): void => {
@@ -194,6 +205,8 @@ class SystemRuntime implements CoordinatorRuntime {
   ) {}
 
   async open(graph: Graph | undefined): Promise<void> {
+    this.coordinator.on('iips', this.onIips);
+    this.coordinator.on('failed', this.onFailed);
     if (graph) {
       this.graph = graph;
       this.graph.name = this.options.graphName;
@@ -202,7 +215,7 @@ class SystemRuntime implements CoordinatorRuntime {
       }
       await this.apply();
       await this.startNetwork();
-      await this.flushIips();
+      await this.syncIips(true);
     }
     this.coordinator.on('participant', this.onParticipant);
     this.coordinator.on('data', this.onData);
@@ -220,6 +233,8 @@ class SystemRuntime implements CoordinatorRuntime {
     this.closed = true;
     this.coordinator.off('participant', this.onParticipant);
     this.coordinator.off('data', this.onData);
+    this.coordinator.off('iips', this.onIips);
+    this.coordinator.off('failed', this.onFailed);
     await this.endpoint?.close();
     await this.work;
     await this.closeTaps([...this.taps.keys()]);
@@ -529,10 +544,7 @@ class SystemRuntime implements CoordinatorRuntime {
         } else {
           g.addInitial(data, tgt.node, tgt.port, meta(p));
         }
-        if (this.started) {
-          this.pendingIips.push({ node: tgt.node, port: tgt.port, data });
-          await this.flushIips();
-        }
+        await this.syncIips();
         return ok({ src: { data }, tgt, metadata: meta(p), graph });
       }
       case 'removeinitial': {
@@ -542,6 +554,7 @@ class SystemRuntime implements CoordinatorRuntime {
           fail(`no IIP to ${edgeId(undefined, tgt)} in graph "${graph}"`);
         }
         g.removeInitial(tgt.node, tgt.port);
+        await this.syncIips();
         return removed.map((iip) => reply(request, 'graph', 'removeinitial', { src: { data: iip.from.data as unknown }, tgt, graph }));
       }
       case 'addinport':
@@ -647,7 +660,6 @@ class SystemRuntime implements CoordinatorRuntime {
     this.roles.clear();
     this.graph = new noflo.Graph(id, { caseSensitive: true });
     this.started = false;
-    this.pendingIips = [];
     await this.apply();
     return [reply(request, 'graph', 'clear', pick(p, ['id', 'name', 'library', 'main', 'icon', 'description']))];
   }
@@ -671,7 +683,12 @@ class SystemRuntime implements CoordinatorRuntime {
       return;
     }
     const host = this.options.participantHost;
-    if (host && hostableComponents(this.options.loader).includes(component)) {
+    const lookup = lookupComponent(component, hostableComponents(this.options.loader));
+    if (host && lookup.kind === 'ambiguous') {
+      fail(`component "${component}" is ambiguous: ${listNames(lookup.candidates)} are all called so; give the library`);
+    }
+    if (host && lookup.kind === 'found') {
+      // Checked as every participant's graph is: a failure names the node's role and the problem.
       const participant = await host.add({ name: role, graph: component });
       this.hosted.add(role);
       this.roles.set(role, role);
@@ -716,7 +733,29 @@ class SystemRuntime implements CoordinatorRuntime {
       system.addOutport(name, this.roleOf(target.process), target.port);
     }
     await this.coordinator.load(system, { initials: false });
+    await this.syncIips();
     await this.reconcileTaps();
+  }
+
+  /**
+   * The graph's IIPs, by role, to the coordinator while the network runs
+   * (none while stopped): it sends each once its role and the roles
+   * downstream are bound, and again to a participant of the role that starts
+   * later. `fresh` (a start) sends them all again.
+   */
+  private async syncIips(fresh = false): Promise<void> {
+    const iips = this.started ? this.graph.initializers.map((iip) => ({ process: this.roleOf(iip.to.node), port: iip.to.port, data: iip.from.data as unknown })) : [];
+    await this.coordinator.setIips(iips, { fresh });
+  }
+
+  /** The node playing `role` (a renamed node keeps its role). */
+  private nodeOf(role: string): string {
+    for (const [node, played] of this.roles) {
+      if (played === role) {
+        return node;
+      }
+    }
+    return role;
   }
 
   // network:*
@@ -731,13 +770,13 @@ class SystemRuntime implements CoordinatorRuntime {
         const started = reply(request, 'network', 'started', { time: new Date(this.startedAt).toISOString(), graph, started: true, running: this.running() });
         client.send(started);
         this.tellOthers(client, started);
-        await this.flushIips();
+        await this.syncIips(true);
         return [];
       }
       case 'stop': {
         const uptime = this.started ? (Date.now() - this.startedAt) / 1000 : 0;
         this.started = false;
-        this.pendingIips = [];
+        await this.syncIips();
         await Promise.all(this.hostedParticipants().map((participant) => participant.pause()));
         return [reply(request, 'network', 'stopped', { time: new Date().toISOString(), uptime, graph, started: false, running: false })];
       }
@@ -761,12 +800,11 @@ class SystemRuntime implements CoordinatorRuntime {
     }
   }
 
-  /** Let the hosted participants consume, and queue the IIPs to send. */
+  /** Let the hosted participants consume; the IIPs are sent by the caller (see {@link SystemRuntime.syncIips}). */
   private async startNetwork(): Promise<void> {
     await Promise.all(this.hostedParticipants().map((participant) => participant.resume()));
     this.started = true;
     this.startedAt = Date.now();
-    this.pendingIips = this.graph.initializers.map((iip) => ({ node: iip.to.node, port: iip.to.port, data: iip.from.data as unknown }));
   }
 
   /** Resolve once nothing runs, or after `ms`. */
@@ -779,33 +817,12 @@ class SystemRuntime implements CoordinatorRuntime {
 
   /** Running: started, and work in flight (IIPs not sent yet, jobs of hosted participants). */
   private running(): boolean {
-    return this.started && (this.pendingIips.length > 0 || this.hostedParticipants().some((participant) => participant.jobsInFlight > 0));
+    return this.started && (this.coordinator.pendingIips() > 0 || this.hostedParticipants().some((participant) => participant.jobsInFlight > 0));
   }
 
   private hostedParticipants(): Participant[] {
     const host = this.options.participantHost;
     return host ? host.participants.filter((participant) => this.hosted.has(participant.definition.role)) : [];
-  }
-
-  /** Send the IIPs whose role is known; the others wait for it. */
-  private async flushIips(): Promise<void> {
-    const waiting: typeof this.pendingIips = [];
-    for (const iip of this.pendingIips) {
-      const role = this.roleOf(iip.node);
-      if (!this.coordinator.registry.byRole(role)) {
-        waiting.push(iip);
-        continue;
-      }
-      const tgt = { node: iip.node, port: iip.port };
-      // Shown as it leaves: what it causes can come back before the broker confirms it.
-      this.broadcast(reply(undefined, 'network', 'data', { id: edgeId(undefined, tgt), graph: this.graph.name, tgt, data: iip.data }));
-      try {
-        await this.coordinator.sendTo(role, iip.port, iip.data);
-      } catch (err) {
-        this.broadcast(reply(undefined, 'network', 'error', { message: `IIP to ${edgeId(undefined, { node: iip.node, port: iip.port })}: ${errorMessage(err)}`, graph: this.graph.name }));
-      }
-    }
-    this.pendingIips = waiting;
   }
 
   /**

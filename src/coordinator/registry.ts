@@ -5,11 +5,15 @@
  *
  * Live participants only: messages wait in the `fbp` queue while no
  * coordinator reads it, and a coordinator that starts gets them all. An
- * announcement that says when it was sent counts from then, not from when it
- * was read, so a participant gone meanwhile is forgotten when it would have
- * been had the coordinator been running; one already older than the timeout
- * is ignored ({@link RegistryEvents.stale}); one of a participant that has
- * left is ignored.
+ * announcement read in the first timeout after the registry starts, that
+ * says when it was sent, counts from then, not from when it was read, so a
+ * participant gone meanwhile is forgotten when it would have been had the
+ * coordinator been running. (Later ones count from when they are read, so
+ * clocks set a little apart do not make participants come and go.) One
+ * already older than the timeout is ignored ({@link RegistryEvents.stale});
+ * one of a participant that has left is ignored. A coordinator also asks
+ * the participants to announce themselves when it starts, and forgets those
+ * of ours that do not ({@link ParticipantRegistry.prune}).
  */
 import { EventEmitter } from 'node:events';
 import type { ParticipantDefinition } from '../protocol/definition';
@@ -32,6 +36,8 @@ export interface RegistryEvents {
 interface Known {
   definition: ParticipantDefinition;
   lastSeen: number;
+  /** When its latest announcement says it was sent (ours say; others' do not). */
+  sent: number | undefined;
 }
 
 /** Participants by id, as discovery reports them. */
@@ -78,7 +84,7 @@ export class ParticipantRegistry extends EventEmitter<RegistryEvents> {
           this.emit('stale', parsed.definition, now - sent);
           return;
         }
-        this.learn(parsed.definition, now - this.startedAt < this.timeoutMs ? sent : now);
+        this.learn(parsed.definition, now - this.startedAt < this.timeoutMs ? sent : now, parsed.time);
       }
     }
   }
@@ -87,9 +93,9 @@ export class ParticipantRegistry extends EventEmitter<RegistryEvents> {
    * Know `definition` as last heard from at `lastSeen` (ms since the epoch;
    * an older time than the one known is kept as is).
    */
-  learn(definition: ParticipantDefinition, lastSeen: number): void {
+  learn(definition: ParticipantDefinition, lastSeen: number, sent?: number): void {
     const known = this.known.get(definition.id);
-    this.known.set(definition.id, { definition, lastSeen: Math.max(lastSeen, known?.lastSeen ?? -Infinity) });
+    this.known.set(definition.id, { definition, lastSeen: Math.max(lastSeen, known?.lastSeen ?? -Infinity), sent: sent === undefined ? known?.sent : Math.max(sent, known?.sent ?? -Infinity) });
     if (!known) {
       this.emit('added', definition);
     } else if (JSON.stringify(known.definition) !== JSON.stringify(definition)) {
@@ -109,6 +115,21 @@ export class ParticipantRegistry extends EventEmitter<RegistryEvents> {
     for (const [id, at] of this.left) {
       if (at < limit) {
         this.left.delete(id);
+      }
+    }
+  }
+
+  /**
+   * Forget the participants whose latest announcement says it was sent
+   * before `time` (ms since the epoch): asked at `time` to announce
+   * themselves, ours answer at once, so one that did not is gone.
+   * Participants whose announcements say no time (other MsgFlo programs)
+   * are kept.
+   */
+  prune(time: number): void {
+    for (const [id, known] of this.known) {
+      if (known.sent !== undefined && known.sent < time) {
+        this.forget(id);
       }
     }
   }

@@ -8,6 +8,7 @@
  */
 import createDebug from 'debug';
 import { EventEmitter } from 'node:events';
+import path from 'node:path';
 import { InvalidOptionError, MsgfloError, ErrorCode, errorMessage } from '../errors';
 import type { ParticipantDefinition } from '../protocol/definition';
 import { readTls } from '../participant/connection';
@@ -38,6 +39,8 @@ export interface HostEvents {
   started: [Participant];
   job: [JobOutcome];
   warning: [role: string, error: Error];
+  /** Listing project `basedir` (once, for all its participants) left something out: a malformed graph file. */
+  projectWarning: [basedir: string, error: Error];
   disconnected: [role: string, error: Error];
   reconnected: [role: string];
   /** An inport whose consumer the broker had dropped consumes again. */
@@ -154,11 +157,23 @@ export class Host extends EventEmitter<HostEvents> {
     return result;
   }
 
+  /**
+   * Have the participants of project `basedir` (with `cache` as given) use
+   * `loader`, one made already (to plan a system graph, say), rather than
+   * list the project again (and say its warnings twice).
+   */
+  shareLoader(basedir: string, cache: boolean, loader: ComponentLoader): void {
+    this.loaders.set(`${path.resolve(basedir)}\n${cache}`, Promise.resolve(loader));
+  }
+
   private loader(options: ParticipantOptions): Promise<ComponentLoader> {
     const key = `${options.basedir}\n${options.cache}`;
     let loader = this.loaders.get(key);
     if (!loader) {
-      loader = createComponentLoader(options.basedir, { cache: options.cache });
+      const onWarning = (message: string): void => {
+        this.emit('projectWarning', options.basedir, new Error(message));
+      };
+      loader = createComponentLoader(options.basedir, { cache: options.cache, onWarning });
       loader.catch(() => this.loaders.delete(key));
       this.loaders.set(key, loader);
     }

@@ -6,7 +6,7 @@
 import type { TransportOptions } from '../transport/options';
 import type { Delivery, QueueKind, QueueOptions, SendOptions, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from '../transport/transport';
 import type { Binding } from '../protocol/bindings';
-import type { DiscoveryMessage } from '../protocol/definition';
+import type { ParticipantAnnouncement } from '../protocol/definition';
 import { createTransport } from '../transport';
 
 interface Entry {
@@ -115,7 +115,7 @@ class Lease implements Transport {
     return this.entry.transport.send(kind, queue, data, options);
   }
 
-  announce(message: DiscoveryMessage, ttlMs: number): Promise<void> {
+  announce(message: ParticipantAnnouncement, ttlMs: number): Promise<void> {
     return this.entry.transport.announce(message, ttlMs);
   }
 
@@ -129,6 +129,10 @@ class Lease implements Transport {
 
   consumeDiscovery(handler: (message: unknown) => void, options?: { hold?: boolean }): Promise<Subscription> {
     return this.entry.transport.consumeDiscovery(handler, options);
+  }
+
+  broadcast(topic: string, message: unknown): Promise<void> {
+    return this.entry.transport.broadcast(topic, message);
   }
 
   inbox(handler: (message: unknown) => void): Promise<{ address: string; subscription: Subscription }> {

@@ -26,10 +26,8 @@ export const METRIC_NAMES = {
   consumersActive: 'msgflo_consumers_active',
   consumerRestarts: 'msgflo_consumer_restarts_total',
   deadLettersDropped: 'msgflo_deadletters_dropped_total',
+  sessionTakeovers: 'msgflo_mqtt_session_takeovers_total',
 } as const;
-
-/** The reason a participant gives a job it timed out. */
-const TIMEOUT_REASON = 'timeout';
 
 /** A registry fed by the participants it watches. */
 export class ParticipantMetrics {
@@ -111,6 +109,7 @@ export class ParticipantMetrics {
     connectionCounter(METRIC_NAMES.reconnects, 'Broker connections re-established after a loss', 'reconnects');
     connectionCounter(METRIC_NAMES.consumerRestarts, 'Consumers started again after the broker stopped delivering to them on a live connection (consumer cancelled, MQTT session lost)', 'consumerRestarts');
     connectionCounter(METRIC_NAMES.deadLettersDropped, 'Failed messages not kept: their dead-letter exchange had no queue bound (AMQP)', 'deadLettersDropped');
+    connectionCounter(METRIC_NAMES.sessionTakeovers, 'MQTT connections closed by another client connecting with their client id (two processes with one --client-id)', 'sessionTakeovers');
     new Gauge({
       name: METRIC_NAMES.consumersActive,
       help: 'Whether an inport has a live consumer (1) or not (0: not connected, cancelled by the broker, not subscribed, paused)',
@@ -168,7 +167,7 @@ export class ParticipantMetrics {
       if (participant.keepsDeadLetters(outcome.port)) {
         counts.deadLettered += 1;
       }
-      if (outcome.reason === TIMEOUT_REASON) {
+      if (outcome.timedOut) {
         counts.timedOut += 1;
       }
     }
@@ -218,11 +217,12 @@ function connections(participants: Iterable<Participant>): Map<string, Transport
       continue;
     }
     seen.add(stats);
-    const sum = sums.get(participant.brokerUrl) ?? { unroutable: 0, reconnects: 0, consumerRestarts: 0, deadLettersDropped: 0 };
+    const sum = sums.get(participant.brokerUrl) ?? { unroutable: 0, reconnects: 0, consumerRestarts: 0, deadLettersDropped: 0, sessionTakeovers: 0 };
     sum.unroutable += stats.unroutable;
     sum.reconnects += stats.reconnects;
     sum.consumerRestarts += stats.consumerRestarts;
     sum.deadLettersDropped += stats.deadLettersDropped;
+    sum.sessionTakeovers += stats.sessionTakeovers;
     sums.set(participant.brokerUrl, sum);
   }
   return sums;

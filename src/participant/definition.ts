@@ -4,8 +4,8 @@
  * the graph's export metadata, then from the options.
  */
 import { randomUUID } from 'node:crypto';
-import { InvalidOptionError } from '../errors';
-import { resolvePort, type ParticipantDefinition, type PortDefinition, type PortOverride } from '../protocol/definition';
+import { GraphLoadError, InvalidOptionError } from '../errors';
+import { queueClashes, resolvePort, type ParticipantDefinition, type PortDefinition, type PortOverride } from '../protocol/definition';
 import type { ExportedPort } from '../runtime/network';
 import type { ParticipantOptions } from './options';
 
@@ -17,14 +17,43 @@ export interface DescribedGraph {
   readonly icon: string | undefined;
 }
 
+/** The ports of a participant, by kind. */
+export interface ResolvedPorts {
+  readonly inports: PortDefinition[];
+  readonly outports: PortDefinition[];
+}
+
+/**
+ * The ports of a participant playing `options.name` with `graph`, each with
+ * its queue (graph metadata, then options, then the default). Refuses an
+ * override for a port the graph lacks, and an inport and an outport on one
+ * queue: the outport's every message would come back in as a new job.
+ */
+export function resolveQueues(graph: Pick<DescribedGraph, 'inports' | 'outports'>, options: ParticipantOptions): ResolvedPorts {
+  const ports = {
+    inports: resolvePorts(options.name, 'inports', graph.inports, options.inports),
+    outports: resolvePorts(options.name, 'outports', graph.outports, options.outports),
+  };
+  const clashes = queueClashes(ports);
+  if (clashes.length > 0) {
+    const described = clashes.map(({ inport, outport, queue }) => `inport "${inport}" and outport "${outport}" are both on queue "${queue}"`).join('; ');
+    const { outport } = clashes[0] as { outport: string };
+    throw new GraphLoadError(
+      `${described}: every message the outport sends would come back in as a new job, without end; give one of them a queue of its own (--attr outports.${outport}.queue=QUEUE)`,
+    );
+  }
+  return ports;
+}
+
 /** The definition of a participant playing `options.name` with `graph`. */
 export function buildDefinition(graph: DescribedGraph, options: ParticipantOptions): ParticipantDefinition {
+  const { inports, outports } = resolveQueues(graph, options);
   const definition: ParticipantDefinition = {
     id: `${options.name}-${randomUUID()}`,
     role: options.name,
     component: options.graph,
-    inports: resolvePorts(options.name, 'inports', graph.inports, options.inports),
-    outports: resolvePorts(options.name, 'outports', graph.outports, options.outports),
+    inports,
+    outports,
   };
   if (graph.label) {
     definition.label = graph.label;

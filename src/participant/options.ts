@@ -40,8 +40,13 @@ export interface ParticipantOptions {
   readonly maxMessageSize: number;
   /** Deepest JSON nesting accepted; deeper messages are dead-lettered. */
   readonly maxDepth: number;
-  /** A job not done after this many ms is dead-lettered with reason `timeout`. */
+  /** A job not done after this many ms is dead-lettered, its reason saying it timed out. */
   readonly jobTimeout: number | undefined;
+  /**
+   * A job in flight this many ms is said once, as a warning. Undefined: ten
+   * times the role's median job duration, and at least {@link DEFAULT_SLOW_JOB_MS}.
+   */
+  readonly slowJob: number | undefined;
   /** How long a shutdown waits for in-flight jobs, in ms. */
   readonly drainTimeout: number;
   /** How long to keep trying to reach the broker at start, in ms. */
@@ -89,6 +94,7 @@ export interface ParticipantInput {
   maxMessageSize?: number | string | undefined;
   maxDepth?: number | string | undefined;
   jobTimeout?: number | string | undefined;
+  slowJob?: number | string | undefined;
   drainTimeout?: number | string | undefined;
   connectTimeout?: number | string | undefined;
   queueType?: string | undefined;
@@ -108,7 +114,7 @@ export interface ParticipantInput {
 /** The options a participant takes, by name: `--attr` keys and participants-file keys. */
 export const PARTICIPANT_KEYS: readonly string[] = [
   'name', 'graph', 'broker', 'basedir', 'prefetch', 'deadletter', 'iips', 'inports', 'outports', 'dedicatedNetwork', 'cache', 'trace',
-  'discoveryPeriod', 'maxMessageSize', 'maxDepth', 'jobTimeout', 'drainTimeout', 'connectTimeout', 'queueType', 'onUnroutable', 'deliveryLimit', 'clientId',
+  'discoveryPeriod', 'maxMessageSize', 'maxDepth', 'jobTimeout', 'slowJob', 'drainTimeout', 'connectTimeout', 'queueType', 'onUnroutable', 'deliveryLimit', 'clientId',
   'tlsCa', 'tlsCert', 'tlsKey', 'crashOnException', 'protocolPort', 'protocolFull',
 ];
 
@@ -116,6 +122,8 @@ export const PARTICIPANT_KEYS: readonly string[] = [
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 /** Default deepest JSON nesting. */
 export const DEFAULT_MAX_DEPTH = 1000;
+/** The least a job runs before it is said to be slow, when `slowJob` is not set: 30 s. */
+export const DEFAULT_SLOW_JOB_MS = 30_000;
 const PORT_KEYS = ['queue', 'hidden', 'description', 'type', 'schema', 'unroutable'];
 
 /** Validate `input`, fill defaults from `env`, and apply `--attr` overrides. */
@@ -142,6 +150,7 @@ export function normalizeOptions(input: ParticipantInput, env: NodeJS.ProcessEnv
     maxMessageSize: positiveInteger('max-message-size', merged.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE),
     maxDepth: positiveInteger('max-depth', merged.maxDepth ?? DEFAULT_MAX_DEPTH),
     jobTimeout: merged.jobTimeout === undefined ? undefined : positiveInteger('job-timeout', merged.jobTimeout),
+    slowJob: merged.slowJob === undefined ? undefined : positiveInteger('slow-job', merged.slowJob),
     drainTimeout: positiveInteger('drain-timeout', merged.drainTimeout ?? 30_000),
     connectTimeout: positiveInteger('connect-timeout', merged.connectTimeout ?? 30_000),
     queueType: queueType(merged.queueType),

@@ -12,16 +12,17 @@ import { EventEmitter } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { errorMessage } from '../errors';
 import { decodeWithin, reuseBody, type BodyLimits } from '../protocol/codec';
-import { deadLetterQueueName, discoveryMessage, leaveMessage, type ParticipantDefinition } from '../protocol/definition';
-import { DISCOVERY_REQUEST_TOPIC, parseDiscoveryRequest } from '../protocol/discovery';
-import { createComponentLoader, resolveGraph, type ComponentLoader, type GraphSource } from '../runtime/graph-source';
+import { deadLetterQueueName, discoveryMessage, leaveMessage, type ParticipantDefinition, type PortDefinition } from '../protocol/definition';
+import { DISCOVERY_CONTROL_TOPIC, parseDiscoveryRequest } from '../protocol/discovery';
+import type { ComponentLoader, GraphSource } from '../runtime/graph-source';
 import { GraphNetwork, type JobSink } from '../runtime/network';
 import type { Delivery, SendOptions, Subscription, Transport, TransportStats } from '../transport/transport';
 import { buildDefinition, deadLetterPorts } from './definition';
 import { FBP_PROTOCOL_VERSION, fbpQueues, readOnlyEndpoint, serveFbpProtocol, type EndpointSubject, type FbpEndpoint } from './fbp-endpoint';
 import { createFullEndpoint } from './fbp-full';
 import { serveFbpWebSocket, type WebSocketEndpoint } from './fbp-websocket';
-import type { ParticipantOptions } from './options';
+import { DEFAULT_SLOW_JOB_MS, type ParticipantOptions } from './options';
+import { prepareGraph, type PreparedGraph } from './prepare';
 
 const debug = createDebug('noflo-runtime-msgflo:participant');
 
@@ -30,6 +31,13 @@ const ACK_UNROUTABLE: SendOptions = Object.freeze({ unroutable: 'ack' });
 
 /** How long stopping waits for the NoFlo network's components to finish. */
 const NETWORK_STOP_TIMEOUT_MS = 2000;
+
+/** How many of the latest jobs the median duration is taken over. */
+const RECENT_JOBS = 101;
+/** Without `slowJob`, a job is slow once it has run this many times the median job (and {@link DEFAULT_SLOW_JOB_MS}). */
+const SLOW_JOB_FACTOR = 10;
+/** Unfinished jobs a drain-timeout warning names one by one. */
+const JOBS_NAMED = 5;
 
 /** How a job ended. */
 export interface JobOutcome {
@@ -42,6 +50,8 @@ export interface JobOutcome {
   readonly duration: number;
   /** The job's id (the IP scope its packets carry in the graph), once it ran; none for a message that could not be read. */
   readonly id?: string;
+  /** Failed by the job timeout (`jobTimeout`). */
+  readonly timedOut?: true;
 }
 
 /** Lifecycle notifications of a {@link Participant}. */
@@ -88,6 +98,10 @@ interface Job {
   network: GraphNetwork<Job> | undefined;
   timer: NodeJS.Timeout | undefined;
   settling: boolean;
+  /** Failed by the job timeout. */
+  timedOut: boolean;
+  /** Said to be slow already (said once). */
+  slowSaid: boolean;
 }
 
 /** A running NoFlo graph on a broker. */
@@ -109,6 +123,11 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   private paused = false;
   private readonly inFlight = new Set<Job>();
   private discoveryTimer: NodeJS.Timeout | undefined;
+  /** Looks for jobs in flight longer than the slow-job threshold. */
+  private slowJobTimer: NodeJS.Timeout | undefined;
+  /** Durations (ms) of the latest {@link RECENT_JOBS} jobs, a ring written at {@link settledCount}. */
+  private readonly durations: number[] = [];
+  private settledCount = 0;
   private drained: (() => void) | undefined;
   private stopping = false;
   private webSocket: WebSocketEndpoint | undefined;
@@ -150,7 +169,8 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   };
 
   /**
-   * @param deps - a component loader to share; `discoveryTimer: false` when
+   * @param deps - a component loader to share, or the graph prepared
+   *   already with it (see ./prepare); `discoveryTimer: false` when
    *   the caller re-announces the participant itself (a host of many);
    *   `discoveryFields` are added to the definition announced (e.g. where its
    *   metrics are served)
@@ -158,12 +178,13 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   constructor(
     options: ParticipantOptions,
     transport: Transport,
-    deps: { loader?: ComponentLoader; discoveryTimer?: boolean; discoveryFields?: Readonly<Record<string, string>> } = {},
+    deps: { loader?: ComponentLoader; prepared?: PreparedGraph; discoveryTimer?: boolean; discoveryFields?: Readonly<Record<string, string>> } = {},
   ) {
     super();
     this.options = options;
     this.transport = transport;
-    this.loader = deps.loader;
+    this.loader = deps.prepared?.loader ?? deps.loader;
+    this.source = deps.prepared?.source;
     this.ownDiscoveryTimer = deps.discoveryTimer ?? true;
     this.discoveryFields = deps.discoveryFields ?? {};
     this.limits = { maxBytes: options.maxMessageSize, maxDepth: options.maxDepth };
@@ -241,13 +262,24 @@ export class Participant extends EventEmitter<ParticipantEvents> {
    */
   async start(): Promise<ParticipantDefinition> {
     const { options } = this;
-    this.loader ??= await createComponentLoader(options.basedir, { cache: options.cache });
-    this.source = await resolveGraph(options.graph, this.loader, options.basedir);
+    if (!this.source) {
+      const prepared = await prepareGraph(options, { loader: this.loader, onWarning: (message) => this.warn(new Error(message)) });
+      this.loader = prepared.loader;
+      this.source = prepared.source;
+    }
     const network = await this.startNetwork();
-    const definition = buildDefinition(network, options);
+    let definition: ParticipantDefinition;
+    let deadLetters: PortDefinition[];
+    try {
+      definition = buildDefinition(network, options);
+      deadLetters = deadLetterPorts(definition, options.deadletter);
+    } catch (err) {
+      await network.shutdown().catch((stopErr: unknown) => debug('stopping the refused graph: %s', errorMessage(stopErr)));
+      throw err;
+    }
+    this.warnIfIdle(definition);
     const fbp = fbpQueues(definition.id);
-    Object.assign(definition, { type: 'noflo-nodejs', version: FBP_PROTOCOL_VERSION, inqueue: fbp.receive, outqueue: fbp.send }, this.discoveryFields);
-    const deadLetters = deadLetterPorts(definition, options.deadletter);
+    Object.assign(definition, { type: 'noflo-nodejs', version: FBP_PROTOCOL_VERSION, inqueue: fbp.receive, outqueue: fbp.send, started: Date.now() }, this.discoveryFields);
     for (const port of deadLetters) {
       this.deadLettering.add(port.id);
     }
@@ -290,6 +322,10 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       await this.transport.createQueue('inqueue', deadLetterQueueName(port.queue as string), queueOptions);
     }
     await this.consume(definition);
+    // A job that never ends (a component that never calls output.done())
+    // shows nowhere else: no output, no failure, a role that does nothing.
+    this.slowJobTimer = setInterval(() => this.saySlowJobs(), slowJobCheckPeriod(options.slowJob));
+    this.slowJobTimer.unref();
     const self = this;
     const subject: EndpointSubject = {
       definition,
@@ -307,7 +343,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
           graph: subject.graph,
           network: this.network?.nofloNetwork,
           basedir: options.basedir,
-          loader: this.loader,
+          loader: this.loader as ComponentLoader,
         })
       : readOnlyEndpoint(subject, this.network?.nofloNetwork);
     this.endpoint = endpoint;
@@ -315,9 +351,11 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     if (options.protocolPort !== undefined) {
       this.webSocket = await serveFbpWebSocket('127.0.0.1', options.protocolPort, endpoint);
     }
+    // Listening first: a coordinator that hears this first announcement, and
+    // asked for announcements meanwhile, must get an answer (see Coordinator.start).
+    await this.answerDiscoveryRequests();
     // Discovery never holds back work: a failure is said, and the next message tries again.
     await this.announce().catch((err: unknown) => this.warn(new Error(`discovery message not sent (sent again in ${Math.round(options.discoveryPeriod / 2.2)} s): ${errorMessage(err)}`)));
-    await this.answerDiscoveryRequests();
     if (this.ownDiscoveryTimer) {
       this.discoveryTimer = setInterval(() => {
         this.announce().catch((err: unknown) => this.warn(err));
@@ -337,10 +375,11 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   async stop(timeout = this.options.drainTimeout): Promise<void> {
     this.stopping = true;
     clearInterval(this.discoveryTimer);
+    clearInterval(this.slowJobTimer);
     if (this.currentDefinition) {
       // Said first: from now on it takes no new job, so coordinators need not count it.
       await this.transport
-        .announce(leaveMessage(this.currentDefinition), this.options.discoveryPeriod * 1000)
+        .broadcast(DISCOVERY_CONTROL_TOPIC, leaveMessage(this.currentDefinition))
         .catch((err: unknown) => debug('leave message not sent: %s', errorMessage(err)));
     }
     await this.webSocket?.close();
@@ -416,14 +455,17 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     }
     if (this.inFlight.size > 0) {
       debug('waiting for %d jobs', this.inFlight.size);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, timeout);
+      const drained = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), timeout);
         this.drained = () => {
           clearTimeout(timer);
           this.drained = undefined;
-          resolve();
+          resolve(true);
         };
       });
+      if (!drained && this.inFlight.size > 0) {
+        this.warn(new Error(`drain timeout (${formatDuration(timeout)}) passed with ${this.describeUnfinished()}; the broker delivers them again`));
+      }
     }
     for (const subscription of subscriptions) {
       await subscription.close().catch((err: unknown) => debug('closing a subscription failed: %s', errorMessage(err)));
@@ -463,7 +505,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   }
 
   /**
-   * Answer discovery requests ({@link DISCOVERY_REQUEST_TOPIC}): announce on
+   * Answer discovery requests ({@link DISCOVERY_CONTROL_TOPIC}): announce on
    * `fbp` now, or send the announcement to the inbox the request names.
    * A failure to listen is said; discovery goes on at the heartbeat.
    */
@@ -477,7 +519,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       sent.catch((err: unknown) => debug('discovery request not answered: %s', errorMessage(err)));
     };
     try {
-      this.subscriptions.push(await this.transport.tap(DISCOVERY_REQUEST_TOPIC, answer));
+      this.subscriptions.push(await this.transport.tap(DISCOVERY_CONTROL_TOPIC, answer));
     } catch (err) {
       this.warn(new Error(`discovery requests will not be answered (announcing every ${Math.round(this.options.discoveryPeriod / 2.2)} s still): ${errorMessage(err)}`));
     }
@@ -489,7 +531,19 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       // broker gives it to the next consumer once we disconnect.
       return;
     }
-    const job: Job = { port, delivery, started: Date.now(), input: undefined, id: undefined, publishes: undefined, network: undefined, timer: undefined, settling: false };
+    const job: Job = {
+      port,
+      delivery,
+      started: Date.now(),
+      input: undefined,
+      id: undefined,
+      publishes: undefined,
+      network: undefined,
+      timer: undefined,
+      settling: false,
+      timedOut: false,
+      slowSaid: false,
+    };
     this.inFlight.add(job);
     this.emit('received', port);
     const decoded = decodeWithin(delivery.body, this.limits);
@@ -529,12 +583,68 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   }
 
   private timeout(job: Job): void {
+    job.timedOut = true;
+    // Most often a component that never calls output.done(): nothing else keeps a job from ending.
+    const holders = this.holders(job);
+    const reason = `job timed out after ${this.options.jobTimeout} ms: no component finished it (one that never calls output.done()?)${holders.length > 0 ? `; held by ${holders.join(', ')}` : ''}`;
     const network = job.network ?? this.network;
     if (network && job.id !== undefined) {
-      network.fail(job.id, 'timeout');
+      network.fail(job.id, reason);
     } else {
-      this.complete(job, 'timeout');
+      this.complete(job, reason);
     }
+  }
+
+  /** The nodes still working on a job, as {@link GraphNetwork.holders} names them. */
+  private holders(job: Job): string[] {
+    const network = job.network ?? this.network;
+    return network && job.id !== undefined ? network.holders(job.id) : [];
+  }
+
+  /** How long a job runs before it is said to be slow, in ms, and why that long. */
+  private slowJobThreshold(): { ms: number; why: string } {
+    if (this.options.slowJob !== undefined) {
+      return { ms: this.options.slowJob, why: `--slow-job ${formatDuration(this.options.slowJob)}` };
+    }
+    const sorted = this.durations.slice().sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
+    return { ms: Math.max(DEFAULT_SLOW_JOB_MS, SLOW_JOB_FACTOR * median), why: sorted.length > 0 ? `the median job takes ${formatDuration(median)}` : 'no job finished yet' };
+  }
+
+  /** Warn, once per job, of the jobs in flight longer than the slow-job threshold. */
+  private saySlowJobs(): void {
+    if (this.inFlight.size === 0) {
+      return;
+    }
+    const now = Date.now();
+    const threshold = this.slowJobThreshold();
+    for (const job of this.inFlight) {
+      if (now - job.started < threshold.ms) {
+        break; // Jobs are kept in the order they came: the rest are younger.
+      }
+      if (job.slowSaid || job.settling) {
+        continue;
+      }
+      job.slowSaid = true;
+      const holders = this.holders(job);
+      this.warn(
+        new Error(
+          `job on inport ${job.port} still running after ${formatDuration(now - job.started)} (${threshold.why})${holders.length > 0 ? `, held by ${holders.join(', ')}` : ''}: slow, or stalled by a component that never calls output.done()`,
+        ),
+      );
+    }
+  }
+
+  /** The jobs in flight, for a warning: how many, and the oldest by port, age and the nodes holding them. */
+  private describeUnfinished(): string {
+    const now = Date.now();
+    const jobs = [...this.inFlight];
+    const named = jobs.slice(0, JOBS_NAMED).map((job) => {
+      const holders = this.holders(job);
+      return `inport ${job.port}, ${formatDuration(now - job.started)} old${holders.length > 0 ? `, held by ${holders.join(', ')}` : ''}`;
+    });
+    const more = jobs.length > JOBS_NAMED ? `; and ${jobs.length - JOBS_NAMED} more` : '';
+    return `${jobs.length} ${jobs.length === 1 ? 'job' : 'jobs'} unfinished (${named.join('; ')}${more})`;
   }
 
   private output(port: string, data: unknown, job: Job | undefined): void {
@@ -595,17 +705,32 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       this.warn(err);
     }
     this.inFlight.delete(job);
+    const duration = Date.now() - job.started;
+    this.durations[this.settledCount % RECENT_JOBS] = duration;
+    this.settledCount += 1;
     const outcome: JobOutcome = {
       role: this.options.name,
       port: job.port,
-      duration: Date.now() - job.started,
+      duration,
       ...(job.id === undefined ? {} : { id: job.id }),
       ...(error === undefined ? { outcome: 'ack' as const } : { outcome: 'nack' as const, reason: error }),
+      ...(job.timedOut ? { timedOut: true as const } : {}),
     };
     this.emit('job', outcome);
     if (this.inFlight.size === 0) {
       this.drained?.();
     }
+  }
+
+  /** A participant without a single queue can take no job and send nothing: worth a word, not a refusal. */
+  private warnIfIdle(definition: ParticipantDefinition): void {
+    const ports = [...definition.inports, ...definition.outports];
+    if (ports.some((port) => port.queue)) {
+      return;
+    }
+    const label = this.source?.label ?? this.options.graph;
+    const what = ports.length === 0 ? `graph "${label}" exports no ports` : `every port of graph "${label}" is hidden`;
+    this.warn(new Error(`${what}: participant "${this.options.name}" has no queue to take jobs from or send results to, and can do nothing`));
   }
 
   private warn(err: unknown): void {
@@ -615,4 +740,17 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       this.emit('warning', error);
     }
   }
+}
+
+/** How often to look for slow jobs: often enough for a threshold set low, once a second at most. */
+function slowJobCheckPeriod(slowJob: number | undefined): number {
+  return slowJob === undefined ? 1000 : Math.min(1000, Math.max(25, Math.round(slowJob / 4)));
+}
+
+/** A duration for a person: `12 ms`, `1.5 s`, `42 s`. */
+function formatDuration(ms: number): string {
+  if (ms < 1000) {
+    return `${Math.round(ms)} ms`;
+  }
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 }

@@ -36,6 +36,15 @@ export interface ParticipantDefinition {
   inqueue?: string;
   /** Queue carrying its FBP protocol replies. */
   outqueue?: string;
+  /**
+   * When the participant started, in ms since the epoch (its clock). Not part
+   * of the MsgFlo protocol: this runtime's participants send it, others may
+   * not. A coordinator sends a role's system-graph IIPs again to a participant
+   * that started after they were sent (a restart, a new replica), and not to
+   * one that was running already and is only heard again (announcements
+   * replayed after a coordinator restart).
+   */
+  started?: number;
 }
 
 /** Per-port overrides given by options, `--attr` or graph metadata. */
@@ -67,10 +76,9 @@ export interface ParticipantAnnouncement {
 }
 
 /**
- * Sent on `fbp` by a participant that stops cleanly, so that coordinators
- * forget it at once instead of after their timeout. Ours: the msgflo
- * coordinator logs "Participant discovery failed: Unknown FBP message" for
- * it and drops it.
+ * Sent by a participant that stops cleanly, so that coordinators forget it at
+ * once instead of after their timeout. Ours, and sent where only our
+ * programs listen (`DISCOVERY_CONTROL_TOPIC`), never on `fbp`.
  */
 export interface LeaveMessage {
   protocol: 'discovery';
@@ -79,7 +87,7 @@ export interface LeaveMessage {
   time?: number;
 }
 
-/** A message a participant sends to the `fbp` queue. */
+/** A discovery message a participant sends. */
 export type DiscoveryMessage = ParticipantAnnouncement | LeaveMessage;
 
 /** The queue every participant announces itself on. */
@@ -105,6 +113,29 @@ export function resolvePort(role: string, port: PortDefinition, override: PortOv
     merged.queue = defaultQueueName(role, port.id);
   }
   return merged;
+}
+
+/** An inport and an outport of one participant on the same queue. */
+export interface QueueClash {
+  readonly inport: string;
+  readonly outport: string;
+  readonly queue: string;
+}
+
+/**
+ * Inports and outports that share a queue. Whatever an outport sends there
+ * comes back in through the inport: one message makes jobs without end.
+ */
+export function queueClashes(definition: Pick<ParticipantDefinition, 'inports' | 'outports'>): QueueClash[] {
+  const clashes: QueueClash[] = [];
+  for (const inport of definition.inports) {
+    for (const outport of definition.outports) {
+      if (inport.queue !== undefined && inport.queue === outport.queue) {
+        clashes.push({ inport: inport.id, outport: outport.id, queue: inport.queue });
+      }
+    }
+  }
+  return clashes;
 }
 
 /**

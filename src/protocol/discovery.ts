@@ -1,7 +1,7 @@
 /**
  * Reading discovery messages: what a coordinator accepts as a participant
  * definition, with the reason when it does not; and the messages of our
- * discovery requests (see {@link DISCOVERY_REQUEST_TOPIC}).
+ * discovery requests (see {@link DISCOVERY_CONTROL_TOPIC}).
  */
 import type { ParticipantDefinition, PortDefinition } from './definition';
 
@@ -18,13 +18,15 @@ export type FbpMessage =
   | { readonly kind: 'invalid'; readonly reason: string };
 
 /**
- * Where our programs ask participants to announce themselves now, instead of
- * at their next heartbeat: an AMQP fanout exchange (durable, as our
- * outqueues are) or an MQTT topic of this name. Our participants and
- * coordinators listen to it; other MsgFlo programs do not, and are learnt
- * from `fbp` as before.
+ * Where our programs send the discovery messages that only they understand:
+ * discovery requests ({@link DiscoveryRequest}) and leave notices
+ * (`LeaveMessage`). A fanout exchange (durable, as our outqueues are) on
+ * AMQP, a topic on MQTT, of this name; our participants and coordinators
+ * listen to it. Not `fbp`: msgflo-setup nacks any message there that is not
+ * an announcement and throws, which ends it, and the msgflo coordinator logs
+ * each as a failure.
  */
-export const DISCOVERY_REQUEST_TOPIC = 'fbp.request';
+export const DISCOVERY_CONTROL_TOPIC = 'fbp.control';
 
 /**
  * A discovery request. Without `replyTo`, each participant announces itself
@@ -124,7 +126,7 @@ export function discoveryRequest(replyTo?: string): DiscoveryRequest {
   return { protocol: 'discovery', command: 'request', payload: replyTo === undefined ? {} : { replyTo } };
 }
 
-/** Read a message from {@link DISCOVERY_REQUEST_TOPIC}: the inbox to answer at (undefined: announce on `fbp`), or null when it is no request. */
+/** Read a message from {@link DISCOVERY_CONTROL_TOPIC}: a request, with the inbox to answer at (undefined: announce on `fbp`), or null when it is no request. */
 export function parseDiscoveryRequest(message: unknown): { replyTo: string | undefined } | null {
   if (!isRecord(message) || message.protocol !== 'discovery' || message.command !== 'request') {
     return null;

@@ -216,6 +216,11 @@ export class JobTracker<J> {
     };
   }
 
+  /** The components with work of job `id` in progress; none for a job not open. */
+  working(id: string): Component[] {
+    return [...(this.jobs.get(id)?.work?.values() ?? [])];
+  }
+
   /** Stop looking at jobs (the network stops). */
   close(): void {
     clearImmediate(this.checkTimer);

@@ -11,6 +11,7 @@
  * cannot tell when a job is over: it fires once, on the first moment no
  * component is busy.)
  */
+import createDebug from 'debug';
 import type { Flowtrace } from 'flowtrace';
 import noflo from 'noflo';
 import { GraphLoadError, errorMessage } from '../errors';
@@ -20,6 +21,8 @@ import { JobTracker, type JobSink } from './jobs';
 import { graphNodes, unscope, type GraphNode } from './nodes';
 
 export { failCurrentJob, type JobSink } from './jobs';
+
+const debug = createDebug('noflo-runtime-msgflo:network');
 
 type Network = Awaited<ReturnType<typeof noflo.createNetwork>>;
 type Component = InstanceType<typeof noflo.Component>;
@@ -34,6 +37,30 @@ export interface ExportedPort {
   readonly definition: PortDefinition;
   /** Graph metadata of the export (`queue`, `hidden`, ...). */
   readonly metadata: Record<string, unknown>;
+}
+
+/**
+ * The exported ports of a graph as declared, before it runs: ids and
+ * metadata, enough to know their queues (types and descriptions come from
+ * the components, once loaded). A single component's are those of an
+ * instance of it, made and shut down again: making one runs nothing.
+ */
+export async function declaredPorts(source: GraphSource, loader: ComponentLoader): Promise<{ inports: ExportedPort[]; outports: ExportedPort[] }> {
+  const declared = (id: string, metadata: Record<string, unknown> = {}): ExportedPort => ({ definition: { id, type: 'all' }, metadata });
+  if (!source.singleComponent) {
+    const ports = (kind: 'inports' | 'outports'): ExportedPort[] => Object.entries(source.graph[kind]).map(([id, target]) => declared(id, target.metadata));
+    return { inports: ports('inports'), outports: ports('outports') };
+  }
+  const name = source.graph.getNode(COMPONENT_NODE)?.component ?? source.label;
+  let instance: Component;
+  try {
+    instance = await loader.load(name, {});
+  } catch (cause) {
+    throw new GraphLoadError(`cannot load component "${name}": ${errorMessage(cause)}`, { cause });
+  }
+  const result = { inports: Object.keys(instance.inPorts.ports).map((id) => declared(id)), outports: Object.keys(instance.outPorts.ports).map((id) => declared(id)) };
+  await instance.shutdown().catch((err: unknown) => debug('shutting down the instance of %s made for its ports: %s', name, errorMessage(err)));
+  return result;
 }
 
 /** Options for {@link GraphNetwork.start}. */
@@ -107,7 +134,7 @@ export class GraphNetwork<J> {
       await network.connect();
       await network.start();
     } catch (cause) {
-      throw new GraphLoadError(`cannot start graph "${graph.name}": ${errorMessage(cause)}`, { cause });
+      throw new GraphLoadError(`cannot start graph "${source.label}": ${errorMessage(cause)}`, { cause });
     }
     const instance = new GraphNetwork<J>(network, source, options.flowtrace !== undefined);
     const inportNames = instance.inports.map((p) => p.definition.id);
@@ -147,6 +174,16 @@ export class GraphNetwork<J> {
    */
   fail(id: string, reason: string): void {
     this.jobs.fail(id, reason);
+  }
+
+  /**
+   * The nodes still working on a job, as `node N (C)`: those it
+   * activated that have not finished. A component that never calls
+   * `output.done()` stays here for good. Empty for a job not known (done,
+   * given up) or whose work has all finished.
+   */
+  holders(id: string): string[] {
+    return [...new Set(this.jobs.working(id).map(describeNode))];
   }
 
   /** Stop the network's components. */
@@ -304,6 +341,15 @@ export class GraphNetwork<J> {
  */
 function postJob(id: string, socket: Socket, control: boolean, data: unknown): void {
   socket.post(new noflo.IP('data', data, control ? { initial: true } : { scope: id }));
+}
+
+/** A node as a person knows it: `component C` for a one-component participant, else `node N (C)`. */
+function describeNode(component: Component): string {
+  const { nodeId, componentName } = component as { nodeId?: string | null; componentName?: string | null };
+  if (!nodeId || nodeId === COMPONENT_NODE) {
+    return `component ${componentName || nodeId || '(unnamed)'}`;
+  }
+  return componentName ? `node ${nodeId} (${componentName})` : `node ${nodeId}`;
 }
 
 function stringProperty(graph: Graph, key: string): string | undefined {

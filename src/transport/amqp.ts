@@ -32,7 +32,7 @@ import { EventEmitter } from 'node:events';
 import { BrokerError, ErrorCode, errorMessage, UnroutableError } from '../errors';
 import { decode, encode } from '../protocol/codec';
 import { bindingKey, type Binding } from '../protocol/bindings';
-import { DISCOVERY_QUEUE, deadLetterQueueName, type DiscoveryMessage } from '../protocol/definition';
+import { DISCOVERY_QUEUE, deadLetterQueueName, type ParticipantAnnouncement } from '../protocol/definition';
 import { backoffDelay, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_DELIVERY_LIMIT, type TransportOptions } from './options';
 import type { ConsumerState, Delivery, QueueKind, QueueOptions, SendOptions, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
 import { inboxAddress } from './inbox';
@@ -113,7 +113,7 @@ interface Watched {
 export class AmqpTransport extends EventEmitter<TransportEvents> implements Transport {
   readonly protocol = 'amqp' as const;
   readonly displayUrl: string;
-  readonly stats: TransportStats = { unroutable: 0, reconnects: 0, consumerRestarts: 0, deadLettersDropped: 0 };
+  readonly stats: TransportStats = { unroutable: 0, reconnects: 0, consumerRestarts: 0, deadLettersDropped: 0, sessionTakeovers: 0 };
   private readonly urls: readonly string[];
   private readonly options: TransportOptions;
   /** Index of the URL to try first next time. */
@@ -326,7 +326,7 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
    * message to it. Throws {@link BrokerError} when either fails (the queue's
    * node down): the caller tries again with the next message.
    */
-  async announce(message: DiscoveryMessage, ttlMs: number): Promise<void> {
+  async announce(message: ParticipantAnnouncement, ttlMs: number): Promise<void> {
     // Declared plain, as the msgflo coordinator does: queue arguments such as a
     // TTL would make its declaration fail. A per-message TTL keeps the queue
     // short when no coordinator reads it.
@@ -388,6 +388,12 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
       }, { noAck: options.hold !== true });
       return { channel, consumerTag };
     });
+  }
+
+  async broadcast(topic: string, message: unknown): Promise<void> {
+    await this.createQueue('outqueue', topic);
+    // Not mandatory: a notice nobody listens to is no loss, and no output.
+    await this.publish(topic, '', encode(message), {});
   }
 
   async inbox(handler: (message: unknown) => void): Promise<{ address: string; subscription: Subscription }> {

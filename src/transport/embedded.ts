@@ -3,10 +3,16 @@
  * participant uses MQTT on 127.0.0.1:1883, and starts an in-process broker
  * (aedes) there when nothing listens yet. It makes a first run work on a
  * machine with no broker installed; production uses a real one.
+ *
+ * It has no shared subscriptions, so every consumer of a queue would get
+ * every message: two participants of one role would each do every job. It
+ * takes one consumer per queue instead (see {@link CONSUMER_CLAIM_PREFIX}).
  */
+import type { Client, Subscription } from 'aedes';
 import createDebug from 'debug';
 import net from 'node:net';
 import { BrokerError, ErrorCode, errorMessage } from '../errors';
+import { CONSUMER_CLAIM_PREFIX } from './mqtt';
 
 const debug = createDebug('noflo-runtime-msgflo:embedded');
 
@@ -46,7 +52,10 @@ export async function startEmbeddedBroker(host = EMBEDDED_HOST, port = EMBEDDED_
   }
   // Loaded only when needed: most runs talk to a real broker.
   const { Aedes } = await import('aedes');
-  const aedes = await Aedes.createBroker();
+  const claims = new ConsumerClaims();
+  const aedes = await Aedes.createBroker({ authorizeSubscribe: (client, subscription, callback) => callback(null, claims.authorize(client, subscription)) });
+  aedes.on('unsubscribe', (topics, client) => claims.release(client, topics));
+  aedes.on('clientDisconnect', (client) => claims.release(client));
   const server = net.createServer((socket) => aedes.handle(socket));
   try {
     await new Promise<void>((resolve, reject) => {
@@ -65,4 +74,39 @@ export async function startEmbeddedBroker(host = EMBEDDED_HOST, port = EMBEDDED_
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * Who consumes each queue: the client that subscribed to its claim topic
+ * ({@link CONSUMER_CLAIM_PREFIX}) first, while it stays connected. Another
+ * client's claim is refused (SUBACK 0x80), and the transport refuses to
+ * consume. Kept here, not read from the clients' subscriptions, so that two
+ * claims arriving together cannot both pass.
+ */
+class ConsumerClaims {
+  private readonly holders = new Map<string, Client>();
+
+  /** The subscription, or null to refuse it. */
+  authorize(client: Client, subscription: Subscription): Subscription | null {
+    const { topic } = subscription;
+    if (!topic.startsWith(CONSUMER_CLAIM_PREFIX)) {
+      return subscription;
+    }
+    const holder = this.holders.get(topic);
+    if (holder && holder !== client && !holder.closed) {
+      debug('%s claims %s, held by %s: refused', client.id, topic, holder.id);
+      return null;
+    }
+    this.holders.set(topic, client);
+    return subscription;
+  }
+
+  /** Release what `client` holds: `topics`, or all, once it is gone. */
+  release(client: Client, topics?: readonly string[]): void {
+    for (const [topic, holder] of this.holders) {
+      if (holder === client && (topics === undefined || topics.includes(topic))) {
+        this.holders.delete(topic);
+      }
+    }
+  }
 }

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { BrokerError, ErrorCode } from '../errors';
 import { decode, encode } from '../protocol/codec';
 import type { Binding } from '../protocol/bindings';
-import { DISCOVERY_QUEUE, deadLetterQueueName, type DiscoveryMessage } from '../protocol/definition';
+import { DISCOVERY_QUEUE, deadLetterQueueName, type ParticipantAnnouncement } from '../protocol/definition';
 import { INBOX_PREFIX } from './inbox';
 import type { ConsumerState, Delivery, QueueKind, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
 
@@ -198,7 +198,7 @@ export class MemoryTransport extends EventEmitter<TransportEvents> implements Tr
   readonly protocol = 'memory' as const;
   readonly displayUrl: string;
   readonly nodeCount = 1;
-  readonly stats: TransportStats = { unroutable: 0, reconnects: 0, consumerRestarts: 0, deadLettersDropped: 0 };
+  readonly stats: TransportStats = { unroutable: 0, reconnects: 0, consumerRestarts: 0, deadLettersDropped: 0, sessionTakeovers: 0 };
   private readonly broker: MemoryBroker;
   private tapCount = 0;
 
@@ -233,7 +233,7 @@ export class MemoryTransport extends EventEmitter<TransportEvents> implements Tr
     }
   }
 
-  async announce(message: DiscoveryMessage, _ttlMs: number): Promise<void> {
+  async announce(message: ParticipantAnnouncement, _ttlMs: number): Promise<void> {
     this.broker.declareQueue(DISCOVERY_QUEUE);
     this.broker.publish('', DISCOVERY_QUEUE, encode(message));
   }
@@ -265,6 +265,10 @@ export class MemoryTransport extends EventEmitter<TransportEvents> implements Tr
     this.broker.declareQueue(DISCOVERY_QUEUE);
     const stop = this.readAll(DISCOVERY_QUEUE, handler);
     return { cancel: async () => stop(), close: async () => stop(), state: () => ACTIVE };
+  }
+
+  async broadcast(topic: string, message: unknown): Promise<void> {
+    this.broker.publish(topic, '', encode(message));
   }
 
   async inbox(handler: (message: unknown) => void): Promise<{ address: string; subscription: Subscription }> {

@@ -25,7 +25,7 @@ import * as mqtt from 'mqtt';
 import { BrokerError, BrokerUrlError, ErrorCode, errorMessage } from '../errors';
 import { decode, encode } from '../protocol/codec';
 import { bindingKey, type Binding } from '../protocol/bindings';
-import { DISCOVERY_QUEUE, deadLetterQueueName, type DiscoveryMessage } from '../protocol/definition';
+import { DISCOVERY_QUEUE, deadLetterQueueName, type ParticipantAnnouncement } from '../protocol/definition';
 import { backoffDelay, DEFAULT_CONNECT_TIMEOUT_MS, type TransportOptions } from './options';
 import type { ConsumerState, Delivery, QueueKind, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
 import { inboxAddress } from './inbox';
@@ -41,6 +41,29 @@ const debug = createDebug('noflo-runtime-msgflo:mqtt');
  * broker URL.
  */
 export const DEFAULT_MQTT_KEEPALIVE_S = 15;
+
+/**
+ * On a broker without shared subscriptions, a consumer of queue Q first
+ * subscribes to `$msgflo/consumer/Q` on its publishing connection: a claim,
+ * which the embedded broker grants to one connected client at a time (other
+ * brokers grant it to all, and deliver nothing there). A second process of
+ * the role is refused, rather than doing every job the first one does.
+ */
+export const CONSUMER_CLAIM_PREFIX = '$msgflo/consumer/';
+
+/**
+ * Session takeovers. Two clients with one client id take the broker's
+ * session from each other: the broker closes the older connection, which
+ * reconnects a second later and closes the other, and so on forever. MQTT
+ * 3.1.1 brokers just close the socket ("already connected, closing old
+ * connection"); MQTT 5 sends DISCONNECT 0x8E first. A connection of a fixed
+ * client id closed within {@link TAKEOVER_WINDOW_MS} of its CONNACK, {@link
+ * TAKEOVER_STREAK} times in a row, is taken to be taken over.
+ */
+const TAKEOVER_WINDOW_MS = 5000;
+const TAKEOVER_STREAK = 3;
+/** MQTT 5 DISCONNECT reason code: Session taken over. */
+const SESSION_TAKEN_OVER = 0x8e;
 
 /**
  * Transport over MQTT connections: one for publishing, more for consuming.
@@ -72,7 +95,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
   readonly protocol = 'mqtt' as const;
   readonly displayUrl: string;
   readonly nodeCount: number;
-  readonly stats: TransportStats = { unroutable: 0, reconnects: 0, consumerRestarts: 0, deadLettersDropped: 0 };
+  readonly stats: TransportStats = { unroutable: 0, reconnects: 0, consumerRestarts: 0, deadLettersDropped: 0, sessionTakeovers: 0 };
   private readonly endpoints: Endpoints;
   private readonly options: TransportOptions;
   private publisher: Link | undefined;
@@ -81,6 +104,10 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
   private readonly taps = new Map<string, Set<(payload: Buffer) => void>>();
   private readonly forwards = new Map<string, Subscription>();
   private sharedSupport: Promise<boolean> | undefined;
+  /** Queues this transport consumes on a broker without shared subscriptions. */
+  private readonly claimed = new Set<string>();
+  /** A session takeover was said: once is enough. */
+  private takeoverSaid = false;
 
   /**
    * @param urls - `mqtt://` / `mqtts://` URLs of one broker's nodes, as
@@ -150,7 +177,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     return this.publish(queue, body);
   }
 
-  async announce(message: DiscoveryMessage): Promise<void> {
+  async announce(message: ParticipantAnnouncement): Promise<void> {
     await this.publish(DISCOVERY_QUEUE, encode(message));
   }
 
@@ -165,6 +192,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
         `cannot consume "${queue}" with prefetch ${options.prefetch}: the MQTT broker ${this.connectedTo ?? this.displayUrl} does not deliver to shared subscriptions ($share/...), which a prefetch above 1 needs; use --prefetch 1, or a broker with them (Mosquitto 2, EMQX, HiveMQ)`,
       );
     }
+    const release = shared ? undefined : await this.claim(queue);
     const topic = shared ? `$share/${sharedGroup(queue)}/${queue}` : queue;
     const consumers: Link[] = [];
     let paused = false;
@@ -217,6 +245,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
         consumer = await this.open(session, prepare, hooks(i));
       } catch (err) {
         await Promise.all(consumers.map((c) => this.end(c)));
+        await release?.();
         throw err;
       }
       consumers.push(consumer);
@@ -231,6 +260,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
         await consumer.add(topic);
       } catch (cause) {
         await Promise.all(consumers.map((c) => this.end(c)));
+        await release?.();
         const hint = shared ? '; a prefetch above 1 needs a broker with shared subscriptions (Mosquitto 2, EMQX, HiveMQ)' : '';
         throw new BrokerError(ErrorCode.BrokerOperation, `cannot subscribe to MQTT topic "${topic}" on ${consumer.server.display}: ${errorMessage(cause)}${hint}`, { cause });
       }
@@ -247,7 +277,42 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
       close: async () => {
         paused = true;
         await Promise.all(consumers.map((c) => this.end(c)));
+        await release?.();
       },
+    };
+  }
+
+  /**
+   * Claim `queue` for this process's only consumer ({@link
+   * CONSUMER_CLAIM_PREFIX}), on a broker without shared subscriptions;
+   * throws when another consumer, of this process or another, has it.
+   * Resolves with the release.
+   */
+  private async claim(queue: string): Promise<() => Promise<void>> {
+    const publisher = this.requirePublisher();
+    const topic = `${CONSUMER_CLAIM_PREFIX}${queue}`;
+    const refuse = (who: string, cause?: unknown): BrokerError =>
+      new BrokerError(
+        ErrorCode.BrokerOperation,
+        `cannot consume "${queue}": ${who} consumes it already, and the MQTT broker ${publisher.server.display} has no shared subscriptions (the embedded broker has none), so each consumer would do every job; to run several participants of a role, use a real broker (Mosquitto 2, RabbitMQ)`,
+        cause === undefined ? undefined : { cause },
+      );
+    if (this.claimed.has(queue)) {
+      throw refuse('another participant of this process');
+    }
+    try {
+      await publisher.add(topic);
+    } catch (cause) {
+      throw refuse('another process', new Error(`the broker refused the claim "${topic}": ${errorMessage(cause)}`, { cause }));
+    }
+    this.claimed.add(queue);
+    let released = false;
+    return async () => {
+      if (!released) {
+        released = true;
+        this.claimed.delete(queue);
+        await publisher.remove(topic);
+      }
     };
   }
 
@@ -257,6 +322,10 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
 
   async consumeDiscovery(handler: (message: unknown) => void): Promise<Subscription> {
     return this.tap(DISCOVERY_QUEUE, handler);
+  }
+
+  async broadcast(topic: string, message: unknown): Promise<void> {
+    await this.send('outqueue', topic, message);
   }
 
   async inbox(handler: (message: unknown) => void): Promise<{ address: string; subscription: Subscription }> {
@@ -397,7 +466,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
       try {
         const { client, connack } = await connectPrepared(options, prepare);
         client.on('error', (err) => debug('client error: %s', err.message));
-        const link = new Link(client, servers, connack.sessionPresent, (err) => this.warn(err, hooks.queue), hooks);
+        const link = new Link(client, servers, connack.sessionPresent, (err) => this.warn(err, hooks.queue), hooks, (count) => this.takenOver(client.options.clientId, count, hooks.queue));
         this.links.add(link);
         debug('connected to %s as %s (%s)', link.server.display, client.options.clientId, connack.sessionPresent ? 'session resumed' : 'new session');
         return link;
@@ -411,6 +480,15 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
         debug('connecting to %s failed (%s); retrying', head.display, errorMessage(cause));
         await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt)));
       }
+    }
+  }
+
+  /** `count` more connections of `clientId` were taken over by another client: counted, and said once. */
+  private takenOver(clientId: string | undefined, count: number, queue: string | undefined): void {
+    this.stats.sessionTakeovers += count;
+    if (!this.takeoverSaid) {
+      this.takeoverSaid = true;
+      this.warn(new Error(`another client took over the MQTT session "${clientId ?? ''}" (two processes with one --client-id?): give each process its own --client-id`), queue);
     }
   }
 
@@ -594,19 +672,35 @@ class Link {
   private generation = 0;
   private current: Server;
   private readonly wanted = new Map<string, Wanted>();
+  /** When the connection got its CONNACK; undefined while it is down. */
+  private connectedAt: number | undefined = Date.now();
+  /** Connections in a row closed within {@link TAKEOVER_WINDOW_MS} of their CONNACK. */
+  private shortLived = 0;
+  /** Of those, the ones not yet counted as taken over. */
+  private uncounted = 0;
+  /** The broker said (MQTT 5) that another client took the session over. */
+  private takenOver = false;
+  /** When the last connection recognised as taken over closed. */
+  private lastTakeover: number | undefined;
 
+  /** @param onTakeover - called with how many more connections were recognised as taken over by another client */
   constructor(
     readonly client: mqtt.MqttClient,
     private readonly servers: readonly Server[],
     sessionPresent: boolean,
     private readonly warn: (err: Error) => void,
     private readonly hooks: LinkHooks,
+    private readonly onTakeover: (count: number) => void = () => undefined,
   ) {
     this.resumed = sessionPresent;
     this.current = serverOf(client, servers);
+    client.on('disconnect', (packet) => {
+      this.takenOver ||= packet.reasonCode === SESSION_TAKEN_OVER;
+    });
     client.on('close', () => {
       this.online = false;
       this.generation += 1;
+      this.noticeTakeover();
       for (const entry of this.wanted.values()) {
         clearTimeout(entry.retry);
         entry.retry = undefined;
@@ -679,6 +773,10 @@ class Link {
     if (this.ended) {
       return { active: false, reason: 'closed' };
     }
+    if (this.lastTakeover !== undefined && Date.now() - this.lastTakeover < TAKEOVER_WINDOW_MS) {
+      // Connected half the time at best, and each time at the other client's expense.
+      return { active: false, reason: `another client keeps taking over the MQTT session "${this.client.options.clientId}" (two processes with one --client-id?)` };
+    }
     if (!this.online) {
       return { active: false, reason: `not connected to ${this.current.display}` };
     }
@@ -709,8 +807,37 @@ class Link {
     return entry;
   }
 
+  /**
+   * On a lost connection of a fixed client id (a persistent session): was it
+   * taken over by another client? See {@link TAKEOVER_WINDOW_MS}.
+   */
+  private noticeTakeover(): void {
+    const lived = this.connectedAt === undefined ? undefined : Date.now() - this.connectedAt;
+    const said = this.takenOver;
+    this.connectedAt = undefined;
+    this.takenOver = false;
+    if (lived === undefined || this.ended || this.client.options.clean !== false) {
+      return; // Not connected (a failed attempt), closed by us, or a random client id.
+    }
+    if (lived >= TAKEOVER_WINDOW_MS && !said) {
+      this.shortLived = 0;
+      this.uncounted = 0;
+      return;
+    }
+    this.shortLived += 1;
+    this.uncounted += 1;
+    if (said || this.shortLived >= TAKEOVER_STREAK) {
+      this.lastTakeover = Date.now();
+      debug('%s: session taken over by another client', this.client.options.clientId);
+      // The first time, the connections of the streak before this one count too.
+      this.onTakeover(this.uncounted);
+      this.uncounted = 0;
+    }
+  }
+
   private connected(connack: mqtt.IConnackPacket): void {
     this.online = true;
+    this.connectedAt = Date.now();
     this.current = serverOf(this.client, this.servers);
     const kept = connack.sessionPresent;
     debug('%s reconnected to %s (%s)', this.client.options.clientId, this.current.display, kept ? 'session resumed' : 'no session');

@@ -4,7 +4,7 @@
  * `./index.ts`. See WIRE: "AMQP 0-9-1 layout" and "MQTT layout".
  */
 import type { Binding } from '../protocol/bindings';
-import type { DiscoveryMessage } from '../protocol/definition';
+import type { ParticipantAnnouncement } from '../protocol/definition';
 
 /**
  * Which side of a participant a queue is on. An inqueue is consumed from (on
@@ -96,6 +96,13 @@ export interface TransportStats {
   consumerRestarts: number;
   /** Dead letters published to a `dead-<queue>` exchange that had no queue behind it (AMQP: returned), so not kept. */
   deadLettersDropped: number;
+  /**
+   * MQTT: connections closed because another client connected with their
+   * client id (two processes with one `--client-id`), as recognised: an MQTT 5
+   * DISCONNECT 0x8E, or connections closed right after connecting, again and
+   * again.
+   */
+  sessionTakeovers: number;
 }
 
 /** Options for {@link Transport.send}. */
@@ -164,11 +171,11 @@ export interface Transport {
    */
   send(kind: QueueKind, queue: string, data: unknown, options?: SendOptions): Promise<void>;
   /**
-   * Send a discovery message to the `fbp` queue, declared exactly as the
-   * msgflo coordinator declares it, expiring after `ttlMs` where the broker
+   * Send an announcement to the `fbp` queue, declared exactly as the msgflo
+   * coordinator declares it, expiring after `ttlMs` where the broker
    * supports it (a newer one will have replaced it by then).
    */
-  announce(message: DiscoveryMessage, ttlMs: number): Promise<void>;
+  announce(message: ParticipantAnnouncement, ttlMs: number): Promise<void>;
   /** Consume an inqueue. The handler must settle every delivery. */
   subscribe(queue: string, handler: (delivery: Delivery) => void, options: SubscribeOptions): Promise<Subscription>;
   /**
@@ -188,6 +195,14 @@ export interface Transport {
    * connection closes. (MQTT gives every subscriber every message anyway.)
    */
   consumeDiscovery(handler: (message: unknown) => void, options?: { hold?: boolean }): Promise<Subscription>;
+  /**
+   * Publish a message to every current listener of `topic` (see
+   * {@link Transport.tap}): on AMQP to the fanout exchange of that name,
+   * declared as an outqueue's if need be; on MQTT to the topic. Not
+   * persistent, and with no listener it is dropped (not counted as
+   * unroutable: this is no participant's output).
+   */
+  broadcast(topic: string, message: unknown): Promise<void>;
   /**
    * A private address that receives what {@link Transport.reply} sends to it
    * (decoded), while the subscription lasts: on AMQP an exclusive,
