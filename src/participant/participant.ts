@@ -341,6 +341,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
           label: definition.label ?? definition.role,
           name: definition.component,
           graph: subject.graph,
+          graphKey: this.source?.key,
           network: this.network?.nofloNetwork,
           basedir: options.basedir,
           loader: this.loader as ComponentLoader,
