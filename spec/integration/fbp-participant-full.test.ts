@@ -117,6 +117,26 @@ describe('participant FBP protocol, full (--protocol-full)', () => {
     assert.doesNotMatch(JSON.stringify(received()), /n0t-echoed/);
     assertFbpMessages(received());
   });
+
+  test('checks a node before adding it: a component not installed, and a graph including the graph it goes into, are refused', async (t) => {
+    const participant = await startParticipant(t, mqttUrl(), { name: uniqueRole('full'), graph: 'fixtures/Shouting', protocolFull: true });
+    const { ask, received } = await queuePair(t, participant);
+    const addnode = (id: string, component: string) => ({ protocol: 'graph', command: 'addnode', payload: { id, component, graph: 'fixtures/Shouting' } });
+
+    const [missing] = await ask(addnode('m', 'fixtures/NotThere'), has('error'));
+    assert.match(String(missing?.payload.message), /^cannot add node "m" to graph "fixtures\/Shouting": .*node "m" uses component "fixtures\/NotThere", which is not installed/);
+    const [itself] = await ask(addnode('again', 'Shouting'), has('error'));
+    assert.match(String(itself?.payload.message), /cannot add node "again" to graph "fixtures\/Shouting": graph fixtures\/Shouting includes itself: fixtures\/Shouting → again \(Shouting\)/);
+    // Through another graph: WrappedChecker includes Checker, which does not include Shouting; it is accepted.
+    const added = await ask(addnode('w', 'fixtures/WrappedChecker'), (m) => m.some((x) => x.command === 'addnode' || x.command === 'error'));
+    assert.equal(added.find((m) => m.command === 'addnode')?.payload.id, 'w');
+
+    const [source] = await ask({ protocol: 'component', command: 'getsource', payload: { name: 'fixtures/Shouting' } }, has('source'));
+    const code = JSON.parse(String(source?.payload.code)) as { processes: Record<string, unknown> };
+    assert.ok(!('m' in code.processes) && !('again' in code.processes), `refused nodes are not in the graph: ${Object.keys(code.processes).join(', ')}`);
+    assert.ok('w' in code.processes);
+    assertFbpMessages(received());
+  });
 });
 
 describe('participant FBP protocol, read-only (default)', () => {
@@ -157,13 +177,14 @@ describe('participant FBP protocol, read-only (default)', () => {
     const peer = await connectClient('mqtt', mqttUrl());
     t.after(() => peer.close());
     const onEdge = (): Message[] => received().filter((m) => m.command === 'data');
-    await peer.send(`${role}.ITEMS`, JSON.stringify(['a']));
+    await peer.send(`${role}.ITEMS`, JSON.stringify({ group: 'g', items: ['a'] }));
     const deadline = Date.now() + 5000;
     while (onEdge().length === 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     assert.deepEqual(onEdge()[0]?.payload, { id: 'split() OUT -> IN fail()', graph: 'fixtures/Pipeline', src: { node: 'split', port: 'out' }, tgt: { node: 'fail', port: 'in' }, data: 'a' });
-    assert.ok(received().some((m) => m.command === 'begingroup'), 'the job bracket shows too');
+    const groups = received().filter((m) => m.command === 'begingroup').map((m) => m.payload.group);
+    assert.deepEqual(groups, ['g'], "the graph's own bracket shows, and no bracket of the job: it travels as the packets' scope");
 
     const [selected] = await ask({ protocol: 'network', command: 'edges', payload: { graph: 'fixtures/Pipeline', edges: [] }, requestId: 'e1' }, has('edges'));
     assert.deepEqual(selected, { protocol: 'network', command: 'edges', payload: { graph: 'fixtures/Pipeline', edges: [] } }, 'no responseTo: its schema has none');

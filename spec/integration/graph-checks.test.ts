@@ -76,6 +76,13 @@ describe('a graph that cannot run is refused with one line, exit 1, at once', ()
     assert.match(line, new RegExp(`inport "in" and outport "out" are both on queue "${role}\\.IN"`));
   });
 
+  test('two inports put on one queue by --attr', async (t) => {
+    const project = await temporaryProject(t, 'twoin', { 'graphs/TwoIn.fbp': 'INPORT=a.IN:A\nINPORT=b.IN:B\nOUTPORT=a.OUT:OUT\na(core/Repeat)\nb(core/Repeat)\n' });
+    const role = uniqueRole();
+    const line = await refused(t, ['--name', role, '--graph', 'graphs/TwoIn.fbp', '--basedir', project, '--attr', `inports.b.queue=${role}.A`, '--broker', mqttUrl()]);
+    assert.match(line, new RegExp(`inports "a" and "b" are both on queue "${role}\\.A": each message would reach either port`));
+  });
+
   test('a graph file that does not parse names its line and column, FBP or JSON', async (t) => {
     const fbp = await temporaryFile(t, 'Broken.fbp', '# two lines\n# of comments\nr(core/Repeat) OUT -> -> IN s(core/Repeat)\n');
     assert.match(await refused(t, ['--name', uniqueRole(), '--graph', fbp, '--broker', mqttUrl()]), /cannot parse graph file ".*Broken\.fbp" at line 3, column 23: /);

@@ -6,7 +6,7 @@ import noflo from 'noflo';
 import { GraphLoadError } from '../../src/errors';
 import { resolveQueues } from '../../src/participant/definition';
 import { normalizeOptions } from '../../src/participant/options';
-import { queueClashes } from '../../src/protocol/definition';
+import { inqueueClashes, queueClashes } from '../../src/protocol/definition';
 import { lookupComponent } from '../../src/runtime/component-names';
 import { checkGraph, type GraphCatalog, type GraphEntry } from '../../src/runtime/graph-check';
 import { jsonErrorLocation, jsonProblem, locationAt, parseGraph, type Graph } from '../../src/runtime/graph-file';
@@ -158,6 +158,19 @@ describe('queues of the exported ports', () => {
   test('hidden ports have no queue to share', () => {
     const hidden = normalizeOptions({ name: 'same', graph: 'g', broker: 'mqtt://127.0.0.1', attr: ['outports.data.hidden=true'] }, {});
     assert.doesNotThrow(() => resolveQueues({ inports: [port('data')], outports: [port('data')] }, hidden));
+  });
+
+  test('two inports on one queue are refused naming both and the queue; two outports may share one', () => {
+    assert.deepEqual(inqueueClashes({ inports: [{ id: 'In', type: 'all', queue: 'same.IN' }, { id: 'in', type: 'all', queue: 'same.IN' }] }), [{ inports: ['In', 'in'], queue: 'same.IN' }]);
+    assert.throws(
+      () => resolveQueues({ inports: [port('In'), port('in')], outports: [port('out')] }, options),
+      (err: unknown) =>
+        err instanceof GraphLoadError &&
+        /inports "In" and "in" are both on queue "same.IN": each message would reach either port .*--attr inports.in.queue=QUEUE/.test(err.message),
+    );
+    assert.throws(() => resolveQueues({ inports: [port('a'), port('b', { queue: 'same.A' })], outports: [] }, options), /inports "a" and "b" are both on queue "same.A"/);
+    const merged = resolveQueues({ inports: [port('in')], outports: [port('out'), port('error', { queue: 'same.OUT' })] }, options);
+    assert.deepEqual(merged.outports.map((p) => p.queue), ['same.OUT', 'same.OUT']);
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { GraphLoadError, InvalidOptionError } from '../errors';
-import { queueClashes, resolvePort, type ParticipantDefinition, type PortDefinition, type PortOverride } from '../protocol/definition';
+import { inqueueClashes, queueClashes, resolvePort, type ParticipantDefinition, type PortDefinition, type PortOverride } from '../protocol/definition';
 import type { ExportedPort } from '../runtime/network';
 import type { ParticipantOptions } from './options';
 
@@ -26,8 +26,14 @@ export interface ResolvedPorts {
 /**
  * The ports of a participant playing `options.name` with `graph`, each with
  * its queue (graph metadata, then options, then the default). Refuses an
- * override for a port the graph lacks, and an inport and an outport on one
- * queue: the outport's every message would come back in as a new job.
+ * override for a port the graph lacks; an inport and an outport on one
+ * queue (the outport's every message would come back in as a new job); and
+ * two inports on one queue (messages would reach either port at random).
+ * Two outports may share a queue: their messages are merged there, as the
+ * graph or options ask.
+ *
+ * @throws GraphLoadError naming the ports and the queue
+ * @throws InvalidOptionError for an override of a port the graph lacks
  */
 export function resolveQueues(graph: Pick<DescribedGraph, 'inports' | 'outports'>, options: ParticipantOptions): ResolvedPorts {
   const ports = {
@@ -40,6 +46,14 @@ export function resolveQueues(graph: Pick<DescribedGraph, 'inports' | 'outports'
     const { outport } = clashes[0] as { outport: string };
     throw new GraphLoadError(
       `${described}: every message the outport sends would come back in as a new job, without end; give one of them a queue of its own (--attr outports.${outport}.queue=QUEUE)`,
+    );
+  }
+  const shared = inqueueClashes(ports);
+  if (shared.length > 0) {
+    const described = shared.map(({ inports: [a, b], queue }) => `inports "${a}" and "${b}" are both on queue "${queue}"`).join('; ');
+    const [, second] = (shared[0] as { inports: readonly [string, string] }).inports;
+    throw new GraphLoadError(
+      `${described}: each message would reach either port as the broker picks, not the one it was sent to; give one of them a queue of its own (--attr inports.${second}.queue=QUEUE)`,
     );
   }
   return ports;

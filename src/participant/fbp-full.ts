@@ -13,7 +13,7 @@
 import createDebug from 'debug';
 import Base from 'noflo-runtime-base';
 import { errorMessage } from '../errors';
-import type { ComponentLoader, Graph } from '../runtime/graph-source';
+import { checkAddedNode, type ComponentLoader, type Graph } from '../runtime/graph-source';
 import { error, sourceMessage, type FbpEndpoint, type Reply, type Request } from './fbp-endpoint';
 import { protocolMessage } from './fbp-messages';
 import type { FbpClient } from './fbp-websocket';
@@ -47,6 +47,8 @@ export interface FullSubject {
   /** The participant's graph's name: its main graph. */
   readonly name: string;
   readonly graph: Graph;
+  /** What tells the participant's graph apart from the project's others ({@link GraphSource.key}), to refuse nodes that include it. */
+  readonly graphKey: unknown;
   /** The participant's running NoFlo network; none in dedicated-network mode. */
   readonly network: unknown;
   readonly basedir: string;
@@ -136,14 +138,35 @@ export function createFullEndpoint(subject: FullSubject): FullEndpoint {
   }
   runtime.runtime.setMainGraph(name);
 
+  // NoFlo loads a node's component as soon as it is added: one that is not
+  // installed fails with no name, and a graph including the graph it is added
+  // to loads without end. Checked first, as a graph is before it starts.
+  const refusedNode = async (request: Request): Promise<Reply[] | undefined> => {
+    const { graph: graphName, id, component } = request.payload;
+    if (typeof graphName !== 'string' || typeof id !== 'string' || typeof component !== 'string') {
+      return undefined; // The library says what is missing.
+    }
+    const into = graphName === name ? { label: name, key: subject.graphKey ?? graph } : { label: graphName, key: runtime.graph.graphs[graphName] };
+    try {
+      for (const warning of await checkAddedNode(into, { id, component }, subject.loader, subject.basedir)) {
+        debug('graph:addnode %s: %s', id, warning);
+      }
+      return undefined;
+    } catch (err) {
+      return [error(request, 'graph', `cannot add node "${id}" to graph "${graphName}": ${errorMessage(err)}`)];
+    }
+  };
+
   // The library handles a request asynchronously (a node is added once its
   // component is loaded) and does not queue them: one at a time, from all
   // clients, each until its first answer, as a client sending `addnode` then
   // `addedge` at once expects.
   let queue = Promise.resolve();
   const handleInOrder = (request: Request, client: FbpClient): Promise<Reply[]> => {
-    const handled = queue.then(
-      () =>
+    const handled = queue.then(async () => {
+      const refusal = request.protocol === 'graph' && request.command === 'addnode' ? await refusedNode(request) : undefined;
+      return (
+        refusal ??
         new Promise<Reply[]>((resolve) => {
           const context: RequestContext = { client, requestId: request.requestId };
           const timer = setTimeout(() => answered(), ANSWER_WAIT_MS);
@@ -163,8 +186,9 @@ export function createFullEndpoint(subject: FullSubject): FullEndpoint {
             answered();
             resolve([error(request, request.protocol, errorMessage(err))]);
           }
-        }),
-    );
+        })
+      );
+    });
     queue = handled.then(() => undefined);
     return handled;
   };

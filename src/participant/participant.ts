@@ -2,8 +2,9 @@
  * A participant: a NoFlo graph bound to broker queues. Each message on an
  * inqueue is one job; its outputs are published as they come, and its input is
  * settled once, after those publishes are confirmed: ack when the job
- * completed, dead-letter with the reason when it completed on `error`, threw,
- * timed out, or could not be read.
+ * completed, dead-letter with the reason when it completed on `error`, a node
+ * failed or held its packet (see `../runtime/network.ts`), it threw, timed
+ * out, or could not be read.
  */
 import createDebug from 'debug';
 import { Flowtrace } from 'flowtrace';
@@ -47,7 +48,7 @@ export interface JobOutcome {
   readonly reason?: string;
   /** How long it took, in ms, from delivery to settlement. */
   readonly duration: number;
-  /** The job's id (its bracket group), once it ran; none for a message that could not be read. */
+  /** The job's id (the IP scope its packets carry in the graph), once it ran; none for a message that could not be read. */
   readonly id?: string;
   /** Failed by the job timeout (`jobTimeout`). */
   readonly timedOut?: true;
@@ -340,6 +341,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
           label: definition.label ?? definition.role,
           name: definition.component,
           graph: subject.graph,
+          graphKey: this.source?.key,
           network: this.network?.nofloNetwork,
           basedir: options.basedir,
           loader: this.loader as ComponentLoader,

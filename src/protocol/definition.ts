@@ -138,6 +138,34 @@ export function queueClashes(definition: Pick<ParticipantDefinition, 'inports' |
   return clashes;
 }
 
+/** Two inports of one participant on the same queue. */
+export interface InqueueClash {
+  readonly inports: readonly [string, string];
+  readonly queue: string;
+}
+
+/**
+ * Inports that share a queue. Each message would reach one of them as the
+ * broker picks (AMQP: round robin between their consumers) or both (MQTT: two
+ * subscriptions), never the port it was meant for.
+ */
+export function inqueueClashes(definition: Pick<ParticipantDefinition, 'inports'>): InqueueClash[] {
+  const clashes: InqueueClash[] = [];
+  const seen = new Map<string, string>();
+  for (const inport of definition.inports) {
+    if (inport.queue === undefined) {
+      continue;
+    }
+    const first = seen.get(inport.queue);
+    if (first === undefined) {
+      seen.set(inport.queue, inport.id);
+    } else {
+      clashes.push({ inports: [first, inport.id], queue: inport.queue });
+    }
+  }
+  return clashes;
+}
+
 /**
  * The discovery message for a definition; hidden ports are left out. With
  * `time` (ms since the epoch), the message says when it was sent.

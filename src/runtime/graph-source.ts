@@ -35,6 +35,8 @@ export interface GraphSource {
   readonly singleComponent: boolean;
   /** What it is called in messages: the registered name, else the file as given. */
   readonly label: string;
+  /** Tells this graph apart from the project's other graphs (its real file path, or its definition); none for a single component. */
+  readonly key?: unknown;
 }
 
 /** Where warnings go that do not stop a start (a library does not print). */
@@ -225,5 +227,27 @@ export async function resolveGraph(spec: string, loader: ComponentLoader, basedi
   for (const warning of warnings) {
     options.onWarning?.(warning);
   }
-  return { graph: root.graph, singleComponent: false, label: root.label };
+  return { graph: root.graph, singleComponent: false, label: root.label, key: root.key };
+}
+
+/**
+ * Check a node about to be added to a graph that runs (the full FBP
+ * protocol's `graph:addnode`), as {@link resolveGraph} checks a graph before
+ * it starts: its component must resolve, and a graph it stands for must
+ * parse, resolve through and through, and include neither itself nor the
+ * graph `into` (which NoFlo would load without end). Resolves with warnings.
+ *
+ * @param into - the graph edited: its name, and the key {@link GraphSource.key} gave it
+ * @throws GraphLoadError naming the node, the component and what is wrong
+ */
+export async function checkAddedNode(
+  into: { readonly label: string; readonly key: unknown },
+  node: { readonly id: string; readonly component: string },
+  loader: ComponentLoader,
+  basedir: string,
+): Promise<string[]> {
+  const graph = new noflo.Graph(into.label);
+  graph.addNode(node.id, node.component);
+  const { warnings } = await checkGraph({ label: into.label, key: into.key, graph }, new LoaderCatalog(loader, basedir));
+  return warnings;
 }

@@ -1,19 +1,26 @@
 /**
  * The NoFlo side of a participant: a running network whose exported ports
- * carry jobs. A job's packet enters wrapped in a bracket whose data is the
- * job's id (WIRE: "NoFlo mapping"); outputs inside that bracket belong to the
- * job, and the bracket closing on an outport completes it. A job whose
- * components send nothing forwards no bracket at all, so when every component
- * of the network is idle, every job still open is complete too. (NoFlo's own
- * network `end` event cannot tell: it fires once, on the first idle moment.)
+ * carry jobs. A job's packet enters with the job's id as its IP scope (WIRE:
+ * "NoFlo mapping"), NoFlo's own way of keeping concurrent work apart:
+ * components see the packet alone, pass its scope on to what they send, and
+ * so the job's outputs on exported outports say which job they belong to.
+ * When a job is over, and how it ends, is `./jobs.ts`'s: here are the ports,
+ * and what fails a job on the way, an error on the exported `error` port, an
+ * error a component sends that the graph drops (its `error` port connected
+ * nowhere), an exception a node throws. (NoFlo's own network `end` event
+ * cannot tell when a job is over: it fires once, on the first moment no
+ * component is busy.)
  */
 import createDebug from 'debug';
 import type { Flowtrace } from 'flowtrace';
 import noflo from 'noflo';
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { GraphLoadError, errorMessage } from '../errors';
 import type { PortDefinition } from '../protocol/definition';
 import { COMPONENT_NODE, type ComponentLoader, type Graph, type GraphSource } from './graph-source';
+import { JobTracker, type JobSink } from './jobs';
+import { graphNodes, unscope, type GraphNode } from './nodes';
+
+export { failCurrentJob, type JobSink } from './jobs';
 
 const debug = createDebug('noflo-runtime-msgflo:network');
 
@@ -24,14 +31,6 @@ type IP = InstanceType<typeof noflo.IP>;
 
 /** The outport whose output fails a job. */
 export const ERROR_PORT = 'error';
-
-/** Where a network's outputs and job outcomes go. `J` is the caller's job handle. */
-export interface JobSink<J> {
-  /** Data left the network on an exported outport; `job` is undefined for data outside any job. */
-  output(port: string, data: unknown, job: J | undefined): void;
-  /** A job completed; `error` is set when it completed on the error port. */
-  complete(job: J, error: string | undefined): void;
-}
 
 /** An exported port and where it is inside the graph. */
 export interface ExportedPort {
@@ -64,57 +63,6 @@ export async function declaredPorts(source: GraphSource, loader: ComponentLoader
   return result;
 }
 
-/** A job in the network; also what the code running for it sees (see {@link jobContext}). */
-interface OpenJob<J> {
-  readonly id: string;
-  readonly network: GraphNetwork<unknown>;
-  /**
-   * The caller's job; dropped once the job is done, since the context can
-   * outlive it (a timer a component starts keeps it) and should not keep the
-   * message it carried.
-   */
-  handle: J | undefined;
-  error: string | undefined;
-  /** Given up on (timed out, failed by an exception): its later outputs are dropped. */
-  cancelled: boolean;
-  /** Component work the job started, to release it when the job is given up. */
-  activations: Activation[] | undefined;
-}
-
-/**
- * The job whose processing the current code runs for. A component's timers
- * and promises inherit it, so an exception they throw, caught by the
- * process-wide handler, can fail that job alone (see {@link failCurrentJob}),
- * and the component activations it causes can be told apart.
- */
-const jobContext = new AsyncLocalStorage<OpenJob<unknown>>();
-
-/** The part of a NoFlo process context that activation tracking touches. */
-interface ProcessContext {
-  activated: boolean;
-  deactivated: boolean;
-  result: { __resolved?: boolean };
-}
-
-interface Activation {
-  readonly component: Component;
-  readonly context: ProcessContext;
-}
-
-/**
- * Fail the job the current asynchronous context belongs to, if any; for
- * `uncaughtException` and `unhandledRejection` handlers. Returns whether a
- * job was found.
- */
-export function failCurrentJob(error: unknown): boolean {
-  const job = jobContext.getStore();
-  if (!job) {
-    return false;
-  }
-  job.network.fail(job.id, errorMessage(error));
-  return true;
-}
-
 /** Options for {@link GraphNetwork.start}. */
 export interface NetworkOptions {
   readonly loader: ComponentLoader;
@@ -131,14 +79,10 @@ export class GraphNetwork<J> {
   readonly outports: readonly ExportedPort[];
   readonly label: string | undefined;
   readonly icon: string | undefined;
-  private readonly inSockets = new Map<string, Socket>();
-  private readonly jobs = new Map<string, OpenJob<J>>();
+  private readonly inSockets = new Map<string, { readonly socket: Socket; readonly control: boolean }>();
+  private readonly nodes: GraphNode[] = [];
+  private readonly jobs: JobTracker<J>;
   private sink: JobSink<J> | undefined;
-  private nextJob = 0;
-  private idleCheck: NodeJS.Immediate | undefined;
-  /** A job's packets are being sent: {@link GraphNetwork.run} looks for idleness once they are. */
-  private posting = false;
-  private readonly jobPrefix = `msgflo-job-${Math.random().toString(36).slice(2, 8)}-`;
 
   private constructor(
     private readonly network: Network,
@@ -151,16 +95,22 @@ export class GraphNetwork<J> {
     this.icon = main ? main.getIcon() || undefined : stringProperty(graph, 'icon');
     this.inports = this.exports(source, 'inports');
     this.outports = this.exports(source, 'outports');
+    this.jobs = new JobTracker(this.nodes, () => this.sink);
     for (const port of this.outports) {
       this.listen(port.definition.id);
     }
-    for (const process of Object.values(this.network.processes)) {
-      if (process.component) {
-        this.track(process.component);
-      }
-    }
-    this.network.on('process-error', (event: { id?: string; error?: unknown }) => {
-      debug('process %s failed: %s', event.id, errorMessage(event.error));
+    // After listening: an exported error port is attached by then, and its errors are the graph's output.
+    this.adopt();
+    // Nodes added while running (an FBP client editing the graph) count too.
+    const addNode = network.addNode.bind(network);
+    network.addNode = (node: Parameters<typeof addNode>[0], options: unknown, callback?: unknown) =>
+      addNode(node, options, callback as never).then((process) => {
+        this.adopt();
+        return process;
+      });
+    this.network.on('process-error', (event: { id?: string; error?: unknown; subgraph?: string[] }) => {
+      const node = [...(event.subgraph ?? []), event.id ?? '?'].join('/');
+      this.jobs.nodeFailed(this.jobs.current(), node, event.error);
     });
   }
 
@@ -193,7 +143,8 @@ export class GraphNetwork<J> {
         await instance.shutdown();
         throw new GraphLoadError(`IIP for "${port}": the graph has no inport of that name (it has: ${inportNames.join(', ') || 'none'})`);
       }
-      instance.socket(port).post(new noflo.IP('data', data));
+      // Initial, like the graph's own: seen by the work of every job.
+      instance.socket(port).socket.post(new noflo.IP('data', data, { initial: true }));
     }
     return instance;
   }
@@ -213,23 +164,8 @@ export class GraphNetwork<J> {
    * {@link GraphNetwork.fail}. Throws when there is no such inport.
    */
   run(port: string, data: unknown, job: J): string {
-    const socket = this.socket(port);
-    this.nextJob += 1;
-    const id = this.jobPrefix + this.nextJob;
-    const open: OpenJob<J> = { id, network: this as GraphNetwork<unknown>, handle: job, error: undefined, cancelled: false, activations: undefined };
-    this.jobs.set(id, open);
-    this.posting = true;
-    try {
-      jobContext.run(open, postJob, socket, id, data);
-    } finally {
-      this.posting = false;
-    }
-    // Once, rather than on each deactivation during the posting (most jobs
-    // are complete by now); and a packet that starts no work (one for a
-    // control port, kept until data arrives elsewhere) brings no
-    // deactivation to notice at all.
-    this.scheduleIdleCheck();
-    return id;
+    const { socket, control } = this.socket(port);
+    return this.jobs.run(job, postJob, socket, control, data);
   }
 
   /**
@@ -237,15 +173,7 @@ export class GraphNetwork<J> {
    * still doing; outputs it sends later are dropped.
    */
   fail(id: string, reason: string): void {
-    const job = this.jobs.get(id);
-    if (!job || job.cancelled) {
-      return;
-    }
-    job.cancelled = true;
-    const handle = job.handle as J;
-    job.handle = undefined;
-    this.sink?.complete(handle, reason);
-    this.release(job);
+    this.jobs.fail(id, reason);
   }
 
   /**
@@ -255,19 +183,29 @@ export class GraphNetwork<J> {
    * given up) or whose work has all finished.
    */
   holders(id: string): string[] {
-    const names = new Set<string>();
-    for (const { component, context } of this.jobs.get(id)?.activations ?? []) {
-      if (context.activated && !context.deactivated) {
-        names.add(describeNode(component));
-      }
-    }
-    return [...names];
+    return [...new Set(this.jobs.working(id).map(describeNode))];
   }
 
   /** Stop the network's components. */
   async shutdown(): Promise<void> {
-    clearImmediate(this.idleCheck);
+    this.jobs.close();
     await this.network.stop();
+  }
+
+  /** Track the graph's nodes not tracked yet: their activations, their dropped errors, their holding. */
+  private adopt(): void {
+    const known = new Set(this.nodes.map((node) => node.component));
+    for (const node of graphNodes(this.network)) {
+      if (known.has(node.component)) {
+        continue;
+      }
+      this.nodes.push(node);
+      this.jobs.track(node.component);
+      this.watchErrors(node);
+      if (node.holds) {
+        unscope(node);
+      }
+    }
   }
 
   private component(node: string): Component {
@@ -303,23 +241,24 @@ export class GraphNetwork<J> {
     });
   }
 
-  private socket(port: string): Socket {
-    let socket = this.inSockets.get(port);
-    if (!socket) {
+  private socket(port: string): { readonly socket: Socket; readonly control: boolean } {
+    let entry = this.inSockets.get(port);
+    if (!entry) {
       if (!this.inports.some((p) => p.definition.id === port)) {
         throw new GraphLoadError(`the graph has no inport "${port}"`);
       }
       const target = this.target('inports', port);
-      socket = noflo.internalSocket.createSocket();
+      const socket = noflo.internalSocket.createSocket();
       const inPort = this.component(target.process).inPorts.ports[target.port];
       if (!inPort) {
         throw new GraphLoadError(`the graph has no inport "${port}"`);
       }
       inPort.attach(socket);
       this.trace(socket, 'to', target.process, target.port);
-      this.inSockets.set(port, socket);
+      entry = { socket, control: inPort.options.control === true };
+      this.inSockets.set(port, entry);
     }
-    return socket;
+    return entry;
   }
 
   private target(kind: 'inports' | 'outports', port: string): { process: string; port: string; metadata?: Record<string, unknown> } {
@@ -354,130 +293,54 @@ export class GraphNetwork<J> {
     const socket = noflo.internalSocket.createSocket();
     outPort.attach(socket);
     this.trace(socket, 'from', target.process, target.port);
-    // Brackets open on this port: the outermost one that is a job id owns the data.
-    const open: string[] = [];
     socket.on('ip', (ip: IP) => {
-      switch (ip.type) {
-        case 'openBracket':
-          open.push(ip.data);
-          return;
-        case 'closeBracket':
-          open.pop();
-          if (typeof ip.data === 'string' && this.jobs.has(ip.data)) {
-            this.finish(ip.data);
-          }
-          return;
-        default:
-          this.deliver(port, ip.data, open);
+      // Brackets a graph sends stay inside: a queue carries data.
+      if (ip.type === 'data') {
+        this.deliver(port, ip);
       }
     });
   }
 
-  private deliver(port: string, data: unknown, open: readonly string[]): void {
-    let job: OpenJob<J> | undefined;
-    for (const bracket of open) {
-      job = this.jobs.get(bracket);
-      if (job) {
-        break;
-      }
-    }
-    if (job?.cancelled) {
-      return;
+  private deliver(port: string, ip: IP): void {
+    const job = this.jobs.jobOf(ip.scope);
+    if (job === null) {
+      return; // Sent by a job given up: its input is already dead-lettered.
     }
     if (job && port === ERROR_PORT && job.error === undefined) {
-      job.error = errorMessage(data);
+      job.error = errorMessage(ip.data);
     }
-    this.sink?.output(port, data, job?.handle);
-  }
-
-  private finish(id: string): void {
-    const job = this.jobs.get(id);
-    if (!job) {
-      return;
-    }
-    this.jobs.delete(id);
-    job.activations = undefined;
-    const handle = job.handle;
-    job.handle = undefined;
-    if (!job.cancelled && handle !== undefined) {
-      this.sink?.complete(handle, job.error);
-    }
+    this.sink?.output(port, ip.data, job?.handle);
   }
 
   /**
-   * Watch a component's activations. NoFlo keeps a component's results in
-   * order: one that never finishes (a job that hung or threw in a timer)
-   * holds back the results of every job after it, and keeps the component
-   * busy for good. Knowing which job started which activation lets
-   * {@link GraphNetwork.fail} release the given-up job's work.
+   * Watch a component's `error` port that is connected nowhere, where NoFlo
+   * drops what the component sends: such an error fails the job it belongs
+   * to. Once the port has a connection of its own (added while running), the
+   * graph handles its errors.
    */
-  private track(component: Component): void {
-    const activate = component.activate.bind(component);
-    component.activate = (context: ProcessContext) => {
-      activate(context);
-      const job = jobContext.getStore();
-      if (job && job.network === (this as GraphNetwork<unknown>) && this.jobs.get(job.id) === job) {
-        (job.activations ??= []).push({ component, context });
-      }
-    };
-    component.on('deactivate', (load: number) => {
-      if (load === 0 && !this.posting) {
-        this.scheduleIdleCheck();
-      }
-    });
-  }
-
-  /** Mark a given-up job's unfinished work done, so the results queued behind it flow. */
-  private release(job: OpenJob<J>): void {
-    const activations = job.activations ?? [];
-    job.activations = undefined;
-    for (const { component, context } of activations) {
-      if (context.activated && !context.deactivated) {
-        context.result.__resolved = true;
-        component.deactivate(context);
-      }
-    }
-  }
-
-  private scheduleIdleCheck(): void {
-    if (this.jobs.size === 0 || this.idleCheck) {
+  private watchErrors(node: GraphNode): void {
+    const port = node.component.outPorts.ports[ERROR_PORT];
+    if (!port || port.isAttached()) {
       return;
     }
-    // After the current send chain: a packet in transit activates its receiver first.
-    this.idleCheck = setImmediate(() => {
-      this.idleCheck = undefined;
-      if (this.idle()) {
-        this.completeAll();
+    const socket = noflo.internalSocket.createSocket();
+    port.attach(socket);
+    socket.on('ip', (ip: IP) => {
+      if (ip.type === 'data' && port.listAttached().length === 1) {
+        this.jobs.nodeFailed(this.jobs.jobOf(ip.scope) ?? undefined, node.path, ip.data);
       }
     });
-  }
-
-  /**
-   * Whether no component has work in progress. Not `network.isRunning()`:
-   * that answers false for good once the network has been idle.
-   */
-  private idle(): boolean {
-    for (const process of Object.values(this.network.processes)) {
-      if (process.component && process.component.load > 0) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  private completeAll(): void {
-    for (const id of [...this.jobs.keys()]) {
-      debug('network idle: job %s completed without output', id);
-      this.finish(id);
-    }
   }
 }
 
-/** A job's packets, its bracket around its data (a function of its own: no closure per job). */
-function postJob(socket: Socket, id: string, data: unknown): void {
-  socket.post(new noflo.IP('openBracket', id));
-  socket.post(new noflo.IP('data', data));
-  socket.post(new noflo.IP('closeBracket', id));
+/**
+ * Send a job's packet: scoped to the job; or, for a control port, whose
+ * packet is configuration kept for the jobs that follow, unscoped and
+ * initial, as an IIP is, so that every job sees it. A function of its own:
+ * no closure per job.
+ */
+function postJob(id: string, socket: Socket, control: boolean, data: unknown): void {
+  socket.post(new noflo.IP('data', data, control ? { initial: true } : { scope: id }));
 }
 
 /** A node as a person knows it: `component C` for a one-component participant, else `node N (C)`. */
