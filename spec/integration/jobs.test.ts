@@ -24,11 +24,11 @@ for (const broker of brokerUrls()) {
     }
 
     /** Run `graph`; `deadPort` is the inport whose dead letters the test reads. */
-    const run = async (t: TestContext, graph: string, deadPort: string, prefetch = 1): Promise<Running> => {
+    const run = async (t: TestContext, graph: string, deadPort: string, prefetch = 1, configWait?: number): Promise<Running> => {
       const peer = await connectClient(broker.kind, broker.url);
       t.after(() => peer.close());
       const role = uniqueRole();
-      const participant = await startParticipant(t, broker.url, { name: role, graph, prefetch, deadletter: '*' });
+      const participant = await startParticipant(t, broker.url, { name: role, graph, prefetch, deadletter: '*', configWait });
       const jobs: JobOutcome[] = [];
       participant.on('job', (job) => jobs.push(job));
       const dead = await peer.drain(`dead-${role}.${deadPort.toUpperCase()}`);
@@ -62,12 +62,31 @@ for (const broker of brokerUrls()) {
       assertDeadLetterReason(p, 0, expected);
     });
 
-    test('a job waiting for a configuration that never came is dead-lettered naming node and port', async (t) => {
-      const p = await run(t, 'fixtures/Prefix', 'in');
+    test('a job waiting for a configuration that never came is dead-lettered naming node and port, once --config-wait is over', async (t) => {
+      const p = await run(t, 'fixtures/Prefix', 'in', 1, 600);
+      const sent = Date.now();
       await p.peer.send(`${p.role}.IN`, '"x"');
       assert.deepEqual(await p.dead.waitFor(1), ['x']);
       const [reason] = await p.settled(1);
-      assert.match(reason ?? '', /node "main" keeps the job's packet on inport "in", waiting for input on "prefix"/);
+      assert.ok(Date.now() - sent >= 600, `failed after its wait, ${Date.now() - sent} ms after it was sent`);
+      const expected = /node "main" keeps the job's packet on inport "in", waiting for input on "prefix" \(its configuration did not come within 600 ms: --config-wait\)/;
+      assert.match(reason ?? '', expected);
+      assertDeadLetterReason(p, 0, expected);
+    });
+
+    test('jobs that come before their configuration (a restarted participant: its backlog) wait for it, then are answered in order', async (t) => {
+      const p = await run(t, 'fixtures/Prefix', 'in');
+      const out = await p.peer.listen(`${p.role}.OUT`);
+      await p.peer.send(`${p.role}.IN`, '"early"');
+      await eventually(() => p.participant.jobsInFlight > 0, () => 'the early job in flight');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(p.jobs, [], 'nothing settled before the configuration came');
+      await p.peer.send(`${p.role}.PREFIX`, '"cfg:"');
+      assert.deepEqual(await out.waitFor(1), ['cfg:early']);
+      await p.peer.send(`${p.role}.IN`, '"late"');
+      assert.deepEqual(await out.waitFor(2), ['cfg:early', 'cfg:late']);
+      assert.deepEqual(await p.settled(3), ['ack', 'ack', 'ack']);
+      assert.equal(p.dead.bodies.length, 0, 'nothing dead-lettered');
     });
 
     for (const [graph, node] of [

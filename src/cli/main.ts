@@ -60,6 +60,7 @@ export function program(): Command {
     .addOption(new Option('--dedicated-network', 'a fresh NoFlo network per message, shut down after it'))
     .option('--job-timeout <ms>', 'dead-letter a job not done after this many milliseconds, its reason saying it timed out')
     .option('--slow-job <seconds>', 'warn once of a job in flight this long, naming the node holding it (default: 10 times the median job, at least 30)')
+    .option('--config-wait <seconds>', 'how long a job waits for its node\'s configuration (a control port with no packet yet, such as an IIP on its way) before it fails (default: 10)')
     .option('--max-message-size <bytes>', 'dead-letter messages larger than this (default 16 MiB)')
     .option('--drain-timeout <seconds>', 'on SIGTERM, wait this long for in-flight jobs (default 30)')
     .option('--connect-timeout <seconds>', 'at start, keep trying to reach the broker this long (default 30)')

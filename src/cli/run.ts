@@ -29,6 +29,7 @@ export interface RunFlags {
   dedicatedNetwork?: boolean;
   jobTimeout?: string;
   slowJob?: string;
+  configWait?: string;
   maxMessageSize?: string;
   drainTimeout?: string;
   connectTimeout?: string;
@@ -72,6 +73,7 @@ function inputFromFlags(flags: RunFlags, broker: string | undefined): Participan
     dedicatedNetwork: flags.dedicatedNetwork,
     jobTimeout: flags.jobTimeout,
     slowJob: seconds(flags.slowJob, '--slow-job'),
+    configWait: seconds(flags.configWait, '--config-wait'),
     maxMessageSize: flags.maxMessageSize,
     drainTimeout: seconds(flags.drainTimeout, '--drain-timeout'),
     connectTimeout: seconds(flags.connectTimeout, '--connect-timeout'),

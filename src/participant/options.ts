@@ -47,6 +47,13 @@ export interface ParticipantOptions {
    * times the role's median job duration, and at least {@link DEFAULT_SLOW_JOB_MS}.
    */
   readonly slowJob: number | undefined;
+  /**
+   * How long, in ms, a job whose packet a node keeps for want of its
+   * configuration (a control port that has had no packet yet, such as an IIP
+   * the coordinator sends once it hears the participant) waits for it before
+   * it fails. Default {@link DEFAULT_CONFIG_WAIT_MS}.
+   */
+  readonly configWait: number;
   /** How long a shutdown waits for in-flight jobs, in ms. */
   readonly drainTimeout: number;
   /** How long to keep trying to reach the broker at start, in ms. */
@@ -95,6 +102,7 @@ export interface ParticipantInput {
   maxDepth?: number | string | undefined;
   jobTimeout?: number | string | undefined;
   slowJob?: number | string | undefined;
+  configWait?: number | string | undefined;
   drainTimeout?: number | string | undefined;
   connectTimeout?: number | string | undefined;
   queueType?: string | undefined;
@@ -114,7 +122,7 @@ export interface ParticipantInput {
 /** The options a participant takes, by name: `--attr` keys and participants-file keys. */
 export const PARTICIPANT_KEYS: readonly string[] = [
   'name', 'graph', 'broker', 'basedir', 'prefetch', 'deadletter', 'iips', 'inports', 'outports', 'dedicatedNetwork', 'cache', 'trace',
-  'discoveryPeriod', 'maxMessageSize', 'maxDepth', 'jobTimeout', 'slowJob', 'drainTimeout', 'connectTimeout', 'queueType', 'onUnroutable', 'deliveryLimit', 'clientId',
+  'discoveryPeriod', 'maxMessageSize', 'maxDepth', 'jobTimeout', 'slowJob', 'configWait', 'drainTimeout', 'connectTimeout', 'queueType', 'onUnroutable', 'deliveryLimit', 'clientId',
   'tlsCa', 'tlsCert', 'tlsKey', 'crashOnException', 'protocolPort', 'protocolFull',
 ];
 
@@ -122,6 +130,9 @@ export const PARTICIPANT_KEYS: readonly string[] = [
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 /** Default deepest JSON nesting. */
 export const DEFAULT_MAX_DEPTH = 1000;
+/** How long a job waits for its node's configuration, when `configWait` is not set: 10 s. */
+export const DEFAULT_CONFIG_WAIT_MS = 10_000;
+
 /** The least a job runs before it is said to be slow, when `slowJob` is not set: 30 s. */
 export const DEFAULT_SLOW_JOB_MS = 30_000;
 const PORT_KEYS = ['queue', 'hidden', 'description', 'type', 'schema', 'unroutable'];
@@ -151,6 +162,7 @@ export function normalizeOptions(input: ParticipantInput, env: NodeJS.ProcessEnv
     maxDepth: positiveInteger('max-depth', merged.maxDepth ?? DEFAULT_MAX_DEPTH),
     jobTimeout: merged.jobTimeout === undefined ? undefined : positiveInteger('job-timeout', merged.jobTimeout),
     slowJob: merged.slowJob === undefined ? undefined : positiveInteger('slow-job', merged.slowJob),
+    configWait: positiveInteger('config-wait', merged.configWait ?? DEFAULT_CONFIG_WAIT_MS),
     drainTimeout: positiveInteger('drain-timeout', merged.drainTimeout ?? 30_000),
     connectTimeout: positiveInteger('connect-timeout', merged.connectTimeout ?? 30_000),
     queueType: queueType(merged.queueType),

@@ -490,6 +490,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       basedir: this.options.basedir,
       iips: this.options.iips,
       flowtrace: this.flowtrace,
+      configurationWaitMs: this.options.configWait,
     });
     network.attach(this.sink);
     return network;

@@ -6,13 +6,17 @@
  * the job completes. It fails instead when something of it went wrong on the
  * way (see {@link JobTracker.nodeFailed}), or when a packet of it is still
  * held in an inport (a component waiting for input that will not come),
- * unless its node declares that it holds packets.
+ * unless its node declares that it holds packets. A job held only because
+ * its node's configuration has not come yet (a control port with no packet:
+ * an IIP the coordinator sends once it hears the participant, while the
+ * backlog of a restarted participant arrives at once) waits for it, up to a
+ * limit, and goes on once it comes.
  */
 import createDebug from 'debug';
 import noflo from 'noflo';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { errorMessage } from '../errors';
-import { HOLDS_METADATA, findHeld, forgetScope, hasQueuedOutput, type GraphNode, type HeldPacket } from './nodes';
+import { HOLDS_METADATA, findHeld, forgetScope, hasQueuedOutput, redeliverHeld, type GraphNode, type HeldPacket } from './nodes';
 
 const debug = createDebug('noflo-runtime-msgflo:jobs');
 
@@ -91,17 +95,33 @@ export class JobTracker<J> {
   /** Jobs whose work is over but an output of which an ordered component still keeps back. */
   private readonly queued = new Set<OpenJob<J>>();
   private checkTimer: NodeJS.Immediate | undefined;
+  /** Jobs held until their node's configuration comes, each with the timer that fails it. */
+  private readonly unconfigured = new Map<OpenJob<J>, NodeJS.Timeout>();
   private readonly prefix = `msgflo-job-${Math.random().toString(36).slice(2, 8)}-`;
 
   /**
    * @param nodes - the network's components, looked through for what a job
    *   left behind (the caller adds nodes added later)
    * @param sink - where outcomes go, once attached
+   * @param configurationWaitMs - how long, in ms, a job held only for want
+   *   of its node's configuration waits for it before it fails; 0 fails it at once
    */
   constructor(
     private readonly nodes: readonly GraphNode[],
     private readonly sink: () => JobSink<J> | undefined,
+    private readonly configurationWaitMs = 0,
   ) {}
+
+  /**
+   * A packet came to a control port: the jobs waiting for configuration are
+   * handed to their components again, and go on if it was what they lacked.
+   */
+  configured(): void {
+    for (const job of this.unconfigured.keys()) {
+      jobContext.run(job as OpenJob<unknown>, () => redeliverHeld(this.nodes, job.id));
+      this.check(job);
+    }
+  }
 
   /** Open a job for `handle` and run `post` (which sends its packet) as its work; returns the job's id. */
   run<A extends unknown[]>(handle: J, post: (id: string, ...args: A) => void, ...args: A): string {
@@ -225,6 +245,10 @@ export class JobTracker<J> {
   close(): void {
     clearImmediate(this.checkTimer);
     this.checkTimer = undefined;
+    for (const timer of this.unconfigured.values()) {
+      clearTimeout(timer);
+    }
+    this.unconfigured.clear();
   }
 
   /** Look at `job` once the current send chain is over: a packet in transit activates its receiver first. */
@@ -252,11 +276,32 @@ export class JobTracker<J> {
     const held = findHeld(this.nodes, job.id);
     if (held) {
       debug('job %s held: %o', job.id, held);
+      if (job.error === undefined && held.unconfigured.length > 0 && this.configurationWaitMs > 0) {
+        this.awaitConfiguration(job);
+        return;
+      }
     }
-    this.finish(job, job.error ?? (held && heldReason(held)));
+    this.finish(job, job.error ?? (held && heldReason(held, this.unconfigured.has(job) ? this.configurationWaitMs : undefined)));
+  }
+
+  /** Keep `job` open until its node's configuration comes, or fail it once the wait is over. */
+  private awaitConfiguration(job: OpenJob<J>): void {
+    if (this.unconfigured.has(job)) {
+      return;
+    }
+    const timer = setTimeout(() => {
+      if (this.jobs.get(job.id) !== job) {
+        return;
+      }
+      const held = findHeld(this.nodes, job.id);
+      this.finish(job, job.error ?? (held ? heldReason(held, this.configurationWaitMs) : undefined));
+    }, this.configurationWaitMs);
+    this.unconfigured.set(job, timer);
   }
 
   private finish(job: OpenJob<J>, error: string | undefined): void {
+    clearTimeout(this.unconfigured.get(job));
+    this.unconfigured.delete(job);
     this.jobs.delete(job.id);
     this.queued.delete(job);
     forgetScope(this.nodes, job.id);
@@ -274,7 +319,13 @@ export class JobTracker<J> {
   }
 }
 
-function heldReason(held: HeldPacket): string {
+/** Why a held job fails; `waitedMs` when it waited that long for its node's configuration. */
+function heldReason(held: HeldPacket, waitedMs?: number): string {
   const waiting = held.waitingFor.length > 0 ? `waiting for input on ${held.waitingFor.map((p) => `"${p}"`).join(', ')}` : 'unprocessed';
-  return `held in the graph: node "${held.node}" keeps the job's packet on inport "${held.port}", ${waiting} (a node that keeps packets on purpose says so with "${HOLDS_METADATA}": true in its metadata)`;
+  const waited = waitedMs !== undefined && held.unconfigured.length > 0 ? ` (its configuration did not come within ${formatWait(waitedMs)}: --config-wait)` : '';
+  return `held in the graph: node "${held.node}" keeps the job's packet on inport "${held.port}", ${waiting}${waited} (a node that keeps packets on purpose says so with "${HOLDS_METADATA}": true in its metadata)`;
+}
+
+function formatWait(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }

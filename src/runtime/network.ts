@@ -71,6 +71,12 @@ export interface NetworkOptions {
   readonly iips?: Readonly<Record<string, unknown>>;
   /** Record the network's packets and events here. */
   readonly flowtrace?: Flowtrace | undefined;
+  /**
+   * How long, in ms, a job held only for want of its node's configuration (a
+   * control port with no packet yet) waits for it before it fails; 0 or
+   * absent fails it at once.
+   */
+  readonly configurationWaitMs?: number | undefined;
 }
 
 /** A started NoFlo network with its exported ports wired for jobs. */
@@ -88,6 +94,7 @@ export class GraphNetwork<J> {
     private readonly network: Network,
     source: GraphSource,
     private readonly traced: boolean,
+    configurationWaitMs: number,
   ) {
     const graph = source.graph;
     const main = source.singleComponent ? this.component(COMPONENT_NODE) : undefined;
@@ -95,7 +102,7 @@ export class GraphNetwork<J> {
     this.icon = main ? main.getIcon() || undefined : stringProperty(graph, 'icon');
     this.inports = this.exports(source, 'inports');
     this.outports = this.exports(source, 'outports');
-    this.jobs = new JobTracker(this.nodes, () => this.sink);
+    this.jobs = new JobTracker(this.nodes, () => this.sink, configurationWaitMs);
     for (const port of this.outports) {
       this.listen(port.definition.id);
     }
@@ -136,7 +143,7 @@ export class GraphNetwork<J> {
     } catch (cause) {
       throw new GraphLoadError(`cannot start graph "${source.label}": ${errorMessage(cause)}`, { cause });
     }
-    const instance = new GraphNetwork<J>(network, source, options.flowtrace !== undefined);
+    const instance = new GraphNetwork<J>(network, source, options.flowtrace !== undefined, options.configurationWaitMs ?? 0);
     const inportNames = instance.inports.map((p) => p.definition.id);
     for (const [port, data] of Object.entries(iips)) {
       if (!inportNames.includes(port)) {
@@ -165,7 +172,11 @@ export class GraphNetwork<J> {
    */
   run(port: string, data: unknown, job: J): string {
     const { socket, control } = this.socket(port);
-    return this.jobs.run(job, postJob, socket, control, data);
+    const id = this.jobs.run(job, postJob, socket, control, data);
+    if (control) {
+      this.jobs.configured();
+    }
+    return id;
   }
 
   /**

@@ -35,6 +35,12 @@ export interface HeldPacket {
   readonly port: string;
   /** The node's other inports that have nothing for the job. */
   readonly waitingFor: readonly string[];
+  /**
+   * Among them, control ports that have had no packet yet: the node waits
+   * for its configuration (an IIP on its way, say), which, once it comes,
+   * every job's packets see.
+   */
+  readonly unconfigured: readonly string[];
 }
 
 /**
@@ -86,13 +92,44 @@ export function findHeld(nodes: readonly GraphNode[], scope: string): HeldPacket
       if (port.options.control || !buffers(port, scope).some((buffer) => buffer.some((ip) => ip.scope === scope && isData(ip)))) {
         continue;
       }
-      const waitingFor = Object.entries(ports)
-        .filter(([other, p]) => other !== name && !p.isAddressable() && !p.hasDefault() && !p.has(scope, isData))
-        .map(([other]) => other);
-      return { node: node.path, port: name, waitingFor };
+      const waiting = Object.entries(ports).filter(([other, p]) => other !== name && !p.isAddressable() && !p.hasDefault() && !p.has(scope, isData));
+      const waitingFor = waiting.map(([other]) => other);
+      const unconfigured = waiting.filter(([, p]) => p.options.control === true).map(([other]) => other);
+      return { node: node.path, port: name, waitingFor, unconfigured };
     }
   }
   return undefined;
+}
+
+/**
+ * Hand the packets of `scope` held in inports back to their ports, in their
+ * order, as if they arrived now: their components look at them again, with
+ * whatever came meanwhile (a control port's configuration). Returns how many.
+ */
+export function redeliverHeld(nodes: readonly GraphNode[], scope: string): number {
+  let count = 0;
+  for (const node of nodes) {
+    if (node.holds) {
+      continue;
+    }
+    for (const port of Object.values(node.component.inPorts.ports)) {
+      if (port.options.control) {
+        continue;
+      }
+      for (const buffer of buffers(port, scope)) {
+        const held = buffer.filter((ip) => ip.scope === scope);
+        if (!held.some(isData)) {
+          continue;
+        }
+        removeScope(buffer, scope);
+        for (const ip of held) {
+          count += 1;
+          port.handleIP(ip, ip.index ?? null);
+        }
+      }
+    }
+  }
+  return count;
 }
 
 /** Whether an ordered component keeps an output of `scope` back, behind work of other jobs. */
