@@ -17,7 +17,7 @@ import { EMBEDDED_URL } from '../transport/embedded';
 import { chooseBroker, configuredBroker } from './broker';
 import { startCoordinatorOps, type OpsFlags } from './ops';
 import { info, warn } from './output';
-import { onSignals } from './run';
+import { onSignals } from './process';
 
 /** Flags of the coordinator command. */
 export interface CoordinatorFlags extends OpsFlags {
