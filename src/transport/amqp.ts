@@ -35,7 +35,7 @@ import { bindingKey, type Binding } from '../protocol/bindings';
 import { DISCOVERY_QUEUE, deadLetterQueueName, type ParticipantAnnouncement } from '../protocol/definition';
 import { backoffDelay, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_DELIVERY_LIMIT, type TransportOptions } from './options';
 import type { ConsumerState, Delivery, QueueDepth, QueueKind, QueueOptions, SendOptions, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
-import { AmqpInspection, isNotFound } from './amqp-inspection';
+import { AmqpInspection, isNotFound, type InspectedConnection } from './amqp-inspection';
 import { inboxAddress } from './inbox';
 import { redactUrl } from './url';
 
@@ -147,8 +147,15 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
   private connected = false;
   private closing = false;
   private retry: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
-  /** Passive questions (queue depths, whether an exchange exists), on a channel of their own. */
-  private readonly inspection = new AmqpInspection({ model: () => this.model, where: () => this.connectedTo ?? this.displayUrl });
+  private readonly inspected: InspectedConnection = { model: () => this.model, where: () => this.connectedTo ?? this.displayUrl };
+  /** The passive questions of {@link queueDepth} and {@link hasExchange}, on a channel of their own. */
+  private readonly inspection = new AmqpInspection(this.inspected);
+  /**
+   * The exchange checks of sends and bindings, on another: a depth asked of a
+   * queue on a frozen cluster node waits for that node, and outputs must not
+   * wait behind it.
+   */
+  private readonly routing = new AmqpInspection(this.inspected);
 
   /** @param urls - one or more `amqp(s)://` URLs of one broker's nodes (already checked by `parseBrokerList`) */
   constructor(urls: readonly string[], options: TransportOptions = {}) {
@@ -198,7 +205,7 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     const channels = [...[...this.consumers].map((c) => c.channel), ...this.retired, this.publisher];
     this.consumers.clear();
     this.retired.clear();
-    await Promise.all([...channels.map((channel) => this.closeChannel(channel)), this.inspection.close()]);
+    await Promise.all([...channels.map((channel) => this.closeChannel(channel)), this.inspection.close(), this.routing.close()]);
     const model = this.model;
     this.model = undefined;
     if (model) {
@@ -281,9 +288,10 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
   }
 
   /**
-   * Whether exchange `name` exists, asked as {@link hasExchange} asks, once
-   * per connection for an exchange that does; false too when it cannot be
-   * told (the connection went meanwhile). Waits for a connection.
+   * Whether exchange `name` exists, asked as {@link hasExchange} asks (on a
+   * channel of its own), once per connection for an exchange that does;
+   * false too when it cannot be told (the connection went meanwhile). Waits
+   * for a connection.
    */
   private async exchangeExists(name: string): Promise<boolean> {
     if (!this.publisher) {
@@ -297,7 +305,7 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
       return true;
     }
     try {
-      if (!(await this.inspection.hasExchange(name))) {
+      if (!(await this.routing.hasExchange(name))) {
         return false;
       }
     } catch (err) {

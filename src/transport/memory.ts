@@ -74,6 +74,7 @@ export class MemoryBroker {
     this.exchangeBindings.get(source)?.delete(destination);
   }
 
+  /** Whether there is an exchange `name` (declared, or made by a binding to it). */
   hasExchange(name: string): boolean {
     return this.exchanges.has(name);
   }
