@@ -17,7 +17,7 @@ import { EMBEDDED_URL } from '../transport/embedded';
 import { chooseBroker, configuredBroker } from './broker';
 import { startCoordinatorOps, type OpsFlags } from './ops';
 import { info, warn } from './output';
-import { onSignals } from './run';
+import { onSignals } from './process';
 
 /** Flags of the coordinator command. */
 export interface CoordinatorFlags extends OpsFlags {
@@ -64,7 +64,7 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
   host.on('projectWarning', (_basedir, err) => warn(err.message));
   host.shareLoader(basedir, false, loader);
   await coordinator.start();
-  const ops = await startCoordinatorOps(flags, { coordinator, transport, brokerUrl: broker ?? EMBEDDED_URL, tls, host });
+  const ops = await startCoordinatorOps(flags, { coordinator, transport, host });
   const runtime = await serveCoordinatorRuntime(coordinator, graph, { host: flags.host, port, secret: flags.secret, graphName, participantHost: host, loader });
   info(`FBP runtime for ${file ? path.basename(file) : 'an empty system'} on ${runtime.address} (id ${runtime.id}); connect Flowhub to it`);
   info(`open in Flowhub: ${flowhubLink(runtime.address, runtime.id)}${flags.secret ? ' (give it the secret there)' : ''}`);

@@ -13,9 +13,9 @@
  * likely meant. On MQTT a queue is a topic, and every message is seen.
  */
 import { BrokerError, ErrorCode, InvalidOptionError } from '../errors';
-import { QueueInspector } from '../ops/queue-depths';
+import { lookUpName, nearestName } from '../ops/queue-depths';
 import { readTls } from '../participant/connection';
-import type { TlsOptions } from '../transport/options';
+import { isUnavailable, type Transport } from '../transport/transport';
 import { chooseBroker, configuredBroker, TOOL_CONNECT_TIMEOUT_MS } from './broker';
 import { data, info } from './output';
 
@@ -36,15 +36,12 @@ export async function dump(flags: DumpFlags): Promise<void> {
     throw new InvalidOptionError(`invalid --amount "${flags.amount}": expected a whole number of at least 1`);
   }
   const tls = readTls({ ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey });
-  const broker = configuredBroker(flags.broker);
-  const { transport } = await chooseBroker(broker, { startEmbedded: false, transport: { connectTimeoutMs: TOOL_CONNECT_TIMEOUT_MS, ...(tls ? { tls } : {}) } });
+  const { transport } = await chooseBroker(configuredBroker(flags.broker), { startEmbedded: false, transport: { connectTimeoutMs: TOOL_CONNECT_TIMEOUT_MS, ...(tls ? { tls } : {}) } });
   await transport.connect();
   const where = transport.connectedTo ?? transport.displayUrl;
-  let listening = `listening on ${flags.queue} on ${where}`;
+  let listening: string;
   try {
-    if (transport.protocol === 'amqp' && broker !== undefined) {
-      listening = await whatIsSeen(flags.queue, where, broker, tls);
-    }
+    listening = await whatIsSeen(transport, flags.queue, where);
   } catch (err) {
     await transport.close();
     throw err;
@@ -68,25 +65,22 @@ export async function dump(flags: DumpFlags): Promise<void> {
 }
 
 /**
- * What a dump of `name` on RabbitMQ sees, as the line to say so; throws,
- * saying why, when it would see nothing.
+ * What a dump of `name` sees, as the line to say so, asked on the transport
+ * that will listen; throws, saying why, when it would see nothing. Where the
+ * transport cannot tell (MQTT: a queue is a topic, and every message is
+ * seen), it listens.
  */
-async function whatIsSeen(name: string, where: string, broker: string, tls: TlsOptions | undefined): Promise<string> {
-  const inspector = await QueueInspector.connect(broker, tls);
-  try {
-    const found = await inspector.lookUp(name);
-    if (found.exchange && !found.queue) {
-      return `listening on ${name} on ${where}`;
-    }
-    if (found.exchange) {
-      return `listening on ${name} on ${where} through its exchange: shows what send, a coordinator's IIPs and its bindings deliver, not messages other programs publish straight to the queue (msgflo-send-message, bindings made by msgflo-setup)`;
-    }
-    if (found.queue) {
-      throw new BrokerError(ErrorCode.BrokerOperation, `dump: queue "${name}" on ${where} has no exchange of its own, so its messages cannot be seen without taking them from its consumers`);
-    }
-    const meant = await inspector.nearest(name, { exchanges: true });
-    throw new BrokerError(ErrorCode.BrokerOperation, `dump: no queue or exchange "${name}" on ${where}${meant ? ` (did you mean "${meant}"?)` : ''}`);
-  } finally {
-    await inspector.close();
+async function whatIsSeen(transport: Transport, name: string, where: string): Promise<string> {
+  const found = await lookUpName(transport, name);
+  if (isUnavailable(found) || (found.exchange && !found.queue)) {
+    return `listening on ${name} on ${where}`;
   }
+  if (found.exchange) {
+    return `listening on ${name} on ${where} through its exchange: shows what send, a coordinator's IIPs and its bindings deliver, not messages other programs publish straight to the queue (msgflo-send-message, bindings made by msgflo-setup)`;
+  }
+  if (found.queue) {
+    throw new BrokerError(ErrorCode.BrokerOperation, `dump: queue "${name}" on ${where} has no exchange of its own, so its messages cannot be seen without taking them from its consumers`);
+  }
+  const meant = await nearestName(transport, name, { exchanges: true });
+  throw new BrokerError(ErrorCode.BrokerOperation, `dump: no queue or exchange "${name}" on ${where}${meant ? ` (did you mean "${meant}"?)` : ''}`);
 }

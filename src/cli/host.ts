@@ -13,7 +13,7 @@ import { EMBEDDED_URL, startEmbeddedBroker, type EmbeddedBroker } from '../trans
 import { refuseInProcessBroker } from './broker';
 import { jobReporter, logFormat, ProcessOps, type OpsFlags } from './ops';
 import { info, warn } from './output';
-import { onSignals, printDefinition } from './run';
+import { onSignals, printDefinition } from './process';
 
 /** What to host, and how to treat a participant that cannot start. */
 export interface HostFlags extends OpsFlags {

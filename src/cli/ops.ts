@@ -12,10 +12,8 @@ import { ParticipantHealth } from '../ops/health';
 import { parsePort, serveOps, type OpsEndpoint } from '../ops/http';
 import { jobLogLine, LOG_FORMATS, type LogFormat } from '../ops/job-log';
 import { ParticipantMetrics } from '../ops/metrics';
-import { QueueInspector } from '../ops/queue-depths';
 import { registerSystemMetrics, systemRoutes } from '../ops/system-endpoint';
 import { SystemView } from '../ops/system-view';
-import type { TlsOptions } from '../transport/options';
 import type { Transport } from '../transport/transport';
 import { data, info, warn } from './output';
 
@@ -136,7 +134,7 @@ export interface CoordinatorOps {
 /** Serve the coordinator's page, metrics and health on `--http-port`; undefined without it. */
 export async function startCoordinatorOps(
   flags: OpsFlags,
-  system: { coordinator: Coordinator; transport: Transport; brokerUrl: string; tls?: TlsOptions | undefined; host: Host },
+  system: { coordinator: Coordinator; transport: Transport; host: Host },
 ): Promise<CoordinatorOps | undefined> {
   if (flags.httpPort === undefined) {
     if (flags.httpHost !== undefined) {
@@ -146,8 +144,7 @@ export async function startCoordinatorOps(
   }
   const port = parsePort(flags.httpPort, '--http-port');
   const { coordinator, transport, host } = system;
-  const inspector = transport.protocol === 'amqp' ? await QueueInspector.connect(system.brokerUrl, system.tls) : undefined;
-  const view = new SystemView(coordinator, transport, inspector);
+  const view = new SystemView(coordinator, transport);
   const metrics = new ParticipantMetrics();
   registerSystemMetrics(metrics.registry, view);
   const health = new ParticipantHealth(false);
@@ -166,29 +163,23 @@ export async function startCoordinatorOps(
   transport.on('reconnected', () => {
     connected = true;
   });
-  let endpoint: OpsEndpoint;
-  try {
-    endpoint = await serveOps({
-      host: flags.httpHost ?? DEFAULT_HTTP_HOST,
-      port,
-      metrics: () => metrics.text(),
-      readiness: () => {
-        const { reasons } = health.readiness();
-        const discovery = coordinator.discoveryState();
-        const own = !connected
-          ? [`coordinator: not connected to ${transport.displayUrl} (${lastError})`]
-          : discovery.active
-            ? []
-            : [`coordinator: not listening to discovery: ${discovery.reason ?? 'not consuming'}`];
-        const all = [...own, ...reasons];
-        return { ready: all.length === 0, reasons: all };
-      },
-      routes: systemRoutes(view),
-    });
-  } catch (err) {
-    await inspector?.close();
-    throw err;
-  }
+  const endpoint = await serveOps({
+    host: flags.httpHost ?? DEFAULT_HTTP_HOST,
+    port,
+    metrics: () => metrics.text(),
+    readiness: () => {
+      const { reasons } = health.readiness();
+      const discovery = coordinator.discoveryState();
+      const own = !connected
+        ? [`coordinator: not connected to ${transport.displayUrl} (${lastError})`]
+        : discovery.active
+          ? []
+          : [`coordinator: not listening to discovery: ${discovery.reason ?? 'not consuming'}`];
+      const all = [...own, ...reasons];
+      return { ready: all.length === 0, reasons: all };
+    },
+    routes: systemRoutes(view),
+  });
   view.start();
   info(`live system page on ${endpoint.url}/, metrics on ${endpoint.url}/metrics, health on /healthz and /readyz`);
   return {
@@ -196,7 +187,6 @@ export async function startCoordinatorOps(
     async close() {
       health.stop();
       await view.stop();
-      await inspector?.close();
       await endpoint.close();
     },
   };

@@ -10,10 +10,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { BrokerError, ErrorCode, errorMessage, InvalidOptionError, UnroutableError } from '../errors';
-import { QueueInspector } from '../ops/queue-depths';
+import { lookUpName, nearestName } from '../ops/queue-depths';
 import { readTls } from '../participant/connection';
 import { Encoded } from '../protocol/codec';
-import type { TlsOptions } from '../transport/options';
+import { isUnavailable, type Transport } from '../transport/transport';
 import { chooseBroker, configuredBroker, TOOL_CONNECT_TIMEOUT_MS } from './broker';
 
 /** Flags of the send command. */
@@ -35,14 +35,13 @@ export interface SendFlags {
 export async function send(flags: SendFlags): Promise<void> {
   const body = await readBody(flags);
   const tls = readTls({ ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey });
-  const broker = configuredBroker(flags.broker);
-  const { transport } = await chooseBroker(broker, { startEmbedded: false, transport: { connectTimeoutMs: TOOL_CONNECT_TIMEOUT_MS, ...(tls ? { tls } : {}) } });
+  const { transport } = await chooseBroker(configuredBroker(flags.broker), { startEmbedded: false, transport: { connectTimeoutMs: TOOL_CONNECT_TIMEOUT_MS, ...(tls ? { tls } : {}) } });
   await transport.connect();
   const where = transport.connectedTo ?? transport.displayUrl;
   try {
     await transport.send('inqueue', flags.queue, new Encoded(body), { unroutable: 'fail' });
   } catch (err) {
-    const why = err instanceof UnroutableError && broker !== undefined ? await explainUnroutable(flags.queue, where, broker, tls) : `${errorMessage(err)}; nothing was sent`;
+    const why = (err instanceof UnroutableError ? await explainUnroutable(transport, flags.queue, where) : undefined) ?? `${errorMessage(err)}; nothing was sent`;
     throw new BrokerError(ErrorCode.BrokerOperation, `send: ${why}`, { cause: err });
   } finally {
     await transport.close();
@@ -92,21 +91,23 @@ async function readStdin(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** Why RabbitMQ routed a message for `queue` to no queue, and what was likely meant (AMQP only: MQTT cannot tell). */
-async function explainUnroutable(queue: string, where: string, broker: string, tls: TlsOptions | undefined): Promise<string> {
-  const inspector = await QueueInspector.connect(broker, tls);
-  try {
-    const found = await inspector.lookUp(queue);
-    if (found.queue) {
-      return `queue "${queue}" on ${where} did not take the message (unavailable: a cluster node holding it may be down); it was not delivered`;
-    }
-    const meant = await inspector.nearest(queue);
-    if (found.exchange) {
-      const example = meant ? ` (e.g. "${meant}")` : '';
-      return `"${queue}" on ${where} is an outqueue (an exchange); nothing is bound to it, so the message went nowhere; send to an inqueue${example}, or bind it with setup`;
-    }
-    return `no queue "${queue}" on ${where}${meant ? ` (did you mean "${meant}"?)` : ''}; nothing was sent`;
-  } finally {
-    await inspector.close();
+/**
+ * Why the broker routed a message for `queue` to no queue, and what was
+ * likely meant, asked on the transport that sent it; undefined when it
+ * cannot tell (only AMQP says a message was unroutable, and tells).
+ */
+async function explainUnroutable(transport: Transport, queue: string, where: string): Promise<string | undefined> {
+  const found = await lookUpName(transport, queue);
+  if (isUnavailable(found)) {
+    return undefined;
   }
+  if (found.queue) {
+    return `queue "${queue}" on ${where} did not take the message (unavailable: a cluster node holding it may be down); it was not delivered`;
+  }
+  const meant = await nearestName(transport, queue);
+  if (found.exchange) {
+    const example = meant ? ` (e.g. "${meant}")` : '';
+    return `"${queue}" on ${where} is an outqueue (an exchange); nothing is bound to it, so the message went nowhere; send to an inqueue${example}, or bind it with setup`;
+  }
+  return `no queue "${queue}" on ${where}${meant ? ` (did you mean "${meant}"?)` : ''}; nothing was sent`;
 }

@@ -19,7 +19,7 @@ import { parseBrokerList } from '../transport/url';
 import { chooseBroker, configuredBroker } from './broker';
 import { jobReporter, logFormat, ProcessOps, type OpsFlags } from './ops';
 import { info, warn } from './output';
-import { onSignals, printDefinition } from './run';
+import { onSignals, printDefinition } from './process';
 
 /** Flags of the setup command. */
 export interface SetupFlags extends OpsFlags {

@@ -1,8 +1,8 @@
 /**
  * `status`: ask the participants to announce themselves, listen, and print
- * the roles, participants, ports and queues heard of, with queue depths on
- * AMQP (read passively: nothing is declared). MQTT has no queues, so no
- * depths.
+ * the roles, participants, ports and queues heard of, with queue depths where
+ * the transport tells them (AMQP, read passively: nothing is declared). MQTT
+ * has no queues, so no depths.
  *
  * On AMQP the discovery queue `fbp` is shared out among its consumers: the
  * announcements this gets from it are held, not taken, and go back to the
@@ -11,11 +11,12 @@
 import { InvalidOptionError } from '../errors';
 import { readTls } from '../participant/connection';
 import { ParticipantRegistry } from '../coordinator/registry';
-import { QueueInspector } from '../ops/queue-depths';
-import { formatStatus, queuesToInspect } from '../ops/status-table';
+import { queueDepths } from '../ops/queue-depths';
+import { formatStatus, queuesToInspect, type DepthMap } from '../ops/status-table';
 import { chooseBroker, configuredBroker, TOOL_CONNECT_TIMEOUT_MS } from './broker';
 import { requestAnnouncements } from '../coordinator/discovery-request';
 import { parseFbpMessage, parseRequestAnswer } from '../protocol/discovery';
+import { isUnavailable, type Transport, type Unavailable } from '../transport/transport';
 import { data, info } from './output';
 
 /** Flags of the status command. */
@@ -56,85 +57,89 @@ export async function status(flags: StatusFlags): Promise<void> {
     throw new InvalidOptionError(`invalid --wait "${flags.wait}": expected a number of seconds above 0`);
   }
   const tls = readTls({ ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey });
-  const broker = configuredBroker(flags.broker);
-  const { transport } = await chooseBroker(broker, { startEmbedded: false, transport: { connectTimeoutMs: TOOL_CONNECT_TIMEOUT_MS, ...(tls ? { tls } : {}) } });
+  const { transport } = await chooseBroker(configuredBroker(flags.broker), { startEmbedded: false, transport: { connectTimeoutMs: TOOL_CONNECT_TIMEOUT_MS, ...(tls ? { tls } : {}) } });
   await transport.connect();
   const registry = new ParticipantRegistry(Infinity);
   const started = Date.now();
-  let how = 'the time given';
+  let waited: string;
+  let depths: DepthMap | Unavailable | undefined;
   try {
-    let coordinators = 0;
-    let lastAnswer = 0;
-    const inbox = await transport.inbox((message) => {
-      const answer = parseRequestAnswer(message);
-      if (answer.kind === 'participant') {
-        registry.learn(answer.definition, answer.time ?? Date.now());
-      } else if (answer.kind === 'registry') {
-        coordinators += 1;
-        for (const entry of answer.participants) {
-          registry.learn(entry.definition, entry.lastSeen);
-        }
-      }
-      lastAnswer = Date.now();
-    });
-    // Ours answer at the inbox; their announcements in fbp from before the
-    // request may be of participants gone since. Others' say no time.
-    const asked = Date.now();
-    const held = await transport.consumeDiscovery(
-      (message) => {
-        const read = parseFbpMessage(message);
-        if (read.kind !== 'participant' || read.time === undefined || read.time >= asked) {
-          registry.handle(message);
-        }
-      },
-      { hold: true },
-    );
-    await requestAnnouncements(transport, inbox.address);
-    info(`listening to discovery on ${transport.displayUrl} for up to ${formatSeconds(seconds * 1000)} (less once a coordinator answers; Ctrl-C prints what was heard)`);
-    how = await new Promise<string>((resolve) => {
-      const check = setInterval(() => {
-        if (coordinators > 0 && Date.now() - lastAnswer >= QUIET_AFTER_COORDINATOR_MS) {
-          finish(`${coordinators === 1 ? 'a coordinator' : `${coordinators} coordinators`} answered`);
-        }
-      }, 100);
-      const timer = setTimeout(() => finish('the time given'), seconds * 1000);
-      const interrupted = (): void => finish('interrupted');
-      function finish(reason: string): void {
-        clearInterval(check);
-        clearTimeout(timer);
-        process.off('SIGINT', interrupted);
-        process.off('SIGTERM', interrupted);
-        resolve(reason);
-      }
-      process.once('SIGINT', interrupted);
-      process.once('SIGTERM', interrupted);
-    });
-    await held.cancel();
-    await inbox.subscription.cancel();
+    const how = await listen(transport, registry, seconds);
+    waited = `${formatSeconds(Date.now() - started)} (${how})`;
+    const heard = registry.list();
+    // Asked on the same connection, before it closes (nothing is declared).
+    depths = heard.length > 0 ? await queueDepths(transport, queuesToInspect(heard)) : undefined;
   } finally {
     await transport.close();
   }
-  const waited = `${formatSeconds(Date.now() - started)} (${how})`;
   const definitions = registry.list();
   if (definitions.length === 0) {
     throw new InvalidOptionError(`no participant answered or announced itself on ${transport.displayUrl} in ${waited}`);
   }
-  let depths;
-  if (transport.protocol === 'amqp') {
-    const inspector = await QueueInspector.connect(broker as string, tls);
-    try {
-      depths = await inspector.depths(queuesToInspect(definitions));
-    } finally {
-      await inspector.close();
-    }
-  }
-  for (const line of formatStatus(definitions, depths)) {
+  for (const line of formatStatus(definitions, isUnavailable(depths) ? undefined : depths)) {
     data(line);
   }
   info(`heard ${definitions.length} participant(s) in ${waited}`);
-  if (transport.protocol !== 'amqp') {
-    info(`queue depths are not available on ${transport.protocol.toUpperCase()}: topics keep no queues to count`);
+  if (isUnavailable(depths)) {
+    info(`queue depths are not available on ${transport.protocol.toUpperCase()}: ${depths.reason}`);
   }
+}
+
+/**
+ * Ask for announcements, and put what is heard into `registry` until the
+ * time is up (`seconds`), Ctrl-C, or a coordinator's answer is through;
+ * resolves with which of them ended it.
+ */
+async function listen(transport: Transport, registry: ParticipantRegistry, seconds: number): Promise<string> {
+  let coordinators = 0;
+  let lastAnswer = 0;
+  const inbox = await transport.inbox((message) => {
+    const answer = parseRequestAnswer(message);
+    if (answer.kind === 'participant') {
+      registry.learn(answer.definition, answer.time ?? Date.now());
+    } else if (answer.kind === 'registry') {
+      coordinators += 1;
+      for (const entry of answer.participants) {
+        registry.learn(entry.definition, entry.lastSeen);
+      }
+    }
+    lastAnswer = Date.now();
+  });
+  // Ours answer at the inbox; their announcements in fbp from before the
+  // request may be of participants gone since. Others' say no time.
+  const asked = Date.now();
+  const held = await transport.consumeDiscovery(
+    (message) => {
+      const read = parseFbpMessage(message);
+      if (read.kind !== 'participant' || read.time === undefined || read.time >= asked) {
+        registry.handle(message);
+      }
+    },
+    { hold: true },
+  );
+  await requestAnnouncements(transport, inbox.address);
+  info(`listening to discovery on ${transport.displayUrl} for up to ${formatSeconds(seconds * 1000)} (less once a coordinator answers; Ctrl-C prints what was heard)`);
+  const how = await new Promise<string>((resolve) => {
+    const check = setInterval(() => {
+      if (coordinators > 0 && Date.now() - lastAnswer >= QUIET_AFTER_COORDINATOR_MS) {
+        finish(`${coordinators === 1 ? 'a coordinator' : `${coordinators} coordinators`} answered`);
+      }
+    }, 100);
+    const timer = setTimeout(() => finish('the time given'), seconds * 1000);
+    const interrupted = (): void => finish('interrupted');
+    function finish(reason: string): void {
+      clearInterval(check);
+      clearTimeout(timer);
+      process.off('SIGINT', interrupted);
+      process.off('SIGTERM', interrupted);
+      resolve(reason);
+    }
+    process.once('SIGINT', interrupted);
+    process.once('SIGTERM', interrupted);
+  });
+  await held.cancel();
+  await inbox.subscription.cancel();
+  return how;
 }
 
 /** `1.2 s` */

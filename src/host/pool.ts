@@ -4,7 +4,7 @@
  * the connection opens with the first lease and closes with the last.
  */
 import type { TransportOptions } from '../transport/options';
-import type { Delivery, QueueKind, QueueOptions, SendOptions, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from '../transport/transport';
+import type { Delivery, QueueDepth, QueueKind, QueueOptions, SendOptions, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats, Unavailable } from '../transport/transport';
 import type { Binding } from '../protocol/bindings';
 import type { ParticipantAnnouncement } from '../protocol/definition';
 import { createTransport } from '../transport';
@@ -149,5 +149,15 @@ class Lease implements Transport {
 
   removeBinding(binding: Binding): Promise<void> {
     return this.entry.transport.removeBinding(binding);
+  }
+
+  /** Asked on the shared connection, as its transport answers. */
+  queueDepth(queue: string): Promise<QueueDepth | undefined | Unavailable> {
+    return this.entry.transport.queueDepth(queue);
+  }
+
+  /** Asked on the shared connection, as its transport answers. */
+  hasExchange(name: string): Promise<boolean | Unavailable> {
+    return this.entry.transport.hasExchange(name);
   }
 }

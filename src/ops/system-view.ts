@@ -5,8 +5,9 @@
  * - edge rates: a private tap on each bound source outqueue (both brokers);
  * - failed jobs per role: a tap on each inqueue's dead-letter exchange or
  *   topic `dead-<queue>`, where every failed message is published (both);
- * - dead-lettered (kept) and queue backlog: queue depths from RabbitMQ (AMQP
- *   only; MQTT has no queues to ask about);
+ * - dead-lettered (kept) and queue backlog: queue depths, asked of the
+ *   transport ({@link Transport.queueDepth}: AMQP and `memory://`; MQTT has
+ *   no queues to ask about);
  * - jobs in flight: each participant's own `/metrics`, when it announces one
  *   (participants run with `--http-port`).
  * Taps count from when the view started, not since the participants did.
@@ -17,8 +18,8 @@ import type { Coordinator } from '../coordinator/coordinator';
 import { errorMessage } from '../errors';
 import { bindingKey } from '../protocol/bindings';
 import { deadLetterQueueName, type ParticipantDefinition } from '../protocol/definition';
-import type { Subscription, Transport } from '../transport/transport';
-import type { QueueDepth, QueueInspector } from './queue-depths';
+import { isUnavailable, type QueueDepth, type Subscription, type Transport } from '../transport/transport';
+import { queueDepths } from './queue-depths';
 
 const debug = createDebug('noflo-runtime-msgflo:ops:view');
 
@@ -112,11 +113,16 @@ export class SystemView extends EventEmitter<SystemViewEvents> {
   private timer: NodeJS.Timeout | undefined;
   private current: SystemSnapshot;
   private ticking = false;
+  /** Whether the transport tells queue depths: until it answers that it cannot (MQTT), it is asked every tick. */
+  private depthsAvailable = true;
 
+  /**
+   * @param transport - the coordinator's: tapped for rates and failures, and asked for queue depths
+   * @param intervalMs - how often the picture is made again, in ms
+   */
   constructor(
     private readonly coordinator: Coordinator,
     private readonly transport: Transport,
-    private readonly inspector: QueueInspector | undefined,
     private readonly intervalMs = 1000,
   ) {
     super();
@@ -159,18 +165,33 @@ export class SystemView extends EventEmitter<SystemViewEvents> {
         }
       }
       const definitions = this.coordinator.registry.list();
-      if (this.inspector) {
-        const queues = definitions.flatMap((d) => d.inports.flatMap((p) => (p.queue ? [p.queue, deadLetterQueueName(p.queue)] : [])));
-        this.depths = await this.inspector.depths(new Set(queues)).catch((err: unknown) => {
-          debug('queue depths: %s', errorMessage(err));
-          return new Map<string, QueueDepth | undefined>();
-        });
+      if (this.depthsAvailable) {
+        await this.readDepths(definitions);
       }
       this.inFlight = await scrapeInFlight(definitions);
       this.current = this.build();
       this.emit('update', this.current);
     } finally {
       this.ticking = false;
+    }
+  }
+
+  /** The depths of every inqueue and its dead-letter queue; none when the broker cannot tell. */
+  private async readDepths(definitions: readonly ParticipantDefinition[]): Promise<void> {
+    const queues = definitions.flatMap((d) => d.inports.flatMap((p) => (p.queue ? [p.queue, deadLetterQueueName(p.queue)] : [])));
+    try {
+      const depths = await queueDepths(this.transport, new Set(queues));
+      if (isUnavailable(depths)) {
+        this.depthsAvailable = false;
+        debug('queue depths not available: %s', depths.reason);
+        this.depths = new Map();
+      } else {
+        this.depths = depths;
+      }
+    } catch (err) {
+      // Disconnected, or a slow broker: no depths this tick, asked again the next.
+      debug('queue depths: %s', errorMessage(err));
+      this.depths = new Map();
     }
   }
 

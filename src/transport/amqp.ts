@@ -34,7 +34,8 @@ import { decode, encode } from '../protocol/codec';
 import { bindingKey, type Binding } from '../protocol/bindings';
 import { DISCOVERY_QUEUE, deadLetterQueueName, type ParticipantAnnouncement } from '../protocol/definition';
 import { backoffDelay, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_DELIVERY_LIMIT, type TransportOptions } from './options';
-import type { ConsumerState, Delivery, QueueKind, QueueOptions, SendOptions, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
+import type { ConsumerState, Delivery, QueueDepth, QueueKind, QueueOptions, SendOptions, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
+import { AmqpInspection, isNotFound, type InspectedConnection } from './amqp-inspection';
 import { inboxAddress } from './inbox';
 import { redactUrl } from './url';
 
@@ -146,6 +147,15 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
   private connected = false;
   private closing = false;
   private retry: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
+  private readonly inspected: InspectedConnection = { model: () => this.model, where: () => this.connectedTo ?? this.displayUrl };
+  /** The passive questions of {@link queueDepth} and {@link hasExchange}, on a channel of their own. */
+  private readonly inspection = new AmqpInspection(this.inspected);
+  /**
+   * The exchange checks of sends and bindings, on another: a depth asked of a
+   * queue on a frozen cluster node waits for that node, and outputs must not
+   * wait behind it.
+   */
+  private readonly routing = new AmqpInspection(this.inspected);
 
   /** @param urls - one or more `amqp(s)://` URLs of one broker's nodes (already checked by `parseBrokerList`) */
   constructor(urls: readonly string[], options: TransportOptions = {}) {
@@ -195,7 +205,7 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     const channels = [...[...this.consumers].map((c) => c.channel), ...this.retired, this.publisher];
     this.consumers.clear();
     this.retired.clear();
-    await Promise.all(channels.map((channel) => this.closeChannel(channel)));
+    await Promise.all([...channels.map((channel) => this.closeChannel(channel)), this.inspection.close(), this.routing.close()]);
     const model = this.model;
     this.model = undefined;
     if (model) {
@@ -278,10 +288,10 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
   }
 
   /**
-   * Whether exchange `name` exists, asked passively on a channel of its own
-   * (RabbitMQ closes the channel that asks about a missing one); false too
-   * when it cannot be told (the connection went meanwhile). Waits for a
-   * connection.
+   * Whether exchange `name` exists, asked as {@link hasExchange} asks (on a
+   * channel of its own), once per connection for an exchange that does;
+   * false too when it cannot be told (the connection went meanwhile). Waits
+   * for a connection.
    */
   private async exchangeExists(name: string): Promise<boolean> {
     if (!this.publisher) {
@@ -294,26 +304,14 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     if (this.knownExchanges.model === model && this.knownExchanges.names.has(name)) {
       return true;
     }
-    let channel: amqp.Channel;
     try {
-      channel = await model.createChannel();
+      if (!(await this.routing.hasExchange(name))) {
+        return false;
+      }
     } catch (err) {
       debug('cannot ask whether exchange "%s" exists: %s', name, errorMessage(err));
       return false;
     }
-    channel.on('error', () => {
-      // A missing exchange closes the channel with 404: answered below.
-    });
-    try {
-      await channel.checkExchange(name);
-    } catch (err) {
-      if (!isNotFound(err)) {
-        debug('cannot ask whether exchange "%s" exists: %s', name, errorMessage(err));
-      }
-      return false;
-    }
-    // Not awaited: nothing depends on the close, and a send need not wait for it.
-    channel.close().catch(() => undefined);
     if (this.knownExchanges.model !== model) {
       this.knownExchanges = { model, names: new Set() };
     }
@@ -490,6 +488,21 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
         debug('%s: already gone', what);
       });
     }
+  }
+
+  /**
+   * Passive `queue.declare` (amqplib `checkQueue`) on a channel kept for such
+   * questions, which RabbitMQ closes when the queue is missing (the next
+   * question opens another); `undefined` then. Throws {@link BrokerError}
+   * (`EBROKEROP`) while disconnected, or when RabbitMQ fails to answer.
+   */
+  queueDepth(queue: string): Promise<QueueDepth | undefined> {
+    return this.inspection.queueDepth(queue);
+  }
+
+  /** Passive `exchange.declare` (amqplib `checkExchange`), asked as {@link queueDepth} asks. */
+  hasExchange(name: string): Promise<boolean> {
+    return this.inspection.hasExchange(name);
   }
 
   /**
@@ -1139,19 +1152,6 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
 }
 
 const ACTIVE: ConsumerState = Object.freeze({ active: true });
-
-/**
- * Whether an error is, or was caused by, RabbitMQ's 404 NOT_FOUND (no such
- * queue or exchange), which closes the channel it came on.
- */
-export function isNotFound(err: unknown): boolean {
-  for (let each = err, depth = 0; each !== undefined && each !== null && depth < 5; each = (each as { cause?: unknown }).cause, depth += 1) {
-    if ((each as { code?: unknown }).code === 404 || /\bNOT_FOUND - /.test(errorMessage(each))) {
-      return true;
-    }
-  }
-  return false;
-}
 
 /**
  * RabbitMQ's reason when it closed a channel for a message of `size` bytes

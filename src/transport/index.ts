@@ -8,7 +8,8 @@ import type { TransportOptions } from './options';
 import type { Transport } from './transport';
 import { parseBrokerList, parseBrokerUrl } from './url';
 
-export type { ConsumerState, Delivery, QueueKind, QueueOptions, SendOptions, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
+export type { ConsumerState, Delivery, QueueDepth, QueueKind, QueueOptions, SendOptions, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats, Unavailable } from './transport';
+export { isUnavailable } from './transport';
 export type { TlsOptions, TransportOptions } from './options';
 export { MemoryBroker, memoryBroker } from './memory';
 export { joinBrokerList, parseBrokerList, parseBrokerUrl, redactUrl, SUPPORTED_SCHEMES } from './url';

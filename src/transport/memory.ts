@@ -10,7 +10,7 @@ import { decode, encode } from '../protocol/codec';
 import type { Binding } from '../protocol/bindings';
 import { DISCOVERY_QUEUE, deadLetterQueueName, type ParticipantAnnouncement } from '../protocol/definition';
 import { INBOX_PREFIX } from './inbox';
-import type { ConsumerState, Delivery, QueueKind, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
+import type { ConsumerState, Delivery, QueueDepth, QueueKind, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
 
 interface Consumer {
   prefetch: number;
@@ -74,6 +74,7 @@ export class MemoryBroker {
     this.exchangeBindings.get(source)?.delete(destination);
   }
 
+  /** Whether there is an exchange `name` (declared, or made by a binding to it). */
   hasExchange(name: string): boolean {
     return this.exchanges.has(name);
   }
@@ -122,6 +123,12 @@ export class MemoryBroker {
   /** Messages waiting in a queue, for assertions. */
   depth(name: string): number {
     return this.queues.get(name)?.messages.length ?? 0;
+  }
+
+  /** Messages waiting in a queue (not those delivered and unsettled) and its consumers; undefined when there is no such queue. */
+  queueDepth(name: string): QueueDepth | undefined {
+    const queue = this.queues.get(name);
+    return queue && { messages: queue.messages.length, consumers: queue.consumers.length };
   }
 
   /** The failure reasons of the dead letters that reached a queue, for assertions. */
@@ -306,6 +313,16 @@ export class MemoryTransport extends EventEmitter<TransportEvents> implements Tr
     if (binding.deadletter) {
       this.broker.unbind(binding.deadletter, deadLetterQueueName(binding.tgt));
     }
+  }
+
+  /** The depth of one of the in-process broker's queues, as {@link MemoryBroker.queueDepth}: each message it holds counts until delivered. */
+  async queueDepth(queue: string): Promise<QueueDepth | undefined> {
+    return this.broker.queueDepth(queue);
+  }
+
+  /** Whether the in-process broker has an exchange `name`. */
+  async hasExchange(name: string): Promise<boolean> {
+    return this.broker.hasExchange(name);
   }
 
   /** Consume everything of a queue as it comes, decoded; returns the stop function. */

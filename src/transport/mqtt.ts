@@ -27,7 +27,7 @@ import { decode, encode } from '../protocol/codec';
 import { bindingKey, type Binding } from '../protocol/bindings';
 import { DISCOVERY_QUEUE, deadLetterQueueName, type ParticipantAnnouncement } from '../protocol/definition';
 import { backoffDelay, DEFAULT_CONNECT_TIMEOUT_MS, type TransportOptions } from './options';
-import type { ConsumerState, Delivery, QueueKind, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats } from './transport';
+import type { ConsumerState, Delivery, QueueKind, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats, Unavailable } from './transport';
 import { inboxAddress } from './inbox';
 import { redactUrl } from './url';
 
@@ -64,6 +64,10 @@ const TAKEOVER_WINDOW_MS = 5000;
 const TAKEOVER_STREAK = 3;
 /** MQTT 5 DISCONNECT reason code: Session taken over. */
 const SESSION_TAKEN_OVER = 0x8e;
+
+/** The answers of {@link MqttTransport.queueDepth} and {@link MqttTransport.hasExchange}: a topic keeps nothing to ask about. */
+const NO_QUEUES: Unavailable = Object.freeze({ available: false, reason: 'topics keep no queues to count' });
+const NO_EXCHANGES: Unavailable = Object.freeze({ available: false, reason: 'topics are not routed through exchanges' });
 
 /**
  * Transport over MQTT connections: one for publishing, more for consuming.
@@ -402,6 +406,16 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     const subscription = this.forwards.get(key);
     this.forwards.delete(key);
     await subscription?.cancel();
+  }
+
+  /** Not available: a topic keeps no messages for later, so there is nothing to count (see {@link Unavailable}). */
+  async queueDepth(): Promise<Unavailable> {
+    return NO_QUEUES;
+  }
+
+  /** Not available: MQTT has no exchanges, only topics (see {@link Unavailable}). */
+  async hasExchange(): Promise<Unavailable> {
+    return NO_EXCHANGES;
   }
 
   /** Subscribe the publishing connection to a topic, for one more handler. */

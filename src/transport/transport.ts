@@ -118,6 +118,30 @@ export interface SendOptions {
   unroutable?: 'ack' | 'fail';
 }
 
+/** A queue as the broker reports it, read passively (nothing is declared). */
+export interface QueueDepth {
+  /** Messages ready for delivery (not counting those delivered and not yet acknowledged). */
+  readonly messages: number;
+  /** Consumers subscribed to it now. */
+  readonly consumers: number;
+}
+
+/**
+ * The answer to a broker query that a transport cannot make: MQTT keeps no
+ * queues and no exchanges to ask about, only topics. Told apart from an
+ * answer by {@link isUnavailable}.
+ */
+export interface Unavailable {
+  readonly available: false;
+  /** Why, in words fit to print after the protocol's name (`topics keep no queues to count`). */
+  readonly reason: string;
+}
+
+/** Whether a broker query's answer is {@link Unavailable}. */
+export function isUnavailable(answer: unknown): answer is Unavailable {
+  return typeof answer === 'object' && answer !== null && (answer as Partial<Unavailable>).available === false;
+}
+
 /** Lifecycle notifications of a transport. */
 export interface TransportEvents {
   /** The connection was lost; the transport is trying to get it back. */
@@ -226,4 +250,21 @@ export interface Transport {
   addBinding(binding: Binding): Promise<void>;
   /** Undo {@link Transport.addBinding}. */
   removeBinding(binding: Binding): Promise<void>;
+  /**
+   * How many messages wait in `queue` and how many consumers it has, asked
+   * without declaring anything; `undefined` when there is no such queue. On
+   * AMQP a passive `queue.declare` (amqplib `checkQueue`) on a channel of its
+   * own, which RabbitMQ closes when the queue is missing (404 NOT_FOUND; the
+   * next query opens another); `memory://` counts its own queues; MQTT
+   * answers {@link Unavailable}. Throws {@link BrokerError}
+   * (`EBROKEROP`) while disconnected, or when the broker fails to answer.
+   */
+  queueDepth(queue: string): Promise<QueueDepth | undefined | Unavailable>;
+  /**
+   * Whether there is an exchange `name` (on AMQP a passive
+   * `exchange.declare`, amqplib `checkExchange`, asked as
+   * {@link Transport.queueDepth} asks); `memory://` looks in its own; MQTT
+   * answers {@link Unavailable}. Throws as {@link Transport.queueDepth}.
+   */
+  hasExchange(name: string): Promise<boolean | Unavailable>;
 }
