@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import noflo from 'noflo';
 import { Flowtrace } from 'flowtrace';
 import { handle, type EndpointSubject } from '../../src/participant/fbp-endpoint';
-import { protocolMessage } from '../../src/participant/fbp-messages';
+import { protocolMessage } from '../../src/fbp/schema';
 import { assertFbpMessages } from '../harness/fbp-schema';
 
 async function subject(trace: boolean): Promise<EndpointSubject> {

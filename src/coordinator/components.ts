@@ -5,7 +5,7 @@
  */
 import createDebug from 'debug';
 import { errorMessage } from '../errors';
-import type { ComponentInfo, ComponentPort } from '../participant/fbp-endpoint';
+import type { ComponentInfo, ComponentPort } from '../fbp/messages';
 import { ROUND_ROBIN_COMPONENT } from '../protocol/bindings';
 import type { ComponentLoader } from '../runtime/graph-source';
 

@@ -1,33 +1,21 @@
 /**
- * The FBP runtime protocol of one participant, over its queue pair
- * `.fbp.<id>.receive` / `.fbp.<id>.send` (WIRE: "Queue names"), declared in
- * its discovery message. Read-only: runtime, component (its own, and the
- * source of its graph), network status and the packets on its edges, and
- * trace. Replies are built from the fields the protocol defines, never by
- * echoing the request.
+ * The read-only FBP runtime protocol of one participant, served on its queue
+ * pair (`../fbp/queue-pair.ts`) and, with `--protocol-port`, a WebSocket
+ * (`../fbp/websocket.ts`): runtime, component (its own, and the source of
+ * its graph), network status and the packets on its edges, and trace.
+ * Replies are built from the fields the protocol defines, never by echoing
+ * the request. The full protocol (`--protocol-full`) is `./fbp-full.ts`.
  */
-import createDebug from 'debug';
 import type { EventEmitter } from 'node:events';
 import type { Flowtrace } from 'flowtrace';
-import { errorMessage } from '../errors';
+import type { FbpHandler } from '../fbp/handler';
+import { error, FBP_PROTOCOL_VERSION, reply, type ComponentInfo, type ComponentPort, type Reply, type Request } from '../fbp/messages';
 import type { ParticipantDefinition } from '../protocol/definition';
 import type { Graph } from '../runtime/graph-source';
-import type { Subscription, Transport } from '../transport/transport';
 import { PacketFeed } from './fbp-packets';
-import type { FbpClient, FbpHandler } from './fbp-websocket';
-
-const debug = createDebug('noflo-runtime-msgflo:fbp');
-
-/** The FBP protocol version spoken. */
-export const FBP_PROTOCOL_VERSION = '0.7';
 
 /** What this endpoint can do, as `runtime:runtime` announces it. */
 export const PARTICIPANT_CAPABILITIES = ['protocol:runtime', 'protocol:component', 'component:getsource', 'protocol:network', 'network:status', 'network:data', 'protocol:trace'];
-
-/** The queue pair of a participant's FBP protocol endpoint. */
-export function fbpQueues(id: string): { receive: string; send: string } {
-  return { receive: `.fbp.${id}.receive`, send: `.fbp.${id}.send` };
-}
 
 /** What the endpoint reads from its participant. */
 export interface EndpointSubject {
@@ -38,54 +26,9 @@ export interface EndpointSubject {
   readonly flowtrace: Flowtrace | undefined;
 }
 
-export interface Request {
-  protocol: string;
-  command: string;
-  payload: Record<string, unknown>;
-  requestId?: string;
-  /** Sent by clients of runtimes that require one; never echoed. */
-  secret?: string;
-}
-
-export interface Reply {
-  protocol: string;
-  command: string;
-  payload: unknown;
-  responseTo?: string;
-}
-
-/**
- * Serve the protocol of participant `id` on its queue pair, answering with
- * `handler` (for example `{ respond: (request) => handle(request, subject) }`);
- * resolves with the subscription. The queue pair is one client: messages
- * pushed to it later go to the same `.send` queue.
- */
-export async function serveFbpProtocol(transport: Transport, id: string, handler: FbpHandler): Promise<Subscription> {
-  const queues = fbpQueues(id);
-  await transport.createQueue('outqueue', queues.send, { persistent: false });
-  await transport.createQueue('inqueue', queues.receive, { persistent: false });
-  const send = (message: Reply): Promise<void> => transport.send('outqueue', queues.send, message);
-  const client: FbpClient = {
-    state: new Map(),
-    send: (message) => void send(message).catch((err: unknown) => debug('sending %s:%s failed: %s', message.protocol, message.command, errorMessage(err))),
-  };
-  return transport.subscribe(
-    queues.receive,
-    (delivery) => {
-      const request = parseRequest(delivery.body);
-      Promise.resolve()
-        .then(() => handler.respond(request, client))
-        .catch((err: unknown) => [failure(request, err)])
-        .then((replies) => Promise.all(replies.map(send)))
-        .catch((err: unknown) => debug('reply failed: %s', errorMessage(err)))
-        .finally(() => void delivery.ack());
-    },
-    { prefetch: 1 },
-  );
-}
-
 /** An endpoint's way of answering, closed with its participant. */
 export interface FbpEndpoint extends FbpHandler {
+  /** Release what the endpoint holds (listeners on the participant's network, networks its clients started); the participant is stopping. */
   close(): void | Promise<void>;
 }
 
@@ -112,74 +55,13 @@ export function readOnlyEndpoint(subject: EndpointSubject, network: EventEmitter
   };
 }
 
-/** Read a request; a string says why it is not one. */
-export function parseRequest(body: Buffer): Request | string {
-  let message: unknown;
-  try {
-    message = JSON.parse(body.toString('utf8'));
-  } catch {
-    return 'not JSON';
-  }
-  const m = message as Partial<Request> | null;
-  if (!m || typeof m.protocol !== 'string' || typeof m.command !== 'string') {
-    return 'not an FBP protocol message: expected {protocol, command, payload}';
-  }
-  const request: Request = { protocol: m.protocol, command: m.command, payload: typeof m.payload === 'object' && m.payload !== null ? m.payload : {} };
-  if (typeof m.requestId === 'string') {
-    request.requestId = m.requestId;
-  }
-  if (typeof m.secret === 'string') {
-    request.secret = m.secret;
-  }
-  return request;
-}
-
-/** Messages whose schemas, unlike the others', leave no room for `responseTo`. */
-const WITHOUT_RESPONSE_TO = new Set(['network:edges', 'runtime:packet']);
-
-/** A message answering `request` (with its `requestId` as `responseTo`, where the protocol allows one). */
-export function reply(request: Request | undefined, protocol: string, command: string, payload: unknown): Reply {
-  return message(protocol, command, payload, request?.requestId);
-}
-
-/** A message, answering the request `responseTo` where the protocol allows it. */
-export function message(protocol: string, command: string, payload: unknown, responseTo: string | undefined): Reply {
-  const result: Reply = { protocol, command, payload };
-  if (responseTo && !WITHOUT_RESPONSE_TO.has(`${protocol}:${command}`)) {
-    result.responseTo = responseTo;
-  }
-  return result;
-}
-
-export function error(request: Request | undefined, protocol: string, message: string): Reply {
-  return reply(request, protocol, 'error', { message });
-}
-
-/** The error answering `request` (or a message that was not one) that failed with `err`. */
-export function failure(request: Request | string, err: unknown): Reply {
-  return typeof request === 'string' ? error(undefined, 'runtime', errorMessage(err)) : error(request, request.protocol, errorMessage(err));
-}
-
-/** A port as `component:component` describes it. */
-export interface ComponentPort {
-  id: string;
-  type: string;
-  description: string;
-  addressable: boolean;
-  required: boolean;
-}
-
-/** The payload of `component:component`. */
-export interface ComponentInfo {
-  name: string;
-  description: string;
-  icon: string;
-  subgraph: boolean;
-  inPorts: ComponentPort[];
-  outPorts: ComponentPort[];
-}
-
-/** A participant's component, as its discovery message describes it. */
+/**
+ * A participant's component as `component:component` gives it, from its
+ * discovery message: its ports, with no datatype given as `all`, none
+ * addressable or required (a queue is neither).
+ *
+ * @param subgraph - whether to call it a graph (the participant's own endpoint does; the coordinator lists participants as components)
+ */
 export function participantComponent(definition: ParticipantDefinition, subgraph: boolean): ComponentInfo {
   const ports = (list: ParticipantDefinition['inports']): ComponentPort[] =>
     list.map((p) => ({ id: p.id, type: p.type || 'all', description: p.description ?? '', addressable: false, required: false }));
@@ -198,7 +80,11 @@ export function componentMessage(request: Request, definition: ParticipantDefini
   return reply(request, 'component', 'component', participantComponent(definition, subgraph));
 }
 
-/** The `component:source` of the graph `name`, or an error when something else was asked for. */
+/**
+ * The `component:source` of the graph `name` (its JSON; a `library/name`
+ * gives both), or `component:error` when `request` asks for another name;
+ * `what` says what `name` is, in that error.
+ */
 export function sourceMessage(request: Request, name: string, graph: Graph, what: string): Reply {
   if (request.payload.name !== name) {
     return error(request, 'component', `component:getsource: only "${name}", ${what}, has a source here (asked for ${JSON.stringify(request.payload.name)})`);
@@ -207,7 +93,12 @@ export function sourceMessage(request: Request, name: string, graph: Graph, what
   return reply(request, 'component', 'source', { name: component, library, language: 'json', code: JSON.stringify(graph.toJSON(), null, 2) });
 }
 
-/** The replies to one request. */
+/**
+ * The read-only endpoint's replies to one request (a string: a message that
+ * was not one, answered `runtime:error`). Sub-protocols and commands it does
+ * not serve are answered `<protocol>:error`; trace commands too while the
+ * participant runs without `--trace`.
+ */
 export function handle(request: Request | string, subject: EndpointSubject): Reply[] {
   if (typeof request === 'string') {
     return [error(undefined, 'runtime', request)];

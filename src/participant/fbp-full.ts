@@ -6,17 +6,18 @@
  * participant's graph and running network into it as the main graph, and
  * carries its messages to the clients of the queue pair and the WebSocket.
  *
- * Every message leaves cut to the protocol's schema (see `./fbp-messages.ts`),
+ * Every message leaves cut to the protocol's schema (see `../fbp/schema.ts`),
  * so it never carries a secret or a stack trace. Requests' secrets are ignored:
  * the endpoint grants everything to whoever can reach it.
  */
 import createDebug from 'debug';
 import Base from 'noflo-runtime-base';
 import { errorMessage } from '../errors';
+import { InOrder, type FbpClient } from '../fbp/handler';
+import { error, type Reply, type Request } from '../fbp/messages';
+import { protocolMessage } from '../fbp/schema';
 import { checkAddedNode, type ComponentLoader, type Graph } from '../runtime/graph-source';
-import { error, sourceMessage, type FbpEndpoint, type Reply, type Request } from './fbp-endpoint';
-import { protocolMessage } from './fbp-messages';
-import type { FbpClient } from './fbp-websocket';
+import { sourceMessage, type FbpEndpoint } from './fbp-endpoint';
 
 const debug = createDebug('noflo-runtime-msgflo:fbp-full');
 
@@ -112,7 +113,15 @@ class ParticipantRuntime extends Base {
   }
 }
 
-/** The full protocol for `subject`, its graph and network registered as the main graph. */
+/**
+ * The full protocol for `subject`, its graph and network registered with
+ * noflo-runtime-base as the main graph. Requests from all clients are handled
+ * one at a time, each until the library's first answer to it (or
+ * {@link ANSWER_WAIT_MS}); a `graph:addnode` of a component that is not
+ * installed, or that would include the graph it is added to, is refused with
+ * `graph:error` before the library loads it. A request's failure is answered
+ * `<protocol>:error`; nothing is thrown.
+ */
 export function createFullEndpoint(subject: FullSubject): FullEndpoint {
   const runtime = new ParticipantRuntime({
     baseDir: subject.basedir,
@@ -161,9 +170,9 @@ export function createFullEndpoint(subject: FullSubject): FullEndpoint {
   // component is loaded) and does not queue them: one at a time, from all
   // clients, each until its first answer, as a client sending `addnode` then
   // `addedge` at once expects.
-  let queue = Promise.resolve();
-  const handleInOrder = (request: Request, client: FbpClient): Promise<Reply[]> => {
-    const handled = queue.then(async () => {
+  const order = new InOrder();
+  const handleInOrder = (request: Request, client: FbpClient): Promise<Reply[]> =>
+    order.run(async () => {
       const refusal = request.protocol === 'graph' && request.command === 'addnode' ? await refusedNode(request) : undefined;
       return (
         refusal ??
@@ -189,9 +198,6 @@ export function createFullEndpoint(subject: FullSubject): FullEndpoint {
         })
       );
     });
-    queue = handled.then(() => undefined);
-    return handled;
-  };
 
   return {
     respond(request: Request | string, client: FbpClient): Reply[] | Promise<Reply[]> {

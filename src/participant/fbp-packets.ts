@@ -5,9 +5,9 @@
  * after `network:edges`, only those of the edges it selected.
  */
 import type { EventEmitter } from 'node:events';
-import type { Reply } from './fbp-endpoint';
-import { protocolMessage } from './fbp-messages';
-import type { FbpClient } from './fbp-websocket';
+import type { FbpClient } from '../fbp/handler';
+import type { Reply } from '../fbp/messages';
+import { protocolMessage } from '../fbp/schema';
 
 /** The part of a NoFlo `ip` event read here. */
 interface IpEvent {
@@ -49,18 +49,24 @@ export class PacketFeed {
     this.clients.add(client);
   }
 
+  /** `client` is gone: no more packets, and its selection is dropped. */
   forget(client: FbpClient): void {
     this.clients.delete(client);
     this.filters.delete(client);
   }
 
-  /** Select the edges `client` gets packets of; the `network:edges` reply. */
+  /**
+   * Select the edges `client` gets packets of (`edges`: the request's
+   * `[{src: {node, port}, tgt: {node, port}}]`; anything else selects none);
+   * the `network:edges` reply, answering `responseTo`.
+   */
   select(client: FbpClient, edges: unknown, responseTo: string | undefined): Reply | undefined {
     const list = Array.isArray(edges) ? (edges as Array<{ src?: { node?: string; port?: string }; tgt?: { node?: string; port?: string } }>) : [];
     this.filters.set(client, new Set(list.map((edge) => signature(edge.src?.node, edge.src?.port, edge.tgt?.node, edge.tgt?.port))));
     return protocolMessage('network', 'edges', { graph: this.graph, edges: list }, responseTo);
   }
 
+  /** Stop following the network; every client is forgotten. */
   close(): void {
     this.network?.removeListener('ip', this.listener);
     this.clients.clear();

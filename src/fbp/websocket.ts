@@ -9,25 +9,10 @@
 import createDebug from 'debug';
 import { WebSocket, WebSocketServer } from 'ws';
 import { BrokerError, ErrorCode, errorMessage } from '../errors';
-import { failure, parseRequest, type Reply, type Request } from './fbp-endpoint';
+import { answer, InOrder, type FbpClient, type FbpHandler } from './handler';
+import { parseRequest, type Reply, type Request } from './messages';
 
 const debug = createDebug('noflo-runtime-msgflo:fbp-websocket');
-
-/** One connected client. */
-export interface FbpClient {
-  /** Send a message to this client (dropped once it is gone). */
-  send(message: Reply): void;
-  /** Per-connection state kept by the handler. */
-  readonly state: Map<string, unknown>;
-}
-
-/** How an endpoint answers. */
-export interface FbpHandler {
-  /** The replies to one request; later messages can be pushed with `client.send`. */
-  respond(request: Request | string, client: FbpClient): Reply[] | Promise<Reply[]>;
-  connected?(client: FbpClient): void;
-  disconnected?(client: FbpClient): void;
-}
 
 /** A listening WebSocket endpoint. */
 export interface WebSocketEndpoint {
@@ -37,12 +22,21 @@ export interface WebSocketEndpoint {
   readonly port: number;
   /** The clients connected now. */
   clients(): FbpClient[];
+  /** Disconnect every client and stop listening. */
   close(): Promise<void>;
 }
 
-/** Listen on `host:port` and answer each request with `handler`'s replies, in order. */
+/**
+ * Listen on `host:port` (port 0: one the system picks) and answer each
+ * request with `handler`'s replies, in order, one request of a connection at
+ * a time. A client offering the `noflo` subprotocol gets it; a frame that is
+ * not a request reaches `handler` as a string saying why.
+ *
+ * @param handler - a {@link FbpHandler}, or just its `respond`
+ * @throws {BrokerError} code `EBROKERCONNECT` when it cannot listen (port taken, address not local)
+ */
 export async function serveFbpWebSocket(host: string, port: number, handler: FbpHandler | ((request: Request | string) => Reply[])): Promise<WebSocketEndpoint> {
-  const answer: FbpHandler = typeof handler === 'function' ? { respond: handler } : handler;
+  const endpoint: FbpHandler = typeof handler === 'function' ? { respond: handler } : handler;
   const server = new WebSocketServer({ host, port, handleProtocols: (protocols) => (protocols.has('noflo') ? 'noflo' : false) });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -59,25 +53,19 @@ export async function serveFbpWebSocket(host: string, port: number, handler: Fbp
       },
     };
     clients.set(socket, client);
-    answer.connected?.(client);
-    let queue = Promise.resolve();
+    endpoint.connected?.(client);
+    const order = new InOrder();
     socket.on('message', (data) => {
       const request = parseRequest(Buffer.from(data as Buffer));
-      queue = queue.then(async () => {
-        let replies: Reply[];
-        try {
-          replies = await answer.respond(request, client);
-        } catch (err) {
-          replies = [failure(request, err)];
-        }
-        for (const reply of replies) {
+      void order.run(async () => {
+        for (const reply of await answer(endpoint, request, client)) {
           client.send(reply);
         }
       });
     });
     socket.on('close', () => {
       clients.delete(socket);
-      answer.disconnected?.(client);
+      endpoint.disconnected?.(client);
     });
     socket.on('error', (err) => debug('client error: %s', err.message));
   });

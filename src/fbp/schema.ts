@@ -2,12 +2,12 @@
  * The shape of every message an FBP runtime may send, as the fbp-protocol
  * schemas define it: which payload fields exist, and inside them which
  * fields of ports, edge ends and port lists. Messages built elsewhere (by
- * noflo-runtime-base) are cut to this shape before they leave, so that a
- * client validating strictly (unknown keys rejected) accepts them, and so
- * that nothing the protocol does not define, a secret or an error's stack,
- * is ever sent.
+ * noflo-runtime-base, or from a NoFlo network's events) are cut to this
+ * shape before they leave, so that a client validating strictly (unknown
+ * keys rejected) accepts them, and so that nothing the protocol does not
+ * define, a secret or an error's stack, is ever sent.
  */
-import { message, type Reply } from './fbp-endpoint';
+import { message, type Reply } from './messages';
 
 /** `true`: kept as it is; an object: only its listed fields; `[shape]`: an array of such. */
 type Shape = { readonly [key: string]: true | Shape | readonly [Shape] } | true;
@@ -73,9 +73,12 @@ const OUTPUT: Readonly<Record<string, Shape>> = {
 };
 
 /**
- * The message `protocol:command` with `payload` cut to the protocol's shape,
- * or undefined when the protocol defines no such message. An `Error` payload
- * becomes `{message}`; values are made plain JSON first (dates become strings).
+ * The message `protocol:command` with `payload` cut to the protocol's shape
+ * (fields the output schema does not define are dropped, at every depth it
+ * describes), answering the request `responseTo` where the protocol allows
+ * it; undefined when the protocol defines no such message. An `Error`
+ * payload becomes `{message}`; values are made plain JSON first (dates
+ * become strings; one that is not JSON, a circular one, becomes `{}`).
  */
 export function protocolMessage(protocol: string, command: string, payload: unknown, responseTo?: string): Reply | undefined {
   const shape = OUTPUT[`${protocol}:${command}`];
