@@ -171,7 +171,8 @@ for (const { kind, url } of brokerUrls()) {
       await host.add({ name: late, graph: 'fixtures/Prefix' });
       await coordinator.waitForStderr(new RegExp(`PUBSUB:\\s+start\\.OUT -> ${late}\\.IN`));
       await eventually(() => signals.some((s) => s.command === 'data' && s.payload.id === `DATA -> PREFIX ${late}()`), 'the IIP sent once the role appeared');
-      assert.match(coordinator.stderr, new RegExp(`sent 1 IIP to ${late}\\.PREFIX\n`), 'and said on stderr');
+      // Shown to clients as it goes, said on stderr once the broker took it.
+      await coordinator.waitForStderr(new RegExp(`sent 1 IIP to ${late}\\.PREFIX\n`));
       await client.protocol.runtime.packet({ graph, port: 'in', event: 'data', payload: 'a' });
       await eventually(() => signals.some((s) => s.command === 'packet' && s.payload.payload === '~a'), 'through the late participant');
 

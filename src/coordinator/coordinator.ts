@@ -41,6 +41,12 @@ export interface CoordinatorEvents {
   failed: [SystemFailure];
   /** IIPs of a role went out: at the system start, or again for a participant that started later. */
   iips: [IipDelivery];
+  /**
+   * An IIP is about to be sent to `queue`, the inqueue of `role`'s `port`:
+   * before anything it causes can come back (see `iips` for once the broker
+   * took it).
+   */
+  iip: [role: string, port: string, queue: string, data: unknown];
 }
 
 /** Roles of the system graph no participant of which was discovered in time. */
@@ -467,6 +473,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
           continue; // Said above, as a failure.
         }
         try {
+          this.emit('iip', batch.role, armed.iip.port, queue, armed.iip.data);
           await this.transport.send('inqueue', queue, armed.iip.data);
           this.initials.delivered(batch, armed);
           this.refusedIips.delete(armed);

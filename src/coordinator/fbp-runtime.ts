@@ -27,7 +27,6 @@ import { NetworkProtocol } from './fbp/network';
 import { fail, RequestError } from './fbp/payload';
 import { RuntimeProtocol } from './fbp/runtime';
 import { SystemState, type CoordinatorRuntimeOptions, type SubProtocol } from './fbp/state';
-import type { IipDelivery } from './initials';
 
 export { COORDINATOR_CAPABILITIES } from './fbp/runtime';
 export type { CoordinatorRuntimeOptions } from './fbp/state';
@@ -92,7 +91,7 @@ class SystemRuntime implements CoordinatorRuntime {
       void this.work.run(() => this.state.taps.reconcile());
     }
   };
-  private readonly onIips = (delivery: IipDelivery): void => this.network.iipsSent(delivery);
+  private readonly onIip = (role: string, port: string, _queue: string, data: unknown): void => this.network.iipSending(role, port, data);
   private readonly onFailed = (failure: SystemFailure): void => this.network.failed(failure);
   private readonly onData = (port: string, data: unknown): void => this.runtime.outportData(port, data);
 
@@ -117,7 +116,7 @@ class SystemRuntime implements CoordinatorRuntime {
   async open(graph: Graph | undefined): Promise<void> {
     const { state, network } = this;
     const { coordinator, options } = state;
-    coordinator.on('iips', this.onIips);
+    coordinator.on('iip', this.onIip);
     coordinator.on('failed', this.onFailed);
     if (graph) {
       state.graph = graph;
@@ -147,7 +146,7 @@ class SystemRuntime implements CoordinatorRuntime {
     state.closed = true;
     coordinator.off('participant', this.onParticipant);
     coordinator.off('data', this.onData);
-    coordinator.off('iips', this.onIips);
+    coordinator.off('iip', this.onIip);
     coordinator.off('failed', this.onFailed);
     await state.endpoint?.close();
     await this.work.idle();

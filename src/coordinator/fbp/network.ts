@@ -9,7 +9,6 @@
 import type { FbpClient } from '../../fbp/handler';
 import { reply, type Reply, type Request } from '../../fbp/messages';
 import type { SystemFailure } from '../failures';
-import type { IipDelivery } from '../initials';
 import { edgeId, fail, nodePort, type Payload } from './payload';
 import type { SubProtocol, SystemState } from './state';
 import { SELECTION } from './taps';
@@ -80,14 +79,14 @@ export class NetworkProtocol implements SubProtocol {
     this.state.startedAt = Date.now();
   }
 
-  /** IIPs the coordinator sent, shown as `DATA -> PORT node()` to every client. */
-  iipsSent(delivery: IipDelivery): void {
+  /**
+   * An IIP the coordinator sends, shown as `DATA -> PORT node()` to every
+   * client before it goes, so that it comes before the packets it causes.
+   */
+  iipSending(role: string, port: string, data: unknown): void {
     const { state } = this;
-    const node = state.nodeOf(delivery.role);
-    for (const iip of delivery.sent) {
-      const tgt = { node, port: iip.port };
-      state.broadcast(reply(undefined, 'network', 'data', { id: edgeId(undefined, tgt), graph: state.graph.name, tgt, data: iip.data }));
-    }
+    const tgt = { node: state.nodeOf(role), port };
+    state.broadcast(reply(undefined, 'network', 'data', { id: edgeId(undefined, tgt), graph: state.graph.name, tgt, data }));
   }
 
   /** An IIP that could not be sent: `network:error` to every client (other failures are not the network's). */
