@@ -89,13 +89,18 @@ export class GraphNetwork<J> {
   private readonly nodes: GraphNode[] = [];
   private readonly jobs: JobTracker<J>;
   private sink: JobSink<J> | undefined;
+  /** The Flowtrace recording now, if any ({@link GraphNetwork.setFlowtrace}). */
+  private flowtrace: Flowtrace | undefined;
+  /** Our sockets on exported ports whose packets the network does not emit yet (it does once traced), with their end in the graph. */
+  private readonly untraced = new Map<Socket, { readonly end: 'from' | 'to'; readonly process: NonNullable<ReturnType<Network['getNode']>>; readonly port: string }>();
 
   private constructor(
     private readonly network: Network,
     source: GraphSource,
-    private readonly traced: boolean,
+    flowtrace: Flowtrace | undefined,
     configurationWaitMs: number,
   ) {
+    this.flowtrace = flowtrace;
     const graph = source.graph;
     const main = source.singleComponent ? this.component(COMPONENT_NODE) : undefined;
     this.label = main ? main.description || undefined : stringProperty(graph, 'description');
@@ -143,7 +148,7 @@ export class GraphNetwork<J> {
     } catch (cause) {
       throw new GraphLoadError(`cannot start graph "${source.label}": ${errorMessage(cause)}`, { cause });
     }
-    const instance = new GraphNetwork<J>(network, source, options.flowtrace !== undefined, options.configurationWaitMs ?? 0);
+    const instance = new GraphNetwork<J>(network, source, options.flowtrace, options.configurationWaitMs ?? 0);
     const inportNames = instance.inports.map((p) => p.definition.id);
     for (const [port, data] of Object.entries(iips)) {
       if (!inportNames.includes(port)) {
@@ -195,6 +200,27 @@ export class GraphNetwork<J> {
    */
   holders(id: string): string[] {
     return [...new Set(this.jobs.working(id).map(describeNode))];
+  }
+
+  /**
+   * Record the network's packets and events in `flowtrace` from now on, or
+   * stop recording (undefined). The packets on the exported ports' edges
+   * are recorded too: once traced, the network emits them as events (its
+   * `ip` events, to every listener) for the rest of its life.
+   */
+  setFlowtrace(flowtrace: Flowtrace | undefined): void {
+    if (flowtrace === this.flowtrace) {
+      return;
+    }
+    // NoFlo keeps a tracer once set: it has to be taken away to set another.
+    this.network.setFlowtrace(null);
+    this.flowtrace = flowtrace;
+    if (flowtrace) {
+      this.network.setFlowtrace(flowtrace, this.network.graph.name, true);
+      for (const socket of [...this.untraced.keys()]) {
+        this.emitPackets(socket);
+      }
+    }
   }
 
   /** Stop the network's components. */
@@ -283,16 +309,27 @@ export class GraphNetwork<J> {
 
   /**
    * Make a socket of ours show in the Flowtrace like an edge of the graph,
-   * its other end outside (`DATA -> IN node()`). Only when tracing: it costs
-   * an event per packet.
+   * its other end outside (`DATA -> IN node()`). Its packets become network
+   * events only once traced: it costs an event per packet.
    */
   private trace(socket: Socket, end: 'from' | 'to', node: string, port: string): void {
     const process = this.network.getNode(node);
-    if (!this.traced || !process) {
+    if (!process) {
       return;
     }
-    socket[end] = { process, port };
-    this.network.subscribeSocket(socket);
+    this.untraced.set(socket, { end, process, port });
+    if (this.flowtrace) {
+      this.emitPackets(socket);
+    }
+  }
+
+  private emitPackets(socket: Socket): void {
+    const edge = this.untraced.get(socket);
+    if (edge) {
+      this.untraced.delete(socket);
+      socket[edge.end] = { process: edge.process, port: edge.port };
+      this.network.subscribeSocket(socket);
+    }
   }
 
   private listen(port: string): void {
