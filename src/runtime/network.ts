@@ -79,6 +79,15 @@ export interface NetworkOptions {
   readonly configurationWaitMs?: number | undefined;
 }
 
+/** Where a socket of ours leads, in a Flowtrace: one end is outside the graph. */
+interface SocketEnds {
+  readonly src: { readonly node: string; readonly port: string } | null;
+  readonly tgt: { readonly node: string; readonly port: string } | null;
+}
+
+/** A packet's event in a Flowtrace, by IP type, as NoFlo records those of its edges. */
+const TRACED_PACKETS: Readonly<Record<string, string>> = { data: 'network:data', openBracket: 'network:begingroup', closeBracket: 'network:endgroup' };
+
 /** A started NoFlo network with its exported ports wired for jobs. */
 export class GraphNetwork<J> {
   readonly inports: readonly ExportedPort[];
@@ -91,8 +100,8 @@ export class GraphNetwork<J> {
   private sink: JobSink<J> | undefined;
   /** The Flowtrace recording now, if any ({@link GraphNetwork.setFlowtrace}). */
   private flowtrace: Flowtrace | undefined;
-  /** Our sockets on exported ports whose packets the network does not emit yet (it does once traced), with their end in the graph. */
-  private readonly untraced = new Map<Socket, { readonly end: 'from' | 'to'; readonly process: NonNullable<ReturnType<Network['getNode']>>; readonly port: string }>();
+  /** Our sockets on exported ports whose packets are not recorded yet (they are once traced), with their ends. */
+  private readonly untraced = new Map<Socket, SocketEnds>();
 
   private constructor(
     private readonly network: Network,
@@ -204,9 +213,8 @@ export class GraphNetwork<J> {
 
   /**
    * Record the network's packets and events in `flowtrace` from now on, or
-   * stop recording (undefined). The packets on the exported ports' edges
-   * are recorded too: once traced, the network emits them as events (its
-   * `ip` events, to every listener) for the rest of its life.
+   * stop recording (undefined). The packets of the queues, on the edges of
+   * the exported ports, are recorded too.
    */
   setFlowtrace(flowtrace: Flowtrace | undefined): void {
     if (flowtrace === this.flowtrace) {
@@ -217,9 +225,10 @@ export class GraphNetwork<J> {
     this.flowtrace = flowtrace;
     if (flowtrace) {
       this.network.setFlowtrace(flowtrace, this.network.graph.name, true);
-      for (const socket of [...this.untraced.keys()]) {
-        this.emitPackets(socket);
+      for (const [socket, ends] of this.untraced) {
+        this.record(socket, ends);
       }
+      this.untraced.clear();
     }
   }
 
@@ -308,28 +317,29 @@ export class GraphNetwork<J> {
   }
 
   /**
-   * Make a socket of ours show in the Flowtrace like an edge of the graph,
-   * its other end outside (`DATA -> IN node()`). Its packets become network
-   * events only once traced: it costs an event per packet.
+   * Record the packets of a socket of ours in the Flowtrace like those of an
+   * edge of the graph, its other end outside (`DATA -> IN node()`), from the
+   * first time the network is traced: until then they cost nothing. Not as
+   * network events: the packets FBP clients see on the graph's edges are the
+   * graph's own, traced or not.
    */
   private trace(socket: Socket, end: 'from' | 'to', node: string, port: string): void {
-    const process = this.network.getNode(node);
-    if (!process) {
-      return;
-    }
-    this.untraced.set(socket, { end, process, port });
+    const edge = { node, port };
+    const ends: SocketEnds = end === 'to' ? { src: null, tgt: edge } : { src: edge, tgt: null };
     if (this.flowtrace) {
-      this.emitPackets(socket);
+      this.record(socket, ends);
+    } else {
+      this.untraced.set(socket, ends);
     }
   }
 
-  private emitPackets(socket: Socket): void {
-    const edge = this.untraced.get(socket);
-    if (edge) {
-      this.untraced.delete(socket);
-      socket[edge.end] = { process: edge.process, port: edge.port };
-      this.network.subscribeSocket(socket);
-    }
+  private record(socket: Socket, ends: SocketEnds): void {
+    socket.on('ip', (ip: IP) => {
+      const command = TRACED_PACKETS[ip.type];
+      if (this.flowtrace && command) {
+        this.flowtrace.addNetworkPacket(command, ends.src, ends.tgt, this.network.graph.name, { datatype: ip.datatype, schema: ip.schema, data: ip.data });
+      }
+    });
   }
 
   private listen(port: string): void {
