@@ -8,7 +8,7 @@ import noflo from 'noflo';
 import type { Flowtrace } from 'flowtrace';
 import { handle, type EndpointSubject } from '../../src/participant/fbp-endpoint';
 import { DEFAULT_GRAPH, naming } from '../../src/participant/fbp-full';
-import { DEFAULT_TRACE_BUFFER, ParticipantTrace, type Traceable } from '../../src/participant/trace';
+import { DEFAULT_TRACE_BUFFER, MAX_TRACE_BUFFER, ParticipantTrace, type Traceable } from '../../src/participant/trace';
 import type { Reply, Request } from '../../src/fbp/messages';
 import { protocolMessage } from '../../src/fbp/schema';
 import { assertFbpMessages } from '../harness/fbp-schema';
@@ -155,7 +155,8 @@ describe('tracing turned on and off over the protocol', () => {
   test('refuses a bad buffersize, a dump of another type and an unknown trace command, changing nothing', async () => {
     const of = await subject(false);
     const refusals: Array<[Request, RegExp]> = [
-      [trace('start', { buffersize: 0 }), /^trace:start: buffersize must be a whole number of events of at least 1 \(got 0\)$/],
+      [trace('start', { buffersize: 0 }), /^trace:start: buffersize must be a whole number of events from 1 to 100000 \(got 0\)$/],
+      [trace('start', { buffersize: MAX_TRACE_BUFFER + 1 }), /\(got 100001\)$/],
       [trace('start', { buffersize: 'big' }), /\(got "big"\)$/],
       [trace('dump', { type: 'other.json' }), /^trace:dump: only type "flowtrace.json" is known \(asked for "other.json"\)$/],
       [trace('replay'), /^trace:replay is not a command of the trace protocol$/],

@@ -12,6 +12,9 @@ import { error, reply, type Reply, type Request } from '../fbp/messages';
 /** Events kept when `trace:start` names no `buffersize`: the newest, as NoFlo's runtimes keep. */
 export const DEFAULT_TRACE_BUFFER = 400;
 
+/** The most events `trace:start` may ask to keep: anyone who reaches an endpoint may start a trace, and what it keeps is memory. */
+export const MAX_TRACE_BUFFER = 100_000;
+
 /** A Flowtrace's header: label, runtime, type. */
 type FlowtraceMetadata = ConstructorParameters<typeof Flowtrace>[0];
 
@@ -131,7 +134,8 @@ function resize(trace: Flowtrace, size: number): void {
 /**
  * The reply to a `trace:*` request about the participant's graph `graph`
  * (the `graph` every reply names), from either endpoint: `trace:start`
- * (`buffersize`, if given, a whole number of events of at least 1),
+ * (`buffersize`, if given, a whole number of events, at most
+ * {@link MAX_TRACE_BUFFER}),
  * `trace:stop`, `trace:clear` and `trace:dump` (`flowtrace`: the Flowtrace
  * as JSON text, as the protocol's schema has it); `trace:error` for a bad
  * `buffersize`, a dump of another type than `flowtrace.json`, a dump or
@@ -142,8 +146,8 @@ export function traceReply(request: Request, trace: ParticipantTrace, graph: str
   switch (request.command) {
     case 'start': {
       const size = payload.buffersize;
-      if (size !== undefined && (typeof size !== 'number' || !Number.isInteger(size) || size < 1)) {
-        return error(request, 'trace', `trace:start: buffersize must be a whole number of events of at least 1 (got ${JSON.stringify(size)})`);
+      if (size !== undefined && (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > MAX_TRACE_BUFFER)) {
+        return error(request, 'trace', `trace:start: buffersize must be a whole number of events from 1 to ${MAX_TRACE_BUFFER} (got ${JSON.stringify(size)})`);
       }
       trace.start(size);
       return reply(request, 'trace', 'start', { graph, buffersize: trace.bufferSize });
