@@ -127,12 +127,10 @@ export function handle(request: Request | string, subject: EndpointSubject): Rep
       return [sourceMessage(request, name, subject.graph, "this participant's graph")];
     case 'network:getstatus':
       return [reply(request, 'network', 'status', { graph: name, started: subject.running, running: subject.running })];
-    case 'trace:start':
-    case 'trace:stop':
-    case 'trace:clear':
-    case 'trace:dump':
-      return [traceReply(request, subject.trace, name)];
     default:
+      if (request.protocol === 'trace') {
+        return [traceReply(request, subject.trace, name)];
+      }
       return [error(request, request.protocol, `${request.protocol}:${request.command} is not supported by this read-only participant endpoint`)];
   }
 }
