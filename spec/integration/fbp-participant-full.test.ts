@@ -132,9 +132,9 @@ describe('participant FBP protocol, full (--protocol-full)', () => {
 
     const status = await answer({ protocol: 'network', command: 'getstatus', payload: { graph: 'default' } }, 'status');
     assert.equal(status.payload.graph, 'core/Repeat');
-    assert.equal(status.payload.running, true);
+    assert.equal(status.payload.started, true);
     const added = await answer({ protocol: 'graph', command: 'addnode', payload: { id: 'Extra', component: 'core/Repeat', graph: 'default' } }, 'addnode');
-    assert.deepEqual(added.payload, { id: 'Extra', component: 'core/Repeat', graph: 'core/Repeat' });
+    assert.deepEqual(added.payload, { id: 'Extra', component: 'core/Repeat', metadata: {}, graph: 'core/Repeat' });
     await answer({ protocol: 'graph', command: 'addedge', payload: { src: { node: 'main', port: 'out' }, tgt: { node: 'Extra', port: 'in' }, graph: 'default' } }, 'addedge');
 
     const start = await answer({ protocol: 'trace', command: 'start', payload: { graph: 'default', buffersize: 50 }, requestId: 't1' }, 'start');
