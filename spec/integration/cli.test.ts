@@ -205,6 +205,23 @@ describe('command line with --trace', () => {
   });
 });
 
+describe('command line without --trace', () => {
+  test('SIGUSR2 says nothing was traced and the participant runs on', async (t) => {
+    const role = uniqueRole();
+    const peer = await connectClient('mqtt', mqttUrl());
+    t.after(() => peer.close());
+    const runtime = startCli(t, ['--name', role, '--graph', 'core/Repeat', '--broker', mqttUrl()]);
+    await runtime.waitForStderr(/is running/);
+    runtime.child.kill('SIGUSR2');
+    await runtime.waitForStderr(/SIGUSR2: no Flowtrace written: participant "[^"]+" has traced nothing: start it with --trace, or send trace:start over its FBP protocol/);
+    const out = await peer.listen(`${role}.OUT`);
+    await peer.send(`${role}.IN`, '"still here"');
+    assert.deepEqual(await out.waitFor(1), ['still here']);
+    runtime.child.kill('SIGTERM');
+    assert.equal((await runtime.exited).code, 0);
+  });
+});
+
 describe('command line with --cache', () => {
   test('writes the component manifest (fbp.json) on first start and runs from it', async (t) => {
     const project = await mkdtemp(path.join(os.tmpdir(), 'msgflo-cache-'));

@@ -119,6 +119,64 @@ describe('participant FBP protocol, full (--protocol-full)', () => {
     assertFbpMessages(received());
   });
 
+  test('takes the graph id default of older clients as the main graph, and traces it on trace:start, as --trace and the read-only endpoint do', async (t) => {
+    const role = uniqueRole('full');
+    const participant = await startParticipant(t, mqttUrl(), { name: role, graph: 'core/Repeat', protocolFull: true });
+    const { ask, received } = await queuePair(t, participant);
+    const answer = async (request: Record<string, unknown>, command: string): Promise<Message> => {
+      const messages = await ask(request, (m) => m.some((x) => x.command === command || x.command === 'error'));
+      const found = messages.find((m) => m.command === command);
+      assert.ok(found, `${command} in answer to ${JSON.stringify(request)}: ${JSON.stringify(messages)}`);
+      return found;
+    };
+
+    const status = await answer({ protocol: 'network', command: 'getstatus', payload: { graph: 'default' } }, 'status');
+    assert.equal(status.payload.graph, 'core/Repeat');
+    assert.equal(status.payload.started, true);
+    const added = await answer({ protocol: 'graph', command: 'addnode', payload: { id: 'Extra', component: 'core/Repeat', graph: 'default' } }, 'addnode');
+    assert.deepEqual(added.payload, { id: 'Extra', component: 'core/Repeat', metadata: {}, graph: 'core/Repeat' });
+    await answer({ protocol: 'graph', command: 'addedge', payload: { src: { node: 'main', port: 'out' }, tgt: { node: 'Extra', port: 'in' }, graph: 'default' } }, 'addedge');
+
+    const start = await answer({ protocol: 'trace', command: 'start', payload: { graph: 'default', buffersize: 50 }, requestId: 't1' }, 'start');
+    assert.deepEqual(start, { protocol: 'trace', command: 'start', payload: { graph: 'core/Repeat', buffersize: 50 }, responseTo: 't1' });
+    assert.equal(participant.tracing, true);
+    const peer = await connectClient('mqtt', mqttUrl());
+    t.after(() => peer.close());
+    const out = await peer.listen(`${role}.OUT`);
+    await peer.send(`${role}.IN`, JSON.stringify({ n: 1 }));
+    assert.deepEqual(await out.waitFor(1), [{ n: 1 }]);
+
+    const dump = await answer({ protocol: 'trace', command: 'dump', payload: { graph: 'default', type: 'flowtrace.json' } }, 'dump');
+    assert.equal(dump.payload.graph, 'core/Repeat');
+    assert.equal(typeof dump.payload.flowtrace, 'string', 'the schema has the Flowtrace as a string');
+    const trace = JSON.parse(dump.payload.flowtrace as string) as { events: Array<{ command: string; payload: { src: { node: string } | null; tgt: { node: string } | null; data: unknown } }> };
+    const edges = trace.events.filter((e) => e.command === 'data').map((e) => `${e.payload.src?.node ?? 'DATA'} -> ${e.payload.tgt?.node ?? 'OUT'}`);
+    assert.deepEqual(edges.sort(), ['DATA -> main', 'main -> Extra', 'main -> OUT'], 'the job on the queue in, on the new edge, on the queue out');
+    assert.ok(trace.events.every((e) => e.command !== 'data' || JSON.stringify(e.payload.data) === '{"n":1}'));
+
+    const stop = await answer({ protocol: 'trace', command: 'stop', payload: { graph: 'default' } }, 'stop');
+    assert.deepEqual(stop.payload, { graph: 'core/Repeat' });
+    assert.equal(participant.tracing, false);
+    assertFbpMessages(received());
+  });
+
+  test('answers trace:dump of a graph a client built as the schema says, the Flowtrace as a string', async (t) => {
+    const participant = await startParticipant(t, mqttUrl(), { name: uniqueRole('full'), graph: 'core/Repeat', protocolFull: true });
+    const { ask, received } = await queuePair(t, participant);
+    const until = (command: string) => (m: Message[]) => m.some((x) => x.command === command || x.command === 'error');
+    await ask({ protocol: 'graph', command: 'clear', payload: { id: 'mine', name: 'mine' } }, until('clear'));
+    await ask({ protocol: 'graph', command: 'addnode', payload: { id: 'r', component: 'core/Repeat', graph: 'mine' } }, until('addnode'));
+    await ask({ protocol: 'network', command: 'start', payload: { graph: 'mine' } }, until('started'));
+    const started = (await ask({ protocol: 'trace', command: 'start', payload: { graph: 'mine' } }, until('start'))).find((m) => m.command === 'start');
+    assert.deepEqual(started?.payload, { graph: 'mine', buffersize: 400 });
+    const dump = (await ask({ protocol: 'trace', command: 'dump', payload: { graph: 'mine', type: 'flowtrace.json' } }, until('dump'))).find((m) => m.command === 'dump');
+    assert.equal(dump?.payload.graph, 'mine');
+    assert.equal(typeof dump?.payload.flowtrace, 'string');
+    assert.deepEqual(Object.keys(JSON.parse(dump?.payload.flowtrace as string) as object).sort(), ['events', 'header']);
+    assert.equal(participant.tracing, false, "the participant's own trace is another");
+    assertFbpMessages(received());
+  });
+
   test('checks a node before adding it: a component not installed, and a graph including the graph it goes into, are refused', async (t) => {
     const participant = await startParticipant(t, mqttUrl(), { name: uniqueRole('full'), graph: 'fixtures/Shouting', protocolFull: true });
     const { ask, received } = await queuePair(t, participant);

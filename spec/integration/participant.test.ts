@@ -84,6 +84,84 @@ for (const broker of brokerUrls()) {
       assertFbpMessages(replies.messages);
     });
 
+    test('announces only the seven keys every MsgFlo participant sends with --attr discovery.extra=false, and still serves its queue pair', async (t) => {
+      const peer = await client(t);
+      const role = uniqueRole();
+      const announced = await peer.discovery(role);
+      const participant = await startParticipant(t, broker.url, { name: role, graph: 'core/Repeat', discoveryPeriod: 0.5, attr: ['discovery.extra=false'] });
+      const messages = (await announced.waitFor(2, 5000)) as Array<Record<string, unknown>>;
+      for (const message of messages) {
+        assert.deepEqual(Object.keys(message).sort(), ['command', 'payload', 'protocol'], 'no time either');
+        assert.deepEqual(Object.keys(message.payload as object).sort(), ['component', 'icon', 'id', 'inports', 'label', 'outports', 'role']);
+      }
+      const payload = messages[0]?.payload as Record<string, unknown>;
+      assert.equal(payload.id, participant.definition.id);
+      assert.equal(payload.component, 'core/Repeat');
+      assert.equal(typeof payload.label, 'string');
+      assert.equal(typeof payload.icon, 'string');
+      assert.deepEqual((payload.inports as Array<{ queue: string }>).map((p) => p.queue), [`${role}.IN`]);
+
+      // The pair is not announced any more, but is where it always is.
+      const id = participant.definition.id;
+      const replies = await peer.listen(`.fbp.${id}.send`);
+      await peer.send(`.fbp.${id}.receive`, JSON.stringify({ protocol: 'runtime', command: 'getruntime', payload: {} }));
+      const [runtime] = (await replies.waitFor(1)) as Array<{ command: string; payload: { id: string } }>;
+      assert.equal(runtime?.command, 'runtime');
+      assert.equal(runtime?.payload.id, id);
+    });
+
+    test('turns tracing on over the FBP protocol, without --trace, as the original did: trace:start, jobs, trace:dump, trace:stop, trace:clear', async (t) => {
+      const peer = await client(t);
+      const role = uniqueRole();
+      const participant = await startParticipant(t, broker.url, { name: role, graph: 'core/Repeat' });
+      assert.equal(participant.tracing, false);
+      const { inqueue, outqueue } = participant.definition;
+      const replies = await peer.listen(outqueue as string);
+      const ask = async (message: unknown): Promise<Record<string, unknown>> => {
+        const before = replies.bodies.length;
+        await peer.send(inqueue as string, JSON.stringify(message));
+        await replies.waitFor(before + 1);
+        const answers = (replies.messages as Array<Record<string, unknown>>).slice(before);
+        assert.equal(answers.length, 1, `one answer to ${JSON.stringify(message)}: ${JSON.stringify(answers)}`);
+        return answers[0] as Record<string, unknown>;
+      };
+      const out = await peer.listen(`${role}.OUT`);
+      const job = async (n: number): Promise<void> => {
+        const before = out.bodies.length;
+        await peer.send(`${role}.IN`, JSON.stringify({ n }));
+        await out.waitFor(before + 1);
+      };
+      const dataEvents = async (): Promise<unknown[]> => {
+        const dump = await ask({ protocol: 'trace', command: 'dump', payload: { graph: 'default', type: 'flowtrace.json' } });
+        assert.equal(`${String(dump.protocol)}:${String(dump.command)}`, 'trace:dump');
+        const payload = dump.payload as { graph: string; type: string; flowtrace: string };
+        assert.deepEqual(Object.keys(payload).sort(), ['flowtrace', 'graph', 'type']);
+        assert.equal(payload.graph, 'core/Repeat');
+        assert.equal(payload.type, 'flowtrace.json');
+        const trace = JSON.parse(payload.flowtrace) as { header: { metadata: { label: string } }; events: Array<{ protocol: string; command: string; payload: { data?: unknown } }> };
+        assert.equal(trace.header.metadata.label, role);
+        return trace.events.filter((e) => e.protocol === 'network' && e.command === 'data').map((e) => e.payload.data);
+      };
+
+      await job(0);
+      const start = await ask({ protocol: 'trace', command: 'start', payload: { graph: 'default' }, requestId: 't1' });
+      assert.deepEqual(start, { protocol: 'trace', command: 'start', payload: { graph: 'core/Repeat', buffersize: 400 }, responseTo: 't1' });
+      assert.equal(participant.tracing, true);
+      await job(1);
+      assert.deepEqual(await dataEvents(), [{ n: 1 }, { n: 1 }], 'the job in and out, not the one before the start');
+
+      const stop = await ask({ protocol: 'trace', command: 'stop', payload: { graph: 'default' } });
+      assert.deepEqual(stop, { protocol: 'trace', command: 'stop', payload: { graph: 'core/Repeat' } });
+      assert.equal(participant.tracing, false);
+      await job(2);
+      assert.deepEqual(await dataEvents(), [{ n: 1 }, { n: 1 }], 'kept, and nothing of the job after the stop');
+
+      const clear = await ask({ protocol: 'trace', command: 'clear', payload: { graph: 'default' } });
+      assert.equal(clear.command, 'clear');
+      assert.deepEqual(await dataEvents(), []);
+      assertFbpMessages(replies.messages);
+    });
+
     test('repeats a message through core/Repeat', async (t) => {
       const peer = await client(t);
       const role = uniqueRole();

@@ -51,6 +51,13 @@ describe('participant options', () => {
     assert.deepEqual(options.iips, { prefix: '>' });
   });
 
+  test('sends the extra discovery keys unless --attr discovery.extra=false', () => {
+    assert.deepEqual(normalizeOptions({ name: 'r', graph: 'g' }, {}).discovery, { extra: true });
+    assert.deepEqual(normalizeOptions({ name: 'r', graph: 'g', attr: ['discovery.extra=false'] }, {}).discovery, { extra: false });
+    assert.deepEqual(normalizeOptions({ name: 'r', graph: 'g', attr: ['discovery.extra=true'] }, {}).discovery, { extra: true });
+    assert.deepEqual(normalizeOptions({ name: 'r', graph: 'g', discovery: { extra: false } }, {}).discovery, { extra: false }, 'a participants file says it so');
+  });
+
   const invalid: Array<[string, Parameters<typeof normalizeOptions>[0], RegExp]> = [
     ['a missing name', { name: '', graph: 'g' }, /missing --name/],
     ['a missing graph', { name: 'r', graph: '' }, /missing --graph/],
@@ -66,6 +73,9 @@ describe('participant options', () => {
     ['a protocol port out of range', { name: 'r', graph: 'g', protocolPort: '70000' }, /--protocol-port "70000"/],
     ['a protocol-full that is not a boolean', { name: 'r', graph: 'g', attr: ['protocolFull=yes'] }, /--protocol-full "yes"/],
     ['a non-boolean hidden', { name: 'r', graph: 'g', attr: ['inports.in.hidden=maybe'] }, /inports.in.hidden "maybe"/],
+    ['a discovery.extra that is not a boolean', { name: 'r', graph: 'g', attr: ['discovery.extra=no'] }, /^invalid discovery.extra "no": expected true or false$/],
+    ['an unknown discovery setting', { name: 'r', graph: 'g', attr: ['discovery.keys=7'] }, /^invalid discovery.keys: unknown discovery setting \(known: extra\)$/],
+    ['a discovery that is not an object', { name: 'r', graph: 'g', attr: ['discovery=false'] }, /^invalid discovery: expected an object like \{"extra": false\} \(--attr discovery.extra=false\), got a boolean$/],
   ];
   for (const [what, input, message] of invalid) {
     test(`rejects ${what}`, () => {

@@ -83,6 +83,40 @@ describe('participant (in-process transport)', () => {
     assert.deepEqual(s.jobs.map((j) => j.outcome), ['ack', 'ack']);
   });
 
+  test('with --dedicated-network, traces the network of each job while tracing is on over the FBP protocol', async (t) => {
+    const s = await setup(t, { name: 'p', graph: 'core/Repeat', dedicatedNetwork: true });
+    const peer = createTransport(`memory://${s.host}`);
+    const replies: Array<{ command: string; payload: { flowtrace?: string } }> = [];
+    await peer.tap(s.participant.definition.outqueue as string, (data) => replies.push(data as (typeof replies)[number]));
+    const ask = async (command: string, payload: Record<string, unknown> = {}): Promise<(typeof replies)[number]> => {
+      const before = replies.length;
+      await peer.send('inqueue', s.participant.definition.inqueue as string, { protocol: 'trace', command, payload: { graph: 'default', ...payload } });
+      await s.until(() => replies.length > before);
+      assert.equal(replies.length, before + 1);
+      return replies[before] as (typeof replies)[number];
+    };
+    const job = async (data: string): Promise<void> => {
+      const before = s.jobs.length;
+      await s.send('in', data);
+      await s.until(() => s.jobs.length > before);
+    };
+    const traced = async (): Promise<unknown[]> => {
+      const dump = await ask('dump', { type: 'flowtrace.json' });
+      assert.equal(dump.command, 'dump');
+      const events = (JSON.parse(dump.payload.flowtrace as string) as { events: Array<{ command: string; payload: { data: unknown } }> }).events;
+      return events.filter((e) => e.command === 'data').map((e) => e.payload.data);
+    };
+
+    await job('before');
+    assert.equal((await ask('start')).command, 'start');
+    await job('a');
+    await job('b');
+    assert.equal((await ask('stop')).command, 'stop');
+    await job('after');
+    assert.deepEqual(await traced(), ['a', 'a', 'b', 'b'], 'in and out of each job while on, nothing before or after');
+    assert.deepEqual(s.outputs.get('out'), ['before', 'a', 'b', 'after']);
+  });
+
   test('acks jobs that send nothing, one after another', async (t) => {
     const s = await setup(t, { name: 'p', graph: 'fixtures/Sink' });
     for (let i = 0; i < 10; i += 1) {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { BrokerUrlError } from '../../src/errors';
 import { decode, decodeWithin, encode, reuseBody } from '../../src/protocol/codec';
-import { defaultQueueName, discoveryMessage, resolvePort } from '../../src/protocol/definition';
+import { DISCOVERY_KEYS, defaultQueueName, discoveryMessage, plainDiscoveryMessage, resolvePort, type ParticipantDefinition } from '../../src/protocol/definition';
 import { createTransport, parseBrokerUrl, redactUrl } from '../../src/transport';
 
 describe('broker URLs', () => {
@@ -96,5 +96,42 @@ describe('participant definitions', () => {
       command: 'participant',
       payload: { id: 'r-1', role: 'r', component: 'c', inports: [{ id: 'in', type: 'all', queue: 'r.IN' }], outports: [] },
     });
+  });
+
+  const ours: ParticipantDefinition = {
+    id: 'r-1',
+    role: 'r',
+    component: 'c',
+    inports: [{ id: 'in', type: 'all', queue: 'r.IN' }, { id: 'secret', type: 'all', hidden: true }],
+    outports: [{ id: 'out', type: 'string', queue: 'r.OUT', description: 'Out' }],
+    type: 'noflo-nodejs',
+    version: '0.7',
+    inqueue: '.fbp.r-1.receive',
+    outqueue: '.fbp.r-1.send',
+    started: 5,
+  };
+
+  test('the plain discovery message has the seven keys every participant sends, and nothing else', () => {
+    assert.deepEqual([...DISCOVERY_KEYS].sort(), ['component', 'icon', 'id', 'inports', 'label', 'outports', 'role']);
+    const plain = plainDiscoveryMessage({ ...ours, metrics: 'http://h:1/metrics' } as ParticipantDefinition);
+    assert.deepEqual(Object.keys(plain).sort(), ['command', 'payload', 'protocol'], 'no time');
+    assert.deepEqual(Object.keys(plain.payload).sort(), [...DISCOVERY_KEYS].sort());
+    assert.deepEqual(plain.payload, {
+      id: 'r-1',
+      role: 'r',
+      component: 'c',
+      label: '',
+      icon: '',
+      inports: [{ id: 'in', type: 'all', queue: 'r.IN' }],
+      outports: [{ id: 'out', type: 'string', queue: 'r.OUT', description: 'Out' }],
+    });
+    assert.deepEqual(plainDiscoveryMessage({ ...ours, label: 'Repeats', icon: 'copy' }).payload.label, 'Repeats');
+    assert.deepEqual(plainDiscoveryMessage({ ...ours, label: 'Repeats', icon: 'copy' }).payload.icon, 'copy');
+  });
+
+  test('the full discovery message keeps the keys of ours', () => {
+    const message = discoveryMessage(ours, 7);
+    assert.deepEqual(Object.keys(message).sort(), ['command', 'payload', 'protocol', 'time']);
+    assert.deepEqual(Object.keys(message.payload).sort(), ['component', 'id', 'inports', 'inqueue', 'outports', 'outqueue', 'role', 'started', 'type', 'version']);
   });
 });

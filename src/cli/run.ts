@@ -142,14 +142,15 @@ export async function run(flags: RunFlags & HostFlags & OpsFlags): Promise<void>
     },
     options.crashOnException,
   );
+  // Always, as the original did: tracing may be turned on later, over the FBP protocol.
+  process.on('SIGUSR2', () => {
+    const file = path.join(os.tmpdir(), `${definition.id}.flowtrace.json`);
+    participant.writeTrace(file).then(
+      () => info(`wrote Flowtrace to ${file}`),
+      (err: unknown) => warn(`SIGUSR2: no Flowtrace written: ${errorMessage(err)}`),
+    );
+  });
   if (options.trace) {
-    process.on('SIGUSR2', () => {
-      const file = path.join(os.tmpdir(), `${definition.id}.flowtrace.json`);
-      participant.writeTrace(file).then(
-        () => info(`wrote Flowtrace to ${file}`),
-        (err: unknown) => warn(`cannot write Flowtrace to ${file}: ${errorMessage(err)}`),
-      );
-    });
     info(`tracing: send SIGUSR2 (kill -USR2 ${process.pid}) to write the Flowtrace to ${os.tmpdir()}`);
   }
 }

@@ -2,17 +2,18 @@
  * The read-only FBP runtime protocol of one participant, served on its queue
  * pair (`../fbp/queue-pair.ts`) and, with `--protocol-port`, a WebSocket
  * (`../fbp/websocket.ts`): runtime, component (its own, and the source of
- * its graph), network status and the packets on its edges, and trace.
+ * its graph), network status and the packets on its edges, and trace
+ * (turned on and off here too: tracing observes, it edits nothing).
  * Replies are built from the fields the protocol defines, never by echoing
  * the request. The full protocol (`--protocol-full`) is `./fbp-full.ts`.
  */
 import type { EventEmitter } from 'node:events';
-import type { Flowtrace } from 'flowtrace';
 import type { FbpHandler } from '../fbp/handler';
 import { error, FBP_PROTOCOL_VERSION, reply, type ComponentInfo, type ComponentPort, type Reply, type Request } from '../fbp/messages';
 import type { ParticipantDefinition } from '../protocol/definition';
 import type { Graph } from '../runtime/graph-source';
 import { PacketFeed } from './fbp-packets';
+import { traceReply, type ParticipantTrace } from './trace';
 
 /** What this endpoint can do, as `runtime:runtime` announces it. */
 export const PARTICIPANT_CAPABILITIES = ['protocol:runtime', 'protocol:component', 'component:getsource', 'protocol:network', 'network:status', 'network:data', 'protocol:trace'];
@@ -23,7 +24,8 @@ export interface EndpointSubject {
   readonly graph: Graph;
   /** Whether the participant consumes and its network runs. */
   readonly running: boolean;
-  readonly flowtrace: Flowtrace | undefined;
+  /** Its Flowtrace, which `trace:*` requests turn on and off, dump and clear. */
+  readonly trace: ParticipantTrace;
 }
 
 /** An endpoint's way of answering, closed with its participant. */
@@ -96,8 +98,9 @@ export function sourceMessage(request: Request, name: string, graph: Graph, what
 /**
  * The read-only endpoint's replies to one request (a string: a message that
  * was not one, answered `runtime:error`). Sub-protocols and commands it does
- * not serve are answered `<protocol>:error`; trace commands too while the
- * participant runs without `--trace`.
+ * not serve are answered `<protocol>:error`. Its one graph is the one
+ * every reply names, whatever graph a request names (older clients send
+ * `default`).
  */
 export function handle(request: Request | string, subject: EndpointSubject): Reply[] {
   if (typeof request === 'string') {
@@ -124,29 +127,10 @@ export function handle(request: Request | string, subject: EndpointSubject): Rep
       return [sourceMessage(request, name, subject.graph, "this participant's graph")];
     case 'network:getstatus':
       return [reply(request, 'network', 'status', { graph: name, started: subject.running, running: subject.running })];
-    case 'trace:start':
-    case 'trace:stop':
-    case 'trace:clear':
-    case 'trace:dump':
-      return [trace(request, subject, name)];
     default:
+      if (request.protocol === 'trace') {
+        return [traceReply(request, subject.trace, name)];
+      }
       return [error(request, request.protocol, `${request.protocol}:${request.command} is not supported by this read-only participant endpoint`)];
-  }
-}
-
-function trace(request: Request, subject: EndpointSubject, graph: string): Reply {
-  const flowtrace = subject.flowtrace;
-  if (!flowtrace) {
-    return error(request, 'trace', `${request.protocol}:${request.command}: tracing is off; start the participant with --trace`);
-  }
-  switch (request.command) {
-    case 'dump':
-      return reply(request, 'trace', 'dump', { graph, type: 'flowtrace.json', flowtrace: JSON.stringify(flowtrace.toJSON()) });
-    case 'clear':
-      flowtrace.clear();
-      return reply(request, 'trace', 'clear', { graph });
-    default:
-      // Recording is on for the participant's whole life with --trace.
-      return reply(request, 'trace', request.command, { graph });
   }
 }

@@ -5,6 +5,9 @@
  * runtime library (noflo-runtime-base) does the work; this file plugs the
  * participant's graph and running network into it as the main graph, and
  * carries its messages to the clients of the queue pair and the WebSocket.
+ * The main graph's traces are the participant's own (`./trace.ts`), the
+ * ones `--trace` and the read-only endpoint record; older clients name the
+ * main graph `default`, which is taken as its name in every request.
  *
  * Every message leaves cut to the protocol's schema (see `../fbp/schema.ts`),
  * so it never carries a secret or a stack trace. Requests' secrets are ignored:
@@ -18,6 +21,7 @@ import { error, type Reply, type Request } from '../fbp/messages';
 import { protocolMessage } from '../fbp/schema';
 import { checkAddedNode, type ComponentLoader, type Graph } from '../runtime/graph-source';
 import { sourceMessage, type FbpEndpoint } from './fbp-endpoint';
+import { traceReply, type ParticipantTrace } from './trace';
 
 const debug = createDebug('noflo-runtime-msgflo:fbp-full');
 
@@ -54,7 +58,12 @@ export interface FullSubject {
   readonly network: unknown;
   readonly basedir: string;
   readonly loader: ComponentLoader;
+  /** The participant's Flowtrace: the main graph's `trace:*` requests are answered from it. */
+  readonly trace: ParticipantTrace;
 }
+
+/** The graph id older clients (the msgflo coordinator's, scripts written for the original runtime) send for a participant's one graph. */
+export const DEFAULT_GRAPH = 'default';
 
 /** A handler for both the queue pair and the WebSocket; closing stops the networks clients started. */
 export type FullEndpoint = FbpEndpoint;
@@ -86,7 +95,7 @@ class ParticipantRuntime extends Base {
     if (this.pending?.context === asker) {
       this.pending.answered();
     }
-    const message = protocolMessage(protocol, topic, payload, asker.requestId);
+    const message = protocolMessage(protocol, topic, flowtraceAsText(protocol, topic, payload), asker.requestId);
     if (message) {
       asker.client.send(message);
     } else {
@@ -200,14 +209,19 @@ export function createFullEndpoint(subject: FullSubject): FullEndpoint {
     });
 
   return {
-    respond(request: Request | string, client: FbpClient): Reply[] | Promise<Reply[]> {
-      if (typeof request === 'string') {
-        return [error(undefined, 'runtime', request)];
+    respond(asked: Request | string, client: FbpClient): Reply[] | Promise<Reply[]> {
+      if (typeof asked === 'string') {
+        return [error(undefined, 'runtime', asked)];
       }
       runtime.clients.add(client);
+      const request = naming(asked, name);
       if (request.protocol === 'component' && request.command === 'getsource' && request.payload.name === name) {
         // The library would answer with the component's code; the participant's graph is what runs here.
         return [sourceMessage(request, name, graph, "this participant's graph")];
+      }
+      if (request.protocol === 'trace' && request.payload.graph === name) {
+        // The library would record a trace of its own, and none at all of a network traced since its start.
+        return [traceReply(request, subject.trace, name)];
       }
       return handleInOrder(request, client);
     },
@@ -225,4 +239,27 @@ export function createFullEndpoint(subject: FullSubject): FullEndpoint {
       }
     },
   };
+}
+
+/**
+ * `request` with the graph id {@link DEFAULT_GRAPH} taken as `main`, the
+ * participant's graph: in the `graph` of any request, and the `id` of
+ * `graph:clear`. Replies name the graph by its name.
+ */
+export function naming(request: Request, main: string): Request {
+  const { payload } = request;
+  const key = request.protocol === 'graph' && request.command === 'clear' ? 'id' : 'graph';
+  if (payload[key] !== DEFAULT_GRAPH || main === DEFAULT_GRAPH) {
+    return request;
+  }
+  return { ...request, payload: { ...payload, [key]: main } };
+}
+
+/** A `trace:dump` payload's `flowtrace` as the protocol's schema has it, JSON text (the library sends the object). */
+function flowtraceAsText(protocol: string, topic: string, payload: unknown): unknown {
+  if (protocol !== 'trace' || topic !== 'dump' || typeof payload !== 'object' || payload === null) {
+    return payload;
+  }
+  const { flowtrace } = payload as { flowtrace?: unknown };
+  return flowtrace === undefined || typeof flowtrace === 'string' ? payload : { ...payload, flowtrace: JSON.stringify(flowtrace) };
 }

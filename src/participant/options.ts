@@ -80,6 +80,22 @@ export interface ParticipantOptions {
   readonly protocolPort: number | undefined;
   /** The full FBP protocol (graph editing, network control, ...) instead of the read-only set. */
   readonly protocolFull: boolean;
+  /** What the discovery message carries. */
+  readonly discovery: DiscoveryOptions;
+}
+
+/**
+ * What a participant's discovery message carries (`--attr discovery.extra=false`).
+ */
+export interface DiscoveryOptions {
+  /**
+   * The keys beyond the seven every MsgFlo participant sends (`type`,
+   * `version`, `inqueue`, `outqueue`, `started`, `metrics` in the payload;
+   * `time` beside it), which this runtime's coordinator and FBP clients use.
+   * `false`: only the seven, `label` and `icon` given (empty) when the graph
+   * has none, for consumers that check the exact key set. Default `true`.
+   */
+  readonly extra: boolean;
 }
 
 /** What a caller may give; everything but `name` and `graph` has a default. */
@@ -115,6 +131,8 @@ export interface ParticipantInput {
   crashOnException?: boolean | undefined;
   protocolPort?: number | string | undefined;
   protocolFull?: boolean | undefined;
+  /** `{extra: false}`: only the seven keys every participant sends, in the discovery message ({@link DiscoveryOptions}). */
+  discovery?: { extra?: boolean | undefined } | undefined;
   /** `key.sub=value` overrides, applied last. */
   attr?: readonly string[] | undefined;
 }
@@ -123,7 +141,7 @@ export interface ParticipantInput {
 export const PARTICIPANT_KEYS: readonly string[] = [
   'name', 'graph', 'broker', 'basedir', 'prefetch', 'deadletter', 'iips', 'inports', 'outports', 'dedicatedNetwork', 'cache', 'trace',
   'discoveryPeriod', 'maxMessageSize', 'maxDepth', 'jobTimeout', 'slowJob', 'configWait', 'drainTimeout', 'connectTimeout', 'queueType', 'onUnroutable', 'deliveryLimit', 'clientId',
-  'tlsCa', 'tlsCert', 'tlsKey', 'crashOnException', 'protocolPort', 'protocolFull',
+  'tlsCa', 'tlsCert', 'tlsKey', 'crashOnException', 'protocolPort', 'protocolFull', 'discovery',
 ];
 
 /** Default largest message body: 16 MiB. */
@@ -173,7 +191,29 @@ export function normalizeOptions(input: ParticipantInput, env: NodeJS.ProcessEnv
     crashOnException: merged.crashOnException ?? false,
     protocolPort: merged.protocolPort === undefined ? undefined : port('protocol-port', merged.protocolPort),
     protocolFull: boolean('protocol-full', merged.protocolFull ?? false),
+    discovery: discoveryOptions(merged.discovery),
   };
+}
+
+const DISCOVERY_SETTINGS = ['extra'];
+
+function discoveryOptions(value: unknown): DiscoveryOptions {
+  if (value === undefined) {
+    return { extra: true };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidOptionError(`invalid discovery: expected an object like {"extra": false} (--attr discovery.extra=false), got ${describeType(value)}`);
+  }
+  for (const key of Object.keys(value)) {
+    if (!DISCOVERY_SETTINGS.includes(key)) {
+      throw new InvalidOptionError(`invalid discovery.${key}: unknown discovery setting (known: ${DISCOVERY_SETTINGS.join(', ')})`);
+    }
+  }
+  const { extra } = value as { extra?: unknown };
+  if (extra !== undefined && typeof extra !== 'boolean') {
+    throw new InvalidOptionError(`invalid discovery.extra ${JSON.stringify(extra)}: expected true or false`);
+  }
+  return { extra: extra ?? true };
 }
 
 /**

@@ -7,7 +7,6 @@
  * out, or could not be read.
  */
 import createDebug from 'debug';
-import { Flowtrace } from 'flowtrace';
 import { EventEmitter } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { errorMessage } from '../errors';
@@ -15,7 +14,7 @@ import { FBP_PROTOCOL_VERSION } from '../fbp/messages';
 import { fbpQueues, serveFbpProtocol } from '../fbp/queue-pair';
 import { serveFbpWebSocket, type WebSocketEndpoint } from '../fbp/websocket';
 import { decodeWithin, reuseBody, type BodyLimits } from '../protocol/codec';
-import { deadLetterQueueName, discoveryMessage, leaveMessage, type ParticipantDefinition, type PortDefinition } from '../protocol/definition';
+import { deadLetterQueueName, discoveryMessage, leaveMessage, plainDiscoveryMessage, type ParticipantAnnouncement, type ParticipantDefinition, type PortDefinition } from '../protocol/definition';
 import { DISCOVERY_CONTROL_TOPIC, parseDiscoveryRequest } from '../protocol/discovery';
 import type { ComponentLoader, GraphSource } from '../runtime/graph-source';
 import { GraphNetwork, type JobSink } from '../runtime/network';
@@ -25,6 +24,7 @@ import { readOnlyEndpoint, type EndpointSubject, type FbpEndpoint } from './fbp-
 import { createFullEndpoint } from './fbp-full';
 import { DEFAULT_SLOW_JOB_MS, type ParticipantOptions } from './options';
 import { prepareGraph, type PreparedGraph } from './prepare';
+import { ParticipantTrace } from './trace';
 
 const debug = createDebug('noflo-runtime-msgflo:participant');
 
@@ -164,7 +164,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       this.warn(err);
     }
   };
-  private readonly flowtrace: Flowtrace | undefined;
+  private readonly trace: ParticipantTrace;
   private readonly sink: JobSink<Job> = {
     output: (port, data, job) => this.output(port, data, job),
     complete: (job, error) => this.complete(job, error),
@@ -190,9 +190,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     this.ownDiscoveryTimer = deps.discoveryTimer ?? true;
     this.discoveryFields = deps.discoveryFields ?? {};
     this.limits = { maxBytes: options.maxMessageSize, maxDepth: options.maxDepth };
-    if (options.trace) {
-      this.flowtrace = new Flowtrace({ label: options.name, runtime: 'noflo-runtime-msgflo', type: 'noflo-nodejs' });
-    }
+    this.trace = new ParticipantTrace({ label: options.name, runtime: 'noflo-runtime-msgflo', type: 'noflo-nodejs' }, options.trace);
   }
 
   /** The definition announced on discovery; set once started. */
@@ -276,7 +274,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       definition = buildDefinition(network, options);
       deadLetters = deadLetterPorts(definition, options.deadletter);
     } catch (err) {
-      await network.shutdown().catch((stopErr: unknown) => debug('stopping the refused graph: %s', errorMessage(stopErr)));
+      await this.shutdownNetwork(network).catch((stopErr: unknown) => debug('stopping the refused graph: %s', errorMessage(stopErr)));
       throw err;
     }
     this.warnIfIdle(definition);
@@ -287,7 +285,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     }
     if (options.dedicatedNetwork) {
       // That one only told us the ports; each job gets a network of its own.
-      await network.shutdown();
+      await this.shutdownNetwork(network);
     } else {
       this.network = network;
     }
@@ -335,7 +333,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       get running() {
         return !self.stopping && !self.paused;
       },
-      flowtrace: this.flowtrace,
+      trace: this.trace,
     };
     const endpoint = options.protocolFull
       ? createFullEndpoint({
@@ -347,6 +345,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
           network: this.network?.nofloNetwork,
           basedir: options.basedir,
           loader: this.loader as ComponentLoader,
+          trace: this.trace,
         })
       : readOnlyEndpoint(subject, this.network?.nofloNetwork);
     this.endpoint = endpoint;
@@ -398,7 +397,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       // NoFlo waits for every component to finish its work; a hung one (a
       // timed-out job) never does, and must not hold the shutdown.
       const stopped = await Promise.race([
-        network.shutdown().then(() => true),
+        this.shutdownNetwork(network).then(() => true),
         new Promise<false>((resolve) => setTimeout(resolve, NETWORK_STOP_TIMEOUT_MS, false).unref()),
       ]);
       if (!stopped) {
@@ -476,14 +475,21 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   }
 
   /**
-   * Write the Flowtrace recorded so far (with `trace` on) to `file` as JSON.
-   * Throws when tracing is off.
+   * Write the Flowtrace recorded so far (with `trace` on, or since an FBP
+   * client's `trace:start`) to `file` as JSON. Throws when nothing was ever
+   * traced.
    */
   async writeTrace(file: string): Promise<void> {
-    if (!this.flowtrace) {
-      throw new Error(`participant "${this.options.name}" does not trace: start it with --trace`);
+    const trace = this.trace.recorded;
+    if (!trace) {
+      throw new Error(`participant "${this.options.name}" has traced nothing: start it with --trace, or send trace:start over its FBP protocol`);
     }
-    await writeFile(file, JSON.stringify(this.flowtrace.toJSON(), null, 2));
+    await writeFile(file, JSON.stringify(trace.toJSON(), null, 2));
+  }
+
+  /** Whether a Flowtrace is being recorded now (`trace`, or an FBP client's `trace:start`). */
+  get tracing(): boolean {
+    return this.trace.recording;
   }
 
   private async startNetwork(): Promise<GraphNetwork<Job>> {
@@ -491,11 +497,18 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       loader: this.loader as ComponentLoader,
       basedir: this.options.basedir,
       iips: this.options.iips,
-      flowtrace: this.flowtrace,
+      flowtrace: this.trace.active,
       configurationWaitMs: this.options.configWait,
     });
     network.attach(this.sink);
+    // Tracing may have been turned on or off while it started.
+    this.trace.follow(network);
     return network;
+  }
+
+  private async shutdownNetwork(network: GraphNetwork<Job>): Promise<void> {
+    this.trace.unfollow(network);
+    await network.shutdown();
   }
 
   /** Send the discovery message (again). */
@@ -504,8 +517,16 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       return; // It has said it leaves.
     }
     // Stale once the next one is due; by then a newer one stands in the queue.
-    await this.transport.announce(discoveryMessage(this.definition, Date.now()), this.options.discoveryPeriod * 1000);
+    await this.transport.announce(this.announcement(), this.options.discoveryPeriod * 1000);
     this.emit('announced');
+  }
+
+  /**
+   * The discovery message, sent now: with the keys of ours, or only the
+   * seven every participant sends (`discovery.extra` false).
+   */
+  private announcement(): ParticipantAnnouncement {
+    return this.options.discovery.extra ? discoveryMessage(this.definition, Date.now()) : plainDiscoveryMessage(this.definition);
   }
 
   /**
@@ -519,7 +540,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       if (!request || this.stopping) {
         return;
       }
-      const sent = request.replyTo === undefined ? this.announce() : this.transport.reply(request.replyTo, discoveryMessage(this.definition, Date.now()));
+      const sent = request.replyTo === undefined ? this.announce() : this.transport.reply(request.replyTo, this.announcement());
       sent.catch((err: unknown) => debug('discovery request not answered: %s', errorMessage(err)));
     };
     try {
@@ -568,7 +589,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     this.startNetwork().then(
       (network) => {
         if (job.settling) {
-          void network.shutdown(); // Timed out while the network started.
+          void this.shutdownNetwork(network); // Timed out while the network started.
           return;
         }
         job.network = network;
@@ -676,7 +697,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     if (job.network) {
       const network = job.network;
       job.network = undefined;
-      network.shutdown().catch((err: unknown) => this.warn(err));
+      this.shutdownNetwork(network).catch((err: unknown) => this.warn(err));
     }
     const publishes = job.publishes;
     if (!publishes) {

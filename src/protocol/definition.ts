@@ -183,6 +183,35 @@ export function discoveryMessage(definition: ParticipantDefinition, time?: numbe
   return message;
 }
 
+/**
+ * The keys of the definition every MsgFlo participant sends (msgflo's own
+ * tests of participants in other languages check for exactly these).
+ */
+export const DISCOVERY_KEYS = ['id', 'role', 'component', 'label', 'icon', 'inports', 'outports'] as const;
+
+/**
+ * The discovery message for a definition with only {@link DISCOVERY_KEYS},
+ * hidden ports left out, `label` and `icon` empty when it has none, and no
+ * `time`: for consumers that check the exact key set. Keys of ours are
+ * lost: see {@link ParticipantDefinition} and {@link ParticipantAnnouncement}.
+ */
+export function plainDiscoveryMessage(definition: ParticipantDefinition): ParticipantAnnouncement {
+  const { payload } = discoveryMessage(definition);
+  return {
+    protocol: 'discovery',
+    command: 'participant',
+    payload: {
+      id: payload.id,
+      role: payload.role,
+      component: payload.component,
+      label: payload.label ?? '',
+      icon: payload.icon ?? '',
+      inports: payload.inports,
+      outports: payload.outports,
+    },
+  };
+}
+
 /** The message a participant sends on `fbp` when it stops cleanly ({@link LeaveMessage}). */
 export function leaveMessage(definition: Pick<ParticipantDefinition, 'id' | 'role'>, time = Date.now()): LeaveMessage {
   return { protocol: 'discovery', command: 'leave', payload: { id: definition.id, role: definition.role }, time };

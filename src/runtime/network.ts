@@ -79,6 +79,15 @@ export interface NetworkOptions {
   readonly configurationWaitMs?: number | undefined;
 }
 
+/** Where a socket of ours leads, in a Flowtrace: one end is outside the graph. */
+interface SocketEnds {
+  readonly src: { readonly node: string; readonly port: string } | null;
+  readonly tgt: { readonly node: string; readonly port: string } | null;
+}
+
+/** A packet's event in a Flowtrace, by IP type, as NoFlo records those of its edges. */
+const TRACED_PACKETS: Readonly<Record<string, string>> = { data: 'network:data', openBracket: 'network:begingroup', closeBracket: 'network:endgroup' };
+
 /** A started NoFlo network with its exported ports wired for jobs. */
 export class GraphNetwork<J> {
   readonly inports: readonly ExportedPort[];
@@ -89,13 +98,18 @@ export class GraphNetwork<J> {
   private readonly nodes: GraphNode[] = [];
   private readonly jobs: JobTracker<J>;
   private sink: JobSink<J> | undefined;
+  /** The Flowtrace recording now, if any ({@link GraphNetwork.setFlowtrace}). */
+  private flowtrace: Flowtrace | undefined;
+  /** Our sockets on exported ports whose packets are not recorded yet (they are once traced), with their ends. */
+  private readonly untraced = new Map<Socket, SocketEnds>();
 
   private constructor(
     private readonly network: Network,
     source: GraphSource,
-    private readonly traced: boolean,
+    flowtrace: Flowtrace | undefined,
     configurationWaitMs: number,
   ) {
+    this.flowtrace = flowtrace;
     const graph = source.graph;
     const main = source.singleComponent ? this.component(COMPONENT_NODE) : undefined;
     this.label = main ? main.description || undefined : stringProperty(graph, 'description');
@@ -143,7 +157,7 @@ export class GraphNetwork<J> {
     } catch (cause) {
       throw new GraphLoadError(`cannot start graph "${source.label}": ${errorMessage(cause)}`, { cause });
     }
-    const instance = new GraphNetwork<J>(network, source, options.flowtrace !== undefined, options.configurationWaitMs ?? 0);
+    const instance = new GraphNetwork<J>(network, source, options.flowtrace, options.configurationWaitMs ?? 0);
     const inportNames = instance.inports.map((p) => p.definition.id);
     for (const [port, data] of Object.entries(iips)) {
       if (!inportNames.includes(port)) {
@@ -195,6 +209,27 @@ export class GraphNetwork<J> {
    */
   holders(id: string): string[] {
     return [...new Set(this.jobs.working(id).map(describeNode))];
+  }
+
+  /**
+   * Record the network's packets and events in `flowtrace` from now on, or
+   * stop recording (undefined). The packets of the queues, on the edges of
+   * the exported ports, are recorded too.
+   */
+  setFlowtrace(flowtrace: Flowtrace | undefined): void {
+    if (flowtrace === this.flowtrace) {
+      return;
+    }
+    // NoFlo keeps a tracer once set: it has to be taken away to set another.
+    this.network.setFlowtrace(null);
+    this.flowtrace = flowtrace;
+    if (flowtrace) {
+      this.network.setFlowtrace(flowtrace, this.network.graph.name, true);
+      for (const [socket, ends] of this.untraced) {
+        this.record(socket, ends);
+      }
+      this.untraced.clear();
+    }
   }
 
   /** Stop the network's components. */
@@ -282,17 +317,29 @@ export class GraphNetwork<J> {
   }
 
   /**
-   * Make a socket of ours show in the Flowtrace like an edge of the graph,
-   * its other end outside (`DATA -> IN node()`). Only when tracing: it costs
-   * an event per packet.
+   * Record the packets of a socket of ours in the Flowtrace like those of an
+   * edge of the graph, its other end outside (`DATA -> IN node()`), from the
+   * first time the network is traced: until then they cost nothing. Not as
+   * network events: the packets FBP clients see on the graph's edges are the
+   * graph's own, traced or not.
    */
   private trace(socket: Socket, end: 'from' | 'to', node: string, port: string): void {
-    const process = this.network.getNode(node);
-    if (!this.traced || !process) {
-      return;
+    const edge = { node, port };
+    const ends: SocketEnds = end === 'to' ? { src: null, tgt: edge } : { src: edge, tgt: null };
+    if (this.flowtrace) {
+      this.record(socket, ends);
+    } else {
+      this.untraced.set(socket, ends);
     }
-    socket[end] = { process, port };
-    this.network.subscribeSocket(socket);
+  }
+
+  private record(socket: Socket, ends: SocketEnds): void {
+    socket.on('ip', (ip: IP) => {
+      const command = TRACED_PACKETS[ip.type];
+      if (this.flowtrace && command) {
+        this.flowtrace.addNetworkPacket(command, ends.src, ends.tgt, this.network.graph.name, { datatype: ip.datatype, schema: ip.schema, data: ip.data });
+      }
+    });
   }
 
   private listen(port: string): void {
