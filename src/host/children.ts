@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { createInterface } from 'node:readline';
 import { errorMessage, InvalidOptionError } from '../errors';
-import type { ExecCommand } from './library';
+import type { ChildCommand } from './library';
 
 const debug = createDebug('noflo-runtime-msgflo:children');
 
@@ -31,9 +31,6 @@ export interface SupervisorOptions {
   /** How long a child has after SIGTERM before SIGKILL (default 5 000). */
   readonly stopTimeoutMs?: number;
 }
-
-/** What a child runs: the program and its arguments, or a line for `shell -c`. */
-export type ChildCommand = ExecCommand | { readonly shell: string; readonly line: string };
 
 /** Notifications of a {@link ChildSupervisor}, each naming the child's role. */
 export interface SupervisorEvents {

@@ -84,6 +84,15 @@ export interface ExecCommand {
   readonly args: readonly string[];
 }
 
+/** A command line for a shell, run as `shell -c line`. */
+export interface ShellCommand {
+  readonly shell: string;
+  readonly line: string;
+}
+
+/** What a participant's process runs: the program and its arguments, or a line for a shell. */
+export type ChildCommand = ExecCommand | ShellCommand;
+
 const MARKER = /#([A-Z][A-Z0-9_]*)/g;
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
 
@@ -414,4 +423,15 @@ function splitWords(text: string, where: string): string[] {
     words.push(word);
   }
   return words;
+}
+
+/**
+ * The command of a participant of `component`: through `shell` (`sh -c
+ * LINE`) when one is given, as msgflo-setup's `--shell` does, else
+ * without one.
+ *
+ * @throws {InvalidOptionError} as {@link execCommand} does, without a shell
+ */
+export function childCommand(library: Library, component: LibraryComponent, instance: Instance, shell?: string): ChildCommand {
+  return shell ? { shell, line: shellCommand(library, component, instance) } : execCommand(library, component, instance);
 }
