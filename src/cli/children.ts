@@ -8,7 +8,7 @@ import createDebug from 'debug';
 import path from 'node:path';
 import { InvalidOptionError } from '../errors';
 import { ChildSupervisor, describeCommand } from '../host/children';
-import { childCommand, loadLibrary, type Library } from '../host/library';
+import { childCommand, loadLibrary, type ChildCommand, type Library } from '../host/library';
 import type { LibraryNode } from '../host/system';
 import { data, info, warn } from './output';
 
@@ -31,7 +31,13 @@ export interface LibraryFlags {
 export interface LibraryRunner {
   readonly library: Library;
   readonly children: ChildSupervisor;
-  /** Start `node`'s command (its IIPs in `#IIPS`), as a supervised child. */
+  /**
+   * The command of `node` (its IIPs in `#IIPS`).
+   *
+   * @throws {InvalidOptionError} naming the library entry, for a command that needs a shell without `--shell`
+   */
+  command(node: LibraryNode): ChildCommand;
+  /** Start `node`'s command as a supervised child. */
   start(node: LibraryNode): Promise<void>;
   /** Stop the child of `role`. */
   stop(role: string): Promise<void>;
@@ -94,13 +100,15 @@ export async function libraryRunner(flags: LibraryFlags, basedir: string, broker
     const last = lastLines.length > 0 && forward.size === 0 ? `; its last lines: ${lastLines.join(' | ')}` : '';
     warn(`role ${role}: its process ${reason}; starting it again in ${restartInMs / 1000} s${last}`);
   });
+  const command = (node: LibraryNode): ChildCommand => childCommand(library, node.component, { role: node.role, iips: node.iips }, shell);
   return {
     library,
     children,
+    command,
     async start(node: LibraryNode): Promise<void> {
-      const command = childCommand(library, node.component, { role: node.role, iips: node.iips }, shell);
-      info(`role ${node.role} (${node.component.name}): ${describeCommand(command)}`);
-      await children.start(node.role, command);
+      const line = command(node);
+      info(`role ${node.role} (${node.component.name}): ${describeCommand(line)}`);
+      await children.start(node.role, line);
     },
     stop: (role) => children.stop(role),
   };

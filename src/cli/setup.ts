@@ -129,6 +129,9 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
       const planned = await planSystem(file, loader, basedir, { initials: false, library: runner.library });
       const starting = (role: string): boolean => !ignored.has(role) && (only.length === 0 || only.includes(role));
       const plan = { ...planned, participants: planned.participants.filter((p) => starting(p.name)), commands: planned.commands.filter((c) => starting(c.role)) };
+      for (const node of plan.commands) {
+        runner.command(node); // A command that cannot be run stops the start before any participant starts.
+      }
       ops = await ProcessOps.start(flags);
       host = new Host({ broker: url, basedir, queueType: flags.queueType, onUnroutable: flags.onUnroutable, tlsCa: flags.tlsCa, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey });
       host.shareLoader(basedir, false, loader);
