@@ -223,9 +223,10 @@ export class ChildSupervisor extends EventEmitter<SupervisorEvents> {
         }
       });
       proc.once('exit', (code, signal) => {
-        if (proc.pid !== undefined) {
-          alive.delete(proc.pid);
+        if (proc.pid === undefined) {
+          return; // Never started: 'error' has said so.
         }
+        alive.delete(proc.pid);
         // Its last lines may still be on their way (a process it left may hold the pipes: wait a little only).
         const closed = new Promise((done) => proc.once('close', done));
         void Promise.race([closed, new Promise((done) => setTimeout(done, 200))]).then(() => {

@@ -61,7 +61,7 @@ export interface LibraryComponent {
 
 /** A participant library, read and checked. */
 export interface Library {
-  /** The file it was read from (`''` for none). */
+  /** The file it was read from; `(none)` when the project has none. */
   readonly source: string;
   /** The project's name (`package.json`'s `name`), the library prefix of the directory's components. */
   readonly namespace: string | undefined;
@@ -70,9 +70,6 @@ export interface Library {
   /** By name. */
   readonly components: ReadonlyMap<string, LibraryComponent>;
 }
-
-/** The empty library: every component is a NoFlo one, or started elsewhere. */
-export const EMPTY_LIBRARY: Library = { source: '', namespace: undefined, variables: {}, components: new Map() };
 
 /** What a participant's command is built from. */
 export interface Instance {
