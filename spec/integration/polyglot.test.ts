@@ -122,9 +122,9 @@ describe('a polyglot system: NoFlo, Python (msgflo-python stand-in) and msgflo-n
     await eventually(() => !last.some(processAlive), () => `no child left: ${last.filter(processAlive).join(', ')}`, 5_000);
   });
 
-  test('the coordinator starts the library components on graph:addnode, binds them over the FBP protocol, and stops them with their nodes', async (t) => {
+  test('the coordinator starts the library components on graph:addnode (through a shell, their stdout forwarded), binds them over the FBP protocol, and stops them with their nodes', async (t) => {
     const library = await libraryFile(t);
-    const coordinator = startCli(t, ['coordinator', '--broker', mqttUrl(), '--port', '0', '--basedir', FIXTURES, '--library', library]);
+    const coordinator = startCli(t, ['coordinator', '--broker', mqttUrl(), '--port', '0', '--basedir', FIXTURES, '--library', library, '--shell', '--forward', 'stdout']);
     await coordinator.waitForStderr(/on (ws:\/\/127\.0\.0\.1:\d+)/);
     const proxy = await startFbpProxy(t, /on (ws:\/\/127\.0\.0\.1:\d+)/.exec(coordinator.stderr)?.[1] as string);
     const client = await fbpClient({ address: proxy.address, protocol: 'websocket', secret: '' }, { commandTimeout: 20_000 });
@@ -151,6 +151,7 @@ describe('a polyglot system: NoFlo, Python (msgflo-python stand-in) and msgflo-n
     await client.protocol.graph.addoutport({ public: 'out', node: js, port: 'out', graph });
     await client.protocol.network.start({ graph });
     assert.deepEqual([...childPids(coordinator).keys()].sort(), [js, py].sort(), coordinator.stderr);
+    assert.match(coordinator.stderr, new RegExp(`role ${py} \\(python/Repeat\\): /bin/sh -c ".*python3' '[^']*repeat\\.py' ${py} python/Repeat"`));
 
     // The children announce themselves once they are up: the edges are bound then.
     const bound = [`PUBSUB:\t${noflo}.OUT -> ${py}.IN`, `PUBSUB:\t${py}.OUT -> ${js}.IN`];
@@ -160,6 +161,10 @@ describe('a polyglot system: NoFlo, Python (msgflo-python stand-in) and msgflo-n
     }
     await eventually(() => packets.length >= 10, () => `10 packets out, got ${JSON.stringify(packets)}`, 15_000);
     assert.deepEqual((packets as Traced[]).sort((a, b) => a.n - b.n), Array.from({ length: 10 }, (_, n) => ({ n, via: ['python'] })));
+
+    // Their stdout, forwarded line by line after the role.
+    await eventually(() => coordinator.stdout.includes(`${py}: ${py}(python/Repeat) running on mqtt://`), () => `the Python participant's line on stdout: ${coordinator.stdout}`);
+    assert.match(coordinator.stdout, new RegExp(`^${js}: started$`, 'm'));
 
     // A node removed: its process is stopped.
     const pids = childPids(coordinator);

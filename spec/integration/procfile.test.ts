@@ -2,7 +2,8 @@
  * `procfile`'s lines run as meant in a POSIX shell, as foreman and Heroku
  * run them: each line of a Procfile made from a graph whose IIPs hold
  * quotes, `$`, backquotes, blanks and newlines is run through `sh -c` with
- * stub programs that print the arguments they got.
+ * stub programs that print the arguments they got. And a bad participant
+ * library stops `procfile` and `setup` with one line.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -57,4 +58,15 @@ test('procfile --ignore takes comma-separated roles too, as msgflo-setup does', 
   const result = await runCli(t, ['procfile', 'systems/Chain.fbp', '--basedir', FIXTURES, '--ignore', 'worker,repeater', '--include', 'worker: python worker.py']);
   assert.equal(result.code, 0, result.stderr);
   assert.deepEqual(result.stdout.trimEnd().split('\n'), [`prefixer: noflo-runtime-msgflo --name prefixer --graph fixtures/Prefix --iips '{"prefix":"sys:"}'`, 'worker: python worker.py']);
+});
+
+test('a bad participant library stops procfile and setup with one line naming the file and the entry, before any broker', async (t) => {
+  const library = await temporaryFile(t, 'package.json', JSON.stringify({ msgflo: { components: { 'python/Worker': '' } } }));
+  const graph = await temporaryFile(t, 'System.fbp', 'worker(python/Worker)\n');
+  const expected = `noflo-runtime-msgflo: library "${library}": component "python/Worker" has no command: expected a non-empty string, got ""\n`;
+  for (const args of [['procfile', graph, '--library', library], ['setup', graph, '--participants', '--library', library, '--broker', 'amqp://127.0.0.1:1']]) {
+    const result = await runCli(t, [...args, '--basedir', FIXTURES]);
+    assert.equal(result.code, 1, args[0]);
+    assert.equal(result.stderr, expected, args[0]);
+  }
 });
