@@ -266,7 +266,7 @@ export async function requireBinaries(broker: string, binaries: readonly string[
   if (process.getuid?.() !== 0) {
     throw new Error(`${broker} is not installed (${missing.join(', ')} missing); run: ${INSTALL_COMMAND}`);
   }
-  installation ??= installDebianPackages();
+  installation ??= installDebianPackages(DEBIAN_PACKAGES);
   await installation;
   const stillMissing = binaries.filter((file) => !isExecutable(file));
   if (stillMissing.length > 0) {
@@ -274,10 +274,16 @@ export async function requireBinaries(broker: string, binaries: readonly string[
   }
 }
 
-async function installDebianPackages(): Promise<void> {
+/**
+ * `apt-get install` `packages` (as root), with `apt-get update` first only
+ * when the install fails (a fresh machine has no package lists yet).
+ *
+ * @throws naming the command and its exit code, with the end of its output
+ */
+export async function installDebianPackages(packages: readonly string[]): Promise<void> {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const installArgs = ['install', '-y', '-qq', ...DEBIAN_PACKAGES];
-  debug('installing %o', DEBIAN_PACKAGES);
+  const installArgs = ['install', '-y', '-qq', ...packages];
+  debug('installing %o', packages);
   let result = await runToCompletion('apt-get', installArgs, env);
   if (result.code !== 0) {
     // A fresh machine often has no package lists yet; only then is `update` worth its time.

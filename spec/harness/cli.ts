@@ -102,3 +102,13 @@ export async function runCliWithInput(t: TestContext, args: readonly string[], i
     clearTimeout(timer);
   }
 }
+
+/** Whether a process `pid` exists (one that ended and was reaped does not). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -200,3 +200,18 @@ for (const { kind, url } of brokerUrls()) {
     });
   });
 }
+
+describe("setup: msgflo-setup's --ignore and --only", () => {
+  test('--ignore ROLE: neither started nor bound; --only names roles the graph has', async (t) => {
+    const [a, b, c] = [uniqueRole('a'), uniqueRole('b'), uniqueRole('c')];
+    const graph = await temporaryFile(t, 'System.fbp', `${a}(core/Repeat) OUT -> IN ${b}(core/Repeat) OUT -> IN ${c}(core/Repeat)\n`);
+    const result = await runCli(t, ['setup', graph, '--basedir', FIXTURES, '--participants', '--broker', amqpUrl(), '--ignore', c], {}, 30_000);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /bound 1 binding\(s\) for 2 role\(s\)/);
+    assert.deepEqual(lines(result.stderr, /^PUBSUB:/), [`PUBSUB:\t${a}.OUT -> ${b}.IN`]);
+    assert.equal(result.stderr.includes(`${c}-`), false, 'no participant of the ignored role');
+    const unknown = await runCli(t, ['setup', graph, '--basedir', FIXTURES, '--participants', '--broker', amqpUrl(), '--only', `${a},nope`]);
+    assert.equal(unknown.code, 1);
+    assert.equal(unknown.stderr, `${PREFIX}--only nope: the graph has no role "nope" (it has: ${a}, ${b}, ${c})\n`);
+  });
+});

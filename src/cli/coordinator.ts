@@ -1,7 +1,8 @@
 /**
  * `coordinator`: keep a system bound and let FBP protocol clients (Flowhub)
  * see and edit it over a WebSocket. Nodes added with NoFlo components or
- * graphs are started as participants in this process.
+ * graphs are started as participants in this process; those of components
+ * of the participant library as supervised processes of their own.
  */
 import path from 'node:path';
 import { Coordinator } from '../coordinator/coordinator';
@@ -15,12 +16,13 @@ import { describeBinding } from '../protocol/bindings';
 import { createComponentLoader, loadGraphFile } from '../runtime/graph-source';
 import { EMBEDDED_URL } from '../transport/embedded';
 import { chooseBroker, configuredBroker } from './broker';
+import { libraryRunner, type LibraryFlags } from './children';
 import { startCoordinatorOps, type OpsFlags } from './ops';
 import { info, warn } from './output';
 import { onSignals } from './process';
 
 /** Flags of the coordinator command. */
-export interface CoordinatorFlags extends OpsFlags {
+export interface CoordinatorFlags extends OpsFlags, LibraryFlags {
   graph?: string;
   broker?: string;
   basedir?: string;
@@ -47,6 +49,8 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
   const loader = await createComponentLoader(basedir, { onWarning: warn });
   const broker = configuredBroker(flags.broker);
   const tls = readTls({ ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey });
+  // A bad library stops the start before anything runs.
+  const commands = await libraryRunner(flags, basedir, broker ?? EMBEDDED_URL);
   const { transport, embedded } = await chooseBroker(broker, { startEmbedded: true, transport: tls ? { tls } : {} });
   const coordinator = new Coordinator(transport);
   coordinator.on('bound', (binding) => info(describeBinding(binding)));
@@ -65,7 +69,7 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
   host.shareLoader(basedir, false, loader);
   await coordinator.start();
   const ops = await startCoordinatorOps(flags, { coordinator, transport, host });
-  const runtime = await serveCoordinatorRuntime(coordinator, graph, { host: flags.host, port, secret: flags.secret, graphName, participantHost: host, loader });
+  const runtime = await serveCoordinatorRuntime(coordinator, graph, { host: flags.host, port, secret: flags.secret, graphName, participantHost: host, loader, commands });
   info(`FBP runtime for ${file ? path.basename(file) : 'an empty system'} on ${runtime.address} (id ${runtime.id}); connect Flowhub to it`);
   info(`open in Flowhub: ${flowhubLink(runtime.address, runtime.id)}${flags.secret ? ' (give it the secret there)' : ''}`);
   onSignals(
@@ -73,7 +77,7 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
     async () => {
       await runtime.close();
       await ops?.close();
-      await host.stop();
+      await Promise.all([host.stop(), commands.children.stopAll()]);
       await coordinator.stop();
       await embedded?.close();
     },

@@ -3,6 +3,7 @@
  */
 import { Command, Option } from 'commander';
 import { collectBroker } from './broker';
+import { DEFAULT_SHELL } from './children';
 import { coordinate } from './coordinator';
 import { dump } from './dump';
 import { procfile } from './procfile';
@@ -14,6 +15,11 @@ import { send } from './send';
 import { status } from './status';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+const LIBRARY_HELP = 'participant library: commands of components by name, msgflo\'s format (default: msgflo.json, else package.json\'s "msgflo" key)';
+const COMPONENT_DIR_HELP = 'directory of participant files, each started through the library handler of its extension (default: participants)';
+const SHELL_HELP = `start library commands through this shell (alone: ${DEFAULT_SHELL})`;
+const FORWARD_HELP = "pass on the library participants' output, each line after its role: stderr, stdout or stderr,stdout (alone: both)";
 
 const BROKER_LIST_HELP = 'repeatable, or a comma-separated list, for the nodes of a cluster';
 
@@ -30,7 +36,7 @@ Examples:
       the same on a two-node RabbitMQ cluster, with quorum inqueues
   $ ${PROGRAM} --system graphs/System.fbp --keep-going
   $ ${PROGRAM} setup graphs/System.fbp --participants --forever
-      host the system's NoFlo participants and bind them all
+      start the system's participants (NoFlo ones here, others from the library) and bind them all
   $ ${PROGRAM} procfile graphs/System.fbp --ignore worker > Procfile
   $ ${PROGRAM} send --queue repeat.IN --json '{"hello": "world"}'
   $ ${PROGRAM} send --queue repeat.IN --file job.json
@@ -92,7 +98,14 @@ export function program(): Command {
     .argument('<graph>', 'system graph, .fbp or .json')
     .option('-b, --broker <url>', `broker URL (default: $MSGFLO_BROKER, else the embedded broker address); ${BROKER_LIST_HELP}`, collectBroker)
     .option('--basedir <dir>', 'project directory for graphs and components (default: current directory)')
-    .option('--participants', "also host the graph's NoFlo participants in this process")
+    .option('--participants', "also start the graph's participants: NoFlo ones in this process, others from the participant library")
+    .option('--only <roles>', 'with --participants: start only these roles, repeatable or comma-separated (the others are bound when they appear)', collect)
+    .option('--ignore <roles>', 'neither start nor bind these roles, repeatable or comma-separated', collect)
+    .option('--library <file>', `with --participants: ${LIBRARY_HELP}`)
+    .option('--componentdir <dir>', `with --participants: ${COMPONENT_DIR_HELP}`)
+    .option('--shell [shell]', `with --participants: ${SHELL_HELP}`)
+    .option('--forward [streams]', `with --participants: ${FORWARD_HELP}`)
+    .option('--discover', "for msgflo-setup's command lines: bindings always come from the participants' discovery messages here")
     .addOption(new Option('--queue-type <type>', 'with --participants: AMQP inqueue type of every participant hosted here').choices(['classic', 'quorum']))
     .addOption(new Option('--on-unroutable <what>', 'with --participants: what an output routed to no queue means for its job (ack, default, or fail)').choices(['ack', 'fail']))
     .option('--forever', 'keep coordinating (late participants, restarts) until SIGTERM')
@@ -114,6 +127,10 @@ export function program(): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on', '3569')
     .option('--secret <secret>', 'required of every client request; required itself when --host is not loopback')
+    .option('--library <file>', LIBRARY_HELP)
+    .option('--componentdir <dir>', COMPONENT_DIR_HELP)
+    .option('--shell [shell]', SHELL_HELP)
+    .option('--forward [streams]', FORWARD_HELP)
     .addOption(new Option('--queue-type <type>', 'AMQP inqueue type of the participants the coordinator starts in this process').choices(['classic', 'quorum']))
     .addOption(new Option('--on-unroutable <what>', 'for the participants the coordinator starts: what an output routed to no queue means for its job (ack, default, or fail)').choices(['ack', 'fail']))
     .option('--http-port <port>', 'serve the live system page (/), /metrics, /healthz and /readyz on this port')
@@ -138,8 +155,10 @@ export function program(): Command {
     .description('print a Procfile with a line per role of a system graph (like msgflo-procfile)')
     .argument('<graph>', 'system graph, .fbp or .json')
     .option('--basedir <dir>', 'project directory for graphs and components (default: current directory)')
-    .option('--ignore <role>', 'leave a role out (repeatable)', collect)
+    .option('--ignore <role>', 'leave a role out (repeatable, or comma-separated)', collect)
     .option('--include <line>', 'add a line, e.g. for a participant of another runtime (repeatable)', collect)
+    .option('--library <file>', LIBRARY_HELP)
+    .option('--components <dir>', COMPONENT_DIR_HELP)
     .action(async (graph: string, flags) => procfile(graph, flags));
 
   cli

@@ -1,8 +1,9 @@
 /**
  * `setup GRAPH`: bind the participants of a system graph (as msgflo-setup
- * does), optionally hosting its NoFlo participants in this process, then
- * exit or keep coordinating. It exits non-zero when any part of the system
- * could not be made, each named on stderr.
+ * does), optionally starting them: its NoFlo participants hosted in this
+ * process, the others from the participant library as supervised child
+ * processes. Then exit, or keep coordinating. It exits non-zero when any
+ * part of the system could not be made, each named on stderr.
  */
 import { Coordinator, MissingRolesError } from '../coordinator/coordinator';
 import { describeFailure, SystemIncompleteError } from '../coordinator/failures';
@@ -17,12 +18,14 @@ import { readTls } from '../participant/connection';
 import { EMBEDDED_URL } from '../transport/embedded';
 import { parseBrokerList } from '../transport/url';
 import { chooseBroker, configuredBroker } from './broker';
+import { libraryRunner, type LibraryFlags, type LibraryRunner } from './children';
+import { roleList } from './procfile';
 import { jobReporter, logFormat, ProcessOps, type OpsFlags } from './ops';
 import { info, warn } from './output';
 import { onSignals, printDefinition } from './process';
 
 /** Flags of the setup command. */
-export interface SetupFlags extends OpsFlags {
+export interface SetupFlags extends OpsFlags, LibraryFlags {
   broker?: string;
   tlsCa?: string;
   tlsCert?: string;
@@ -33,7 +36,25 @@ export interface SetupFlags extends OpsFlags {
   onUnroutable?: string;
   forever?: boolean;
   timeout?: string;
+  /** Roles to start (the others are bound when they appear). */
+  only?: string[];
+  /** Roles neither started nor bound. */
+  ignore?: string[];
+  /** Accepted for msgflo-setup's sake: bindings always come from discovery here. */
+  discover?: boolean;
 }
+
+/** The flags that only mean something with --participants. */
+const PARTICIPANT_FLAGS = [
+  ['httpPort', '--http-port serves the metrics of the participants hosted here'],
+  ['onUnroutable', '--on-unroutable applies to the participants setup starts'],
+  ['queueType', '--queue-type sets the inqueues of the participants hosted here'],
+  ['only', '--only chooses the participants setup starts'],
+  ['library', '--library says how to start participants'],
+  ['componentdir', '--componentdir says how to start participants'],
+  ['shell', '--shell starts participants through a shell'],
+  ['forward', "--forward passes on the output of the participants' processes"],
+] as const;
 
 /** Bind the system of `graphFile`. */
 export async function setup(graphFile: string, flags: SetupFlags): Promise<void> {
@@ -45,14 +66,23 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
   const file = path.resolve(basedir, graphFile);
   const graph = await loadGraphFile(file);
   const format = logFormat(flags);
-  if (flags.httpPort !== undefined && !flags.participants) {
-    throw new InvalidOptionError('--http-port serves the metrics of the participants hosted here: give --participants');
+  if (!flags.participants) {
+    for (const [flag, what] of PARTICIPANT_FLAGS) {
+      if (flags[flag] !== undefined) {
+        throw new InvalidOptionError(`${what}: give --participants`);
+      }
+    }
   }
-  if (flags.onUnroutable !== undefined && !flags.participants) {
-    throw new InvalidOptionError('--on-unroutable needs --participants: it applies to the participants setup starts');
+  const only = roleList(flags.only);
+  const ignored = new Set(roleList(flags.ignore));
+  for (const role of [...only, ...ignored]) {
+    if (!graph.getNode(role)) {
+      throw new InvalidOptionError(`--${ignored.has(role) ? 'ignore' : 'only'} ${role}: the graph has no role "${role}" (it has: ${graph.nodes.map((n) => n.id).join(', ')})`);
+    }
   }
-  if (flags.queueType !== undefined && !flags.participants) {
-    throw new InvalidOptionError('--queue-type sets the inqueues of the participants hosted here: give --participants');
+  for (const role of ignored) {
+    // Neither started nor bound: its edges, IIPs and exported ports go with it.
+    graph.removeNode(role);
   }
   const forever = flags.forever === true;
   const broker = configuredBroker(flags.broker);
@@ -62,6 +92,8 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
     throw new InvalidOptionError('on MQTT bindings need a running coordinator: add --forever or use the coordinator command');
   }
   const tls = readTls({ ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey });
+  // A bad library stops the start before anything runs.
+  const runner: LibraryRunner | undefined = flags.participants ? await libraryRunner(flags, basedir, broker ?? EMBEDDED_URL) : undefined;
   const { transport, embedded } = await chooseBroker(broker, { startEmbedded: flags.participants === true, transport: tls ? { tls } : {} });
   const url = broker ?? EMBEDDED_URL;
 
@@ -82,7 +114,7 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
   const stopAll = async (): Promise<void> => {
     ops?.health.stop();
     await coordinator.stop();
-    await host?.stop();
+    await Promise.all([host?.stop(), runner?.children.stopAll()]);
     await embedded?.close();
     await ops?.close();
   };
@@ -91,10 +123,15 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
     // sent with nobody subscribed is gone, and the next comes a period later.
     await coordinator.start();
     await coordinator.load(graph);
-    if (flags.participants) {
+    if (runner) {
       const loader = await createComponentLoader(basedir, { onWarning: warn });
       // The graph's IIPs go through the inqueues, sent by the coordinator once the bindings behind each are made.
-      const plan = await planSystem(file, loader, basedir, { initials: false });
+      const planned = await planSystem(file, loader, basedir, { initials: false, library: runner.library });
+      const starting = (role: string): boolean => !ignored.has(role) && (only.length === 0 || only.includes(role));
+      const plan = { ...planned, participants: planned.participants.filter((p) => starting(p.name)), commands: planned.commands.filter((c) => starting(c.role)) };
+      for (const node of plan.commands) {
+        runner.command(node); // A command that cannot be run stops the start before any participant starts.
+      }
       ops = await ProcessOps.start(flags);
       host = new Host({ broker: url, basedir, queueType: flags.queueType, onUnroutable: flags.onUnroutable, tlsCa: flags.tlsCa, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey });
       host.shareLoader(basedir, false, loader);
@@ -104,8 +141,11 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
       host.announceWith(ops.discoveryFields(flags));
       host.on('added', (participant) => watching.watch(participant));
       host.on('job', jobReporter(format));
-      for (const node of plan.leftAlone) {
+      for (const node of plan.leftAlone.filter((n) => !ignored.has(n.node))) {
         info(`left alone: ${node.node} (${node.component}): ${node.reason}`);
+      }
+      for (const node of plan.commands) {
+        await runner.start(node);
       }
       for (const input of plan.participants) {
         printDefinition(await host.add(input));
@@ -129,7 +169,7 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
   info(`bound ${coordinator.bindings().length} binding(s) for ${coordinator.roles().length} role(s)`);
   if (!forever) {
     await stopAll();
-    if (host) {
+    if (runner) {
       info('participants stopped: --forever keeps them and the coordinator running');
     }
     if (failures.length > 0) {

@@ -1,8 +1,8 @@
 /**
  * The `component` sub-protocol of the coordinator's FBP runtime: the
  * components a graph's nodes can be (the components of discovered
- * participants, then the NoFlo components and graphs the coordinator can
- * start as participants itself), and sources: the system graph's, and those
+ * participants, then those of the participant library, then the NoFlo
+ * components and graphs the coordinator can start as participants itself), and sources: the system graph's, and those
  * of the NoFlo components here.
  */
 import type { FbpClient } from '../../fbp/handler';
@@ -52,7 +52,7 @@ export class ComponentProtocol implements SubProtocol {
     }
   }
 
-  /** Discovered components first; then what can be hosted (described once). */
+  /** Discovered components first; then the library's; then what can be hosted (described once). */
   private async components(): Promise<ComponentInfo[]> {
     const { options, coordinator } = this.state;
     const loader = options.loader;
@@ -71,6 +71,12 @@ export class ComponentProtocol implements SubProtocol {
     const byName = new Map<string, ComponentInfo>();
     for (const definition of coordinator.registry.list()) {
       byName.set(definition.component, participantComponent(definition, false));
+    }
+    for (const component of options.commands?.library.components.values() ?? []) {
+      if (!byName.has(component.name)) {
+        // Its ports are known once a participant of it announces them.
+        byName.set(component.name, { name: component.name, description: `started with: ${component.template}`, icon: '', subgraph: false, inPorts: [], outPorts: [] });
+      }
     }
     for (const info of (await this.hostable) ?? []) {
       if (!byName.has(info.name)) {

@@ -11,6 +11,7 @@
 import * as noflo from 'noflo';
 import { reply, type Reply, type Request } from '../../fbp/messages';
 import type { Host } from '../../host/host';
+import { findComponent } from '../../host/library';
 import { listNames, lookupComponent } from '../../runtime/component-names';
 import { hostableComponents } from '../components';
 import { edgeId, fail, meta, nodePort, pick, str, type Payload } from './payload';
@@ -251,7 +252,7 @@ export class GraphProtocol implements SubProtocol {
     const { state } = this;
     const p = request.payload;
     const id = str(p, 'id');
-    for (const role of [...state.hosted]) {
+    for (const role of [...state.hosted, ...state.launched]) {
       await this.release(role);
     }
     state.roles.clear();
@@ -263,7 +264,8 @@ export class GraphProtocol implements SubProtocol {
 
   /**
    * Find or start the participant of a new node: a participant of that role
-   * already there is used; a NoFlo component or graph is started in this
+   * already there is used; a component of the participant library is
+   * started with its command; a NoFlo component or graph is started in this
    * process; a component only discovered elsewhere is waited for.
    */
   private async adopt(role: string, component: string): Promise<void> {
@@ -277,6 +279,15 @@ export class GraphProtocol implements SubProtocol {
       if (existing.component !== component) {
         fail(`a participant of role "${role}" runs ${existing.component}, not ${component}`);
       }
+      state.roles.set(role, role);
+      return;
+    }
+    const commands = state.options.commands;
+    const fromLibrary = commands && findComponent(commands.library, component);
+    if (fromLibrary) {
+      // The coordinator sends the IIPs itself, through the inqueue, as msgflo's does.
+      await commands.start({ role, component: fromLibrary, iips: {} });
+      state.launched.add(role);
       state.roles.set(role, role);
       return;
     }
@@ -298,12 +309,21 @@ export class GraphProtocol implements SubProtocol {
       state.roles.set(role, role);
       return;
     }
-    fail(`unknown component "${component}": neither a NoFlo component or graph this coordinator can start, nor the component of a discovered participant`);
+    fail(`unknown component "${component}": neither in the participant library, nor a NoFlo component or graph this coordinator can start, nor the component of a discovered participant`);
   }
 
   /** Stop a participant this runtime started for a node now gone. */
   private async release(role: string): Promise<void> {
     const { state } = this;
+    const registry = state.coordinator.registry;
+    if (state.launched.delete(role)) {
+      await state.options.commands?.stop(role);
+      // Gone with its process: not kept until its discovery times out.
+      for (const definition of registry.list().filter((d) => d.role === role)) {
+        registry.forget(definition.id);
+      }
+      return;
+    }
     if (!state.hosted.delete(role)) {
       return;
     }
@@ -311,7 +331,7 @@ export class GraphProtocol implements SubProtocol {
     const ids = host.list().filter((definition) => definition.role === role).map((definition) => definition.id);
     await host.remove(role);
     for (const id of ids) {
-      state.coordinator.registry.forget(id);
+      registry.forget(id);
     }
   }
 }

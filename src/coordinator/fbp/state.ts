@@ -11,11 +11,22 @@ import type { FbpClient } from '../../fbp/handler';
 import { reply, type Reply, type Request } from '../../fbp/messages';
 import type { WebSocketEndpoint } from '../../fbp/websocket';
 import type { Host } from '../../host/host';
+import type { Library } from '../../host/library';
+import type { LibraryNode } from '../../host/system';
 import type { Participant } from '../../participant/participant';
 import type { ComponentLoader, Graph } from '../../runtime/graph-source';
 import type { Coordinator } from '../coordinator';
 import { fail, type NodePort, type Payload } from './payload';
 import { EdgeTaps, type TappedSystem } from './taps';
+
+/** Starts participants of the participant library's components, each a process of its own. */
+export interface CommandStarter {
+  readonly library: Library;
+  /** Start `node`'s command. */
+  start(node: LibraryNode): Promise<void>;
+  /** Stop the process of `role`; resolves once it has exited. */
+  stop(role: string): Promise<void>;
+}
 
 /** Where and how the runtime listens. */
 export interface CoordinatorRuntimeOptions {
@@ -30,6 +41,8 @@ export interface CoordinatorRuntimeOptions {
   readonly participantHost?: Host | undefined;
   /** The NoFlo components that can be hosted. */
   readonly loader?: ComponentLoader | undefined;
+  /** Starts the processes of nodes whose component the participant library has (it wins over a NoFlo one). */
+  readonly commands?: CommandStarter | undefined;
 }
 
 /** One sub-protocol's part of the runtime: the replies to its requests. */
@@ -53,8 +66,10 @@ export class SystemState implements TappedSystem {
   graph: Graph = new noflo.Graph('main', { caseSensitive: true });
   /** The role each node plays (a renamed node keeps its role and queues). */
   readonly roles = new Map<string, string>();
-  /** Roles whose participant this runtime started. */
+  /** Roles whose participant this runtime started in this process. */
   readonly hosted = new Set<string>();
+  /** Roles whose participant this runtime started as a process of its own, from the library. */
+  readonly launched = new Set<string>();
   /** Whether the network is started: its IIPs are sent, the hosted participants consume. */
   started = false;
   /** When it was started, in ms since the epoch. */
