@@ -29,11 +29,23 @@ describe('status when nobody answers', () => {
     const interruptedAt = Date.now();
     status.child.kill('SIGINT');
     const result = await status.exited;
-    assert.equal(result.code, 1, result.stderr);
+    assert.equal(result.code, 1, `exit code 1, got ${result.code} (signal ${result.signal ?? 'none'}); stderr: ${result.stderr}`);
     assert.ok(Date.now() - interruptedAt < 5000, 'stopped at Ctrl-C, not at --wait');
     assert.match(result.stderr, /no participant answered or announced itself on mqtt:\/\/\S+ in \d+(\.\d)? s \(interrupted\)/);
     assert.doesNotMatch(result.stderr, /in 30 s/);
     assert.equal(result.stdout, '');
+  });
+
+  test('Ctrl-C while it still tries to reach the broker: exits 1 at once, saying so', async (t) => {
+    // Nothing listens on the discard port of loopback: it keeps trying.
+    const status = startCli(t, ['status', '--broker', 'mqtt://127.0.0.1:9', '--wait', '30']);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const interruptedAt = Date.now();
+    status.child.kill('SIGINT');
+    const result = await status.exited;
+    assert.equal(result.code, 1, `exit code 1, got ${result.code} (signal ${result.signal ?? 'none'}); stderr: ${result.stderr}`);
+    assert.ok(Date.now() - interruptedAt < 5000, 'stopped at Ctrl-C');
+    assert.match(result.stderr, /^noflo-runtime-msgflo: interrupted while connecting to mqtt:\/\/127\.0\.0\.1:9$/m);
   });
 });
 

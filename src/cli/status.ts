@@ -57,14 +57,48 @@ export async function status(flags: StatusFlags): Promise<void> {
     throw new InvalidOptionError(`invalid --wait "${flags.wait}": expected a number of seconds above 0`);
   }
   const tls = readTls({ ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey });
+  // Ctrl-C is "print what was heard" from the start to the end, never a kill.
+  const interruption = listenForInterrupt();
+  try {
+    await report(flags, seconds, tls, interruption.interrupted);
+  } finally {
+    interruption.dispose();
+  }
+}
+
+/** SIGINT and SIGTERM, from now until `dispose()`: `interrupted` resolves at the first. */
+function listenForInterrupt(): { readonly interrupted: Promise<void>; dispose(): void } {
+  let signalled: () => void = () => undefined;
+  const interrupted = new Promise<void>((resolve) => {
+    signalled = resolve;
+  });
+  const handler = (): void => signalled();
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    interrupted,
+    dispose: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
+
+async function report(flags: StatusFlags, seconds: number, tls: ReturnType<typeof readTls>, interrupted: Promise<void>): Promise<void> {
   const { transport } = await chooseBroker(configuredBroker(flags.broker), { startEmbedded: false, transport: { connectTimeoutMs: TOOL_CONNECT_TIMEOUT_MS, ...(tls ? { tls } : {}) } });
-  await transport.connect();
+  const connected = transport.connect();
+  const stopped = await Promise.race([connected.then(() => false), interrupted.then(() => true)]);
+  if (stopped) {
+    connected.catch(() => undefined);
+    await transport.close().catch(() => undefined);
+    throw new InvalidOptionError(`interrupted while connecting to ${transport.displayUrl}`);
+  }
   const registry = new ParticipantRegistry(Infinity);
   const started = Date.now();
   let waited: string;
   let depths: DepthMap | Unavailable | undefined;
   try {
-    const how = await listen(transport, registry, seconds);
+    const how = await listen(transport, registry, seconds, interrupted);
     waited = `${formatSeconds(Date.now() - started)} (${how})`;
     const heard = registry.list();
     // Asked on the same connection, before it closes (nothing is declared).
@@ -90,7 +124,7 @@ export async function status(flags: StatusFlags): Promise<void> {
  * time is up (`seconds`), Ctrl-C, or a coordinator's answer is through;
  * resolves with which of them ended it.
  */
-async function listen(transport: Transport, registry: ParticipantRegistry, seconds: number): Promise<string> {
+async function listen(transport: Transport, registry: ParticipantRegistry, seconds: number, interrupted: Promise<void>): Promise<string> {
   let coordinators = 0;
   let lastAnswer = 0;
   const inbox = await transport.inbox((message) => {
@@ -126,16 +160,12 @@ async function listen(transport: Transport, registry: ParticipantRegistry, secon
       }
     }, 100);
     const timer = setTimeout(() => finish('the time given'), seconds * 1000);
-    const interrupted = (): void => finish('interrupted');
+    void interrupted.then(() => finish('interrupted'));
     function finish(reason: string): void {
       clearInterval(check);
       clearTimeout(timer);
-      process.off('SIGINT', interrupted);
-      process.off('SIGTERM', interrupted);
       resolve(reason);
     }
-    process.once('SIGINT', interrupted);
-    process.once('SIGTERM', interrupted);
   });
   await held.cancel();
   await inbox.subscription.cancel();
