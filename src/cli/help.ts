@@ -47,7 +47,7 @@ export function commanderError(text: string): string {
  * command when one is close, and all of them. Exits 1.
  */
 export function unknownCommand(cli: Command, word: string): never {
-  const names = cli.commands.map((command) => command.name());
+  const names = cli.createHelp().visibleCommands(cli).map((command) => command.name());
   const closest = nearest(word, names);
   const hint = closest === undefined ? '' : ` (did you mean ${closest}?)`;
   cli.error(`${PROGRAM}: unknown command '${word}'${hint}; commands: ${names.join(', ')}`, { code: 'commander.unknownCommand' });
