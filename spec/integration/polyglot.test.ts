@@ -91,7 +91,7 @@ describe('a polyglot system: NoFlo, Python (msgflo-python stand-in) and msgflo-n
     const graph = await temporaryFile(t, 'System.fbp', `${noflo}(core/Repeat) OUT -> IN ${py}(python/Repeat) OUT -> IN ${js}(nodejs/Repeat)\n`);
     const setup = startCli(t, ['setup', graph, '--participants', '--library', library, '--broker', mqttUrl(), '--basedir', FIXTURES, '--forever', '--timeout', '20']);
     await setup.waitForStderr(/coordinating until SIGTERM/, 40_000);
-    assert.match(setup.stderr, /bound 2 binding\(s\) for 3 role\(s\)/);
+    assert.match(setup.stderr, /bound 2 bindings for 3 roles/);
     const pids = childPids(setup);
     assert.deepEqual([...pids.keys()].sort(), [js, py].sort(), setup.stderr);
     assert.match(setup.stderr, new RegExp(`role ${py} \\(python/Repeat\\): \\S*python3 \\S*repeat\\.py ${py} python/Repeat`));

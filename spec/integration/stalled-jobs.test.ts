@@ -61,7 +61,7 @@ describe('jobs that never finish', () => {
     runtime.child.kill('SIGTERM');
     const exit = await runtime.exited;
     assert.equal(exit.code, 0, exit.stderr);
-    assert.match(exit.stderr, /^SIGTERM: finishing 1 jobs in flight, then stopping$/m);
+    assert.match(exit.stderr, /^SIGTERM: finishing 1 job in flight, then stopping$/m);
     assert.match(exit.stderr, new RegExp(`drain timeout \\(1\\.0 s\\) passed with 1 job unfinished \\(inport in, \\d\\.\\d s old, held by ${HOLDER}\\); the broker delivers them again`));
     assert.ok(Date.now() - stopping < 10_000, 'stopped after the drain timeout');
   });

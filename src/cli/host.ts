@@ -12,7 +12,7 @@ import { createComponentLoader, type ComponentLoader } from '../runtime/graph-so
 import { EMBEDDED_URL, startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded';
 import { refuseInProcessBroker } from './broker';
 import { jobReporter, logFormat, ProcessOps, type OpsFlags } from './ops';
-import { info, warn } from './output';
+import { counted, info, warn } from './output';
 import { onSignals, printDefinition } from './process';
 
 /** What to host, and how to treat a participant that cannot start. */
@@ -98,11 +98,11 @@ export async function runHost(flags: HostFlags, defaults: Partial<ParticipantInp
     await embedded?.close();
     await ops.close();
     throw new InvalidOptionError(
-      flags.keepGoing ? 'no participant could start' : `${failures.length} participant(s) could not start; --keep-going runs the others without them`,
+      flags.keepGoing ? 'no participant could start' : `${counted(failures.length, 'participant')} could not start; --keep-going runs the others without them`,
     );
   }
   ops.health.startedAll();
-  info(`hosting ${started} participant(s)${failures.length > 0 ? `, ${failures.length} could not start` : ''}`);
+  info(`hosting ${counted(started, 'participant')}${failures.length > 0 ? `, ${failures.length} could not start` : ''}`);
   onSignals(
     () => host.participants.reduce((sum, p) => sum + p.jobsInFlight, 0),
     async () => {

@@ -1,5 +1,6 @@
 /**
- * The command-line program: run a participant (the default), `send`, `dump`.
+ * The command-line program: run a participant (the default), `setup`,
+ * `coordinator`, `status`, `procfile`, `send`, `dump`, `version`.
  */
 import { Command, Option } from 'commander';
 import { collectBroker } from './broker';
@@ -9,10 +10,12 @@ import { dump } from './dump';
 import { procfile } from './procfile';
 import { setup } from './setup';
 import { DEFAULT_HTTP_HOST } from './ops';
-import { fail, guardOutputStreams, PROGRAM } from './output';
+import { commanderError, HELP, unknownCommand } from './help';
+import { data, fail, guardOutputStreams, PROGRAM } from './output';
 import { run } from './run';
 import { send } from './send';
 import { status } from './status';
+import { versionText } from './version';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -49,9 +52,18 @@ variables too): they are tried in turn, from a random one, at start and on every
 reconnection. A comma in a password is written %2C.
 Debug logs: DEBUG=noflo-runtime-msgflo:* ${PROGRAM} ...`;
 
+/** A subcommand's examples, for the end of its --help. */
+function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((line) => (line.startsWith(' ') ? `    ${line.trim()}` : `  $ ${PROGRAM} ${line}`)).join('\n')}`;
+}
+
 /** Build the commander program. */
 export function program(): Command {
   const cli = new Command(PROGRAM)
+    // Set before the subcommands, which copy them.
+    .configureOutput({ outputError: (text, write) => write(commanderError(text)) })
+    .configureHelp(HELP)
+    .version(versionText(), '-V, --version', 'print the versions of this program, NoFlo and Node')
     .description('Run a NoFlo graph or component as a MsgFlo participant on an AMQP or MQTT broker')
     .option('-n, --name <role>', 'role of the participant; "*" becomes a random string')
     .option('-g, --graph <graph>', 'component (core/Repeat), graph (project/MyGraph) or file (graphs/x.fbp)')
@@ -67,13 +79,13 @@ export function program(): Command {
     .option('--job-timeout <ms>', 'dead-letter a job not done after this many milliseconds, its reason saying it timed out')
     .option('--slow-job <seconds>', 'warn once of a job in flight this long, naming the node holding it (default: 10 times the median job, at least 30)')
     .option('--config-wait <seconds>', 'how long a job waits for its node\'s configuration (a control port with no packet yet, such as an IIP on its way) before it fails (default: 10)')
-    .option('--max-message-size <bytes>', 'dead-letter messages larger than this (default 16 MiB)')
-    .option('--drain-timeout <seconds>', 'on SIGTERM, wait this long for in-flight jobs (default 30)')
-    .option('--connect-timeout <seconds>', 'at start, keep trying to reach the broker this long (default 30)')
+    .option('--max-message-size <bytes>', 'dead-letter messages larger than this (default: 16 MiB)')
+    .option('--drain-timeout <seconds>', 'on SIGTERM, wait this long for in-flight jobs (default: 30)')
+    .option('--connect-timeout <seconds>', 'at start, keep trying to reach the broker this long (default: 30)')
     .addOption(new Option('--queue-type <type>', 'AMQP inqueue type; with --participants or --system, of every participant that does not set its own').choices(['classic', 'quorum']))
     .addOption(new Option('--on-unroutable <what>', 'AMQP: an output the broker routes to no queue is only counted (ack, default) or fails its job (fail); per port: --attr outports.PORT.unroutable=fail').choices(['ack', 'fail']))
-    .option('--delivery-limit <n>', 'quorum queues: deliveries before a message is dead-lettered (default 5)')
-    .option('--client-id <id>', 'MQTT client id prefix, stable across restarts (default msgflo-ROLE)')
+    .option('--delivery-limit <n>', 'quorum queues: deliveries before a message is dead-lettered (default: 5)')
+    .option('--client-id <id>', 'MQTT client id prefix, stable across restarts (default: msgflo-ROLE)')
     .option('--tls-ca <file>', 'CA certificate(s) to trust, PEM (amqps://, mqtts://)')
     .option('--tls-cert <file>', 'client certificate, PEM')
     .option('--tls-key <file>', 'client private key, PEM')
@@ -84,13 +96,12 @@ export function program(): Command {
     .option('--system <graph>', 'host every node of a system graph whose component NoFlo can load here, named after the node')
     .option('--keep-going', 'with --participants or --system: run the others when a participant cannot start')
     .option('--http-port <port>', 'serve /metrics (Prometheus), /healthz and /readyz on this port (0: any free one)')
-    .option('--http-host <host>', `address for --http-port (default ${DEFAULT_HTTP_HOST})`)
+    .option('--http-host <host>', `address for --http-port (default: ${DEFAULT_HTTP_HOST})`)
     .addOption(new Option('--log-format <format>', 'text, or json: a JSON line per job outcome on stdout').choices(['text', 'json']).default('text'))
     .addHelpText('after', EXAMPLES)
     .showSuggestionAfterError()
     // Flags after `send` or `dump` are theirs, --broker included.
-    .enablePositionalOptions()
-    .action(async (flags) => run(flags));
+    .enablePositionalOptions();
 
   cli
     .command('setup')
@@ -111,11 +122,17 @@ export function program(): Command {
     .option('--forever', 'keep coordinating (late participants, restarts) until SIGTERM')
     .option('--timeout <seconds>', 'how long to wait for the roles to be discovered', '30')
     .option('--http-port <port>', 'with --participants: serve their /metrics, /healthz and /readyz on this port')
-    .option('--http-host <host>', `address for --http-port (default ${DEFAULT_HTTP_HOST})`)
+    .option('--http-host <host>', `address for --http-port (default: ${DEFAULT_HTTP_HOST})`)
     .addOption(new Option('--log-format <format>', 'with --participants: text, or json (a JSON line per job outcome)').choices(['text', 'json']).default('text'))
     .option('--tls-ca <file>', 'CA certificate(s) to trust, PEM (amqps://, mqtts://)')
     .option('--tls-cert <file>', 'client certificate, PEM')
     .option('--tls-key <file>', 'client private key, PEM')
+    .addHelpText('after', examples(
+      'setup graphs/System.fbp --broker amqp://localhost',
+      '  bind the roles of System.fbp once they are discovered, then exit',
+      'setup graphs/System.fbp --participants --forever',
+      "  also start the system's participants, and keep them bound",
+    ))
     .action(async (graph: string, flags) => setup(graph, flags));
 
   cli
@@ -134,10 +151,15 @@ export function program(): Command {
     .addOption(new Option('--queue-type <type>', 'AMQP inqueue type of the participants the coordinator starts in this process').choices(['classic', 'quorum']))
     .addOption(new Option('--on-unroutable <what>', 'for the participants the coordinator starts: what an output routed to no queue means for its job (ack, default, or fail)').choices(['ack', 'fail']))
     .option('--http-port <port>', 'serve the live system page (/), /metrics, /healthz and /readyz on this port')
-    .option('--http-host <host>', `address for --http-port (default ${DEFAULT_HTTP_HOST})`)
+    .option('--http-host <host>', `address for --http-port (default: ${DEFAULT_HTTP_HOST})`)
     .option('--tls-ca <file>', 'CA certificate(s) to trust, PEM (amqps://, mqtts://)')
     .option('--tls-cert <file>', 'client certificate, PEM')
     .option('--tls-key <file>', 'client private key, PEM')
+    .addHelpText('after', examples(
+      'coordinator --graph graphs/System.fbp --broker amqp://localhost',
+      '  then open Flowhub on ws://127.0.0.1:3569',
+      'coordinator --host 0.0.0.0 --secret s3cret --http-port 8080',
+    ))
     .action(async (flags) => coordinate(flags));
 
   cli
@@ -148,6 +170,7 @@ export function program(): Command {
     .option('--tls-ca <file>', 'CA certificate(s) to trust, PEM')
     .option('--tls-cert <file>', 'client certificate, PEM')
     .option('--tls-key <file>', 'client private key, PEM')
+    .addHelpText('after', examples('status --broker amqp://localhost', 'status --wait 5'))
     .action(async (flags) => status(flags));
 
   cli
@@ -159,6 +182,7 @@ export function program(): Command {
     .option('--include <line>', 'add a line, e.g. for a participant of another runtime (repeatable)', collect)
     .option('--library <file>', LIBRARY_HELP)
     .option('--components <dir>', COMPONENT_DIR_HELP)
+    .addHelpText('after', examples('procfile graphs/System.fbp > Procfile', "procfile graphs/System.fbp --ignore worker --include 'web: node web.js'"))
     .action(async (graph: string, flags) => procfile(graph, flags));
 
   cli
@@ -171,6 +195,7 @@ export function program(): Command {
     .option('--tls-ca <file>', 'CA certificate(s) to trust, PEM')
     .option('--tls-cert <file>', 'client certificate, PEM')
     .option('--tls-key <file>', 'client private key, PEM')
+    .addHelpText('after', examples(`send --queue repeat.IN --json '{"hello": "world"}'`, 'send --queue repeat.IN --file job.json', 'send --queue repeat.IN --file - < job.json'))
     .action(async (flags) => send(flags));
 
   cli
@@ -182,8 +207,26 @@ export function program(): Command {
     .option('--tls-ca <file>', 'CA certificate(s) to trust, PEM')
     .option('--tls-cert <file>', 'client certificate, PEM')
     .option('--tls-key <file>', 'client private key, PEM')
+    .addHelpText('after', examples('dump --queue repeat.OUT', 'dump --queue repeat.OUT --amount 1 --broker amqp://localhost'))
     .action(async (flags) => dump(flags));
 
+  cli
+    .command('version')
+    .description('print the versions of this program, NoFlo and Node (as --version)')
+    .addHelpText('after', examples('version'))
+    .action(() => data(versionText()));
+
+  // `help send` as `send --help`; set last, so only the program has it.
+  cli.helpCommand(true);
+
+  // Only the program itself takes a stray word, to name it (subcommands keep commander's check).
+  cli.allowExcessArguments().action(async (flags: Parameters<typeof run>[0], command: Command) => {
+    const [word] = command.args;
+    if (word !== undefined) {
+      unknownCommand(cli, word);
+    }
+    await run(flags);
+  });
   return cli;
 }
 
@@ -191,7 +234,12 @@ export function program(): Command {
 export async function main(argv: readonly string[]): Promise<void> {
   guardOutputStreams();
   try {
-    await program().parseAsync([...argv]);
+    const cli = program();
+    if (argv.length <= 2) {
+      // Nothing asked: the usage, on stderr with exit 1 as for any other call that cannot run.
+      cli.help({ error: true });
+    }
+    await cli.parseAsync([...argv]);
   } catch (err) {
     fail(err);
   }

@@ -12,6 +12,11 @@ const closed = new Set<NodeJS.WriteStream>();
 /** The program name used in messages. */
 export const PROGRAM = 'noflo-runtime-msgflo';
 
+/** `n` and the noun, singular for one: "1 job", "2 jobs", "0 jobs". */
+export function counted(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}
+
 /** Print a one-line error (with the stack when DEBUG is set) and exit non-zero. */
 export function fail(err: unknown): never {
   // Some messages (Node's module errors) carry a multi-line appendix: DEBUG shows it.

@@ -6,7 +6,7 @@
 import { errorMessage } from '../errors';
 import type { Participant } from '../participant/participant';
 import { failCurrentJob } from '../runtime/network';
-import { info, warn } from './output';
+import { counted, info, warn } from './output';
 
 /** Print a started participant: its id, component, broker and queues. */
 export function printDefinition(participant: Participant): void {
@@ -34,11 +34,11 @@ export function onSignals(inFlight: () => number, stop: () => Promise<void>, cra
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals): void => {
     if (stopping) {
-      warn(`${signal} again: exiting without waiting for ${inFlight()} jobs`);
+      warn(`${signal} again: exiting without waiting for ${counted(inFlight(), 'job')}`);
       process.exit(1);
     }
     stopping = true;
-    info(`${signal}: finishing ${inFlight()} jobs in flight, then stopping`);
+    info(`${signal}: finishing ${counted(inFlight(), 'job')} in flight, then stopping`);
     stop().then(
       () => process.exit(0),
       (err: unknown) => {

@@ -21,7 +21,7 @@ import { chooseBroker, configuredBroker } from './broker';
 import { libraryRunner, type LibraryFlags, type LibraryRunner } from './children';
 import { roleList } from './procfile';
 import { jobReporter, logFormat, ProcessOps, type OpsFlags } from './ops';
-import { info, warn } from './output';
+import { counted, info, warn } from './output';
 import { onSignals, printDefinition } from './process';
 
 /** Flags of the setup command. */
@@ -166,7 +166,7 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
     throw err;
   }
   const failures = coordinator.failures();
-  info(`bound ${coordinator.bindings().length} binding(s) for ${coordinator.roles().length} role(s)`);
+  info(`bound ${counted(coordinator.bindings().length, 'binding')} for ${counted(coordinator.roles().length, 'role')}`);
   if (!forever) {
     await stopAll();
     if (runner) {

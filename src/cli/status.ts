@@ -17,7 +17,7 @@ import { chooseBroker, configuredBroker, TOOL_CONNECT_TIMEOUT_MS } from './broke
 import { requestAnnouncements } from '../coordinator/discovery-request';
 import { parseFbpMessage, parseRequestAnswer } from '../protocol/discovery';
 import { isUnavailable, type Transport, type Unavailable } from '../transport/transport';
-import { data, info } from './output';
+import { counted, data, info } from './output';
 
 /** Flags of the status command. */
 export interface StatusFlags {
@@ -113,7 +113,7 @@ async function report(flags: StatusFlags, seconds: number, tls: ReturnType<typeo
   for (const line of formatStatus(definitions, isUnavailable(depths) ? undefined : depths)) {
     data(line);
   }
-  info(`heard ${definitions.length} participant(s) in ${waited}`);
+  info(`heard ${counted(definitions.length, 'participant')} in ${waited}`);
   if (isUnavailable(depths)) {
     info(`queue depths are not available on ${transport.protocol.toUpperCase()}: ${depths.reason}`);
   }
