@@ -9,7 +9,8 @@
  * makes deliver. Messages that other programs publish straight to the queue
  * (msgflo-send-message, a binding made by msgflo-setup) pass it by, and
  * cannot be seen without taking them from the consumers: said when it
- * starts. A name that is no exchange is refused, naming the name most
+ * starts. When the broker connection is lost it says so, and again when it
+ * is back: what was sent in between was not seen. A name that is no exchange is refused, naming the name most
  * likely meant. On MQTT a queue is a topic, and every message is seen.
  */
 import { BrokerError, ErrorCode, InvalidOptionError } from '../errors';
@@ -17,7 +18,7 @@ import { lookUpName, nearestName } from '../ops/queue-depths';
 import { readTls } from '../participant/connection';
 import { isUnavailable, type Transport } from '../transport/transport';
 import { chooseBroker, configuredBroker, TOOL_CONNECT_TIMEOUT_MS } from './broker';
-import { data, info } from './output';
+import { data, info, warn } from './output';
 
 /** Flags of the dump command. */
 export interface DumpFlags {
@@ -46,6 +47,9 @@ export async function dump(flags: DumpFlags): Promise<void> {
     await transport.close();
     throw err;
   }
+  // A tap sees what is published while it listens, and nothing is kept for it meanwhile.
+  transport.on('disconnected', (err) => warn(`lost the broker connection (${err.message}); reconnecting: messages sent until it is back are not seen`));
+  transport.on('reconnected', () => info(`reconnected to ${transport.connectedTo ?? transport.displayUrl}, listening again on ${flags.queue}: messages sent while the connection was down were not seen`));
   let seen = 0;
   await new Promise<void>((resolve, reject) => {
     transport
