@@ -13,6 +13,7 @@ import { freePort, startMosquitto, startRabbitMQ, type BrokerHandle } from '../h
 import { runCli, startCli, type CommandResult } from '../harness/cli';
 import { connectClient, uniqueRole } from '../harness/client';
 import { amqpUrl } from '../harness/env';
+import { temporaryFile } from '../harness/files';
 import { eventually } from '../harness/wait';
 
 const PROGRAM = 'noflo-runtime-msgflo';
@@ -77,6 +78,19 @@ describe('at start, waiting for the broker is said', () => {
     const first = timing.lines().find((line) => WAITING.test(line.text));
     assert.ok(first && first.at < 8000, `first said after ${first?.at} ms`);
     assert.ok(elapsed >= 12_000 && elapsed < 40_000, `gave up after ${elapsed} ms`);
+  });
+
+  test('--participants on a closed port says it waits once for the connection they share, then exits 1', async (t) => {
+    const port = await freePort();
+    const file = await temporaryFile(t, 'participants.json', JSON.stringify([{ name: uniqueRole('a'), graph: 'core/Repeat' }, { name: uniqueRole('b'), graph: 'core/Repeat' }]));
+    const result = await runCli(t, ['--participants', file, '--connect-timeout', '3', '--broker', `amqp://127.0.0.1:${port}`]);
+    assert.equal(result.code, 1, `exit code; stderr: ${result.stderr}`);
+    const waiting = result.stderr.split('\n').filter((line) => line.startsWith('waiting for'));
+    assert.ok(waiting.length >= 1, `said while waiting; stderr: ${result.stderr}`);
+    for (const line of waiting) {
+      assert.match(line, new RegExp(`^waiting for amqp://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\); trying for 3 s`));
+    }
+    assert.match(result.stderr, /cannot connect to AMQP broker .*ECONNREFUSED/);
   });
 
   test('send to a closed MQTT port says it waits, then fails with the reason', async (t) => {

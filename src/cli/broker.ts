@@ -4,6 +4,7 @@
 import { InvalidOptionError } from '../errors';
 import { brokerSetting } from '../participant/options';
 import { createTransport, joinBrokerList, parseBrokerList, type Transport, type TransportOptions } from '../transport';
+import type { WaitingNotice } from '../transport/waiting';
 import { EMBEDDED_URL, startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded';
 import { info } from './output';
 
@@ -77,11 +78,14 @@ export async function chooseBroker(broker: string | undefined, options: { startE
  * program waits silently for the whole connect timeout.
  */
 function sayWhileWaiting(transport: Transport): Transport {
-  transport.on('waiting', ({ url, reason, elapsedMs, timeoutMs }) => {
-    const sofar = elapsedMs >= 1000 ? `, ${Math.round(elapsedMs / 1000)} s so far` : '';
-    info(`waiting for ${url} (${reason}); trying for ${seconds(timeoutMs)} s${sofar}`);
-  });
+  transport.on('waiting', sayWaiting);
   return transport;
+}
+
+/** Say a transport's (or host's) `waiting` notice on stderr. */
+export function sayWaiting({ url, reason, elapsedMs, timeoutMs }: WaitingNotice): void {
+  const sofar = elapsedMs >= 1000 ? `, ${Math.round(elapsedMs / 1000)} s so far` : '';
+  info(`waiting for ${url} (${reason}); trying for ${seconds(timeoutMs)} s${sofar}`);
 }
 
 /** Milliseconds as seconds, to a tenth at most. */
