@@ -9,9 +9,10 @@
  * makes deliver. Messages that other programs publish straight to the queue
  * (msgflo-send-message, a binding made by msgflo-setup) pass it by, and
  * cannot be seen without taking them from the consumers: said when it
- * starts. When the broker connection is lost it says so, and again when it
- * is back: what was sent in between was not seen. A name that is no exchange is refused, naming the name most
+ * starts. A name that is no exchange is refused, naming the name most
  * likely meant. On MQTT a queue is a topic, and every message is seen.
+ * When the broker connection is lost it says so, and again once it is back:
+ * what was sent in between was not seen.
  */
 import { BrokerError, ErrorCode, InvalidOptionError } from '../errors';
 import { lookUpName, nearestName } from '../ops/queue-depths';

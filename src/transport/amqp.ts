@@ -1337,7 +1337,9 @@ function vhostOf(url: string): string {
 
 function describeConnectError(err: unknown, url: string): string {
   if (isVhostRefused(err)) {
-    return `the broker refused vhost "${vhostOf(url)}": it does not exist or the user may not use it`;
+    // RabbitMQ's own words, when amqplib kept them ("vhost / is down" on a node still starting, a connection limit).
+    const said = /with message "(.*)"/.exec(errorMessage(err))?.[1];
+    return `the broker refused vhost "${vhostOf(url)}": it does not exist or the user may not use it${said ? ` (${said})` : ''}`;
   }
   if (isAccessRefused(err)) {
     return 'access refused: check the user name and password';
