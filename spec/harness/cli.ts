@@ -103,6 +103,20 @@ export async function runCliWithInput(t: TestContext, args: readonly string[], i
   }
 }
 
+/** The line a command says, at once and every few seconds, while it cannot reach its broker at start. */
+export const WAITING_LINE = /^waiting for (amqps?|mqtts?):\/\/\S+ \(.+\); trying for [\d.]+ s(, \d+ s so far)?$/;
+
+/**
+ * The lines of `stderr` but the {@link WAITING_LINE}s said before giving up
+ * on an unreachable broker: what a failure says, after its waiting.
+ */
+export function withoutWaiting(stderr: string): string[] {
+  return stderr
+    .trim()
+    .split('\n')
+    .filter((line) => !WAITING_LINE.test(line));
+}
+
 /** Whether a process `pid` exists (one that ended and was reaped does not). */
 export function processAlive(pid: number): boolean {
   try {

@@ -4,6 +4,7 @@
 import { InvalidOptionError } from '../errors';
 import { brokerSetting } from '../participant/options';
 import { createTransport, joinBrokerList, parseBrokerList, type Transport, type TransportOptions } from '../transport';
+import type { WaitingNotice } from '../transport/waiting';
 import { EMBEDDED_URL, startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded';
 import { info } from './output';
 
@@ -60,7 +61,7 @@ export function refuseInProcessBroker(broker: string, label: string): void {
  */
 export async function chooseBroker(broker: string | undefined, options: { startEmbedded: boolean; transport?: TransportOptions }): Promise<BrokerChoice> {
   if (broker) {
-    return { transport: createTransport(broker, options.transport), embedded: undefined };
+    return { transport: sayWhileWaiting(createTransport(broker, options.transport)), embedded: undefined };
   }
   const embedded = options.startEmbedded ? await startEmbeddedBroker() : undefined;
   if (embedded) {
@@ -68,5 +69,26 @@ export async function chooseBroker(broker: string | undefined, options: { startE
   } else {
     info(`no broker configured: using the MQTT broker on ${EMBEDDED_URL}`);
   }
-  return { transport: createTransport(EMBEDDED_URL, options.transport), embedded };
+  return { transport: sayWhileWaiting(createTransport(EMBEDDED_URL, options.transport)), embedded };
+}
+
+/**
+ * Say on stderr, at once and then every few seconds, that the broker cannot
+ * be reached yet at start, and for how long it is tried: without it a
+ * program waits silently for the whole connect timeout.
+ */
+function sayWhileWaiting(transport: Transport): Transport {
+  transport.on('waiting', sayWaiting);
+  return transport;
+}
+
+/** Say a transport's (or host's) `waiting` notice on stderr. */
+export function sayWaiting({ url, reason, elapsedMs, timeoutMs }: WaitingNotice): void {
+  const sofar = elapsedMs >= 1000 ? `, ${Math.round(elapsedMs / 1000)} s so far` : '';
+  info(`waiting for ${url} (${reason}); trying for ${seconds(timeoutMs)} s${sofar}`);
+}
+
+/** Milliseconds as seconds, to a tenth at most. */
+function seconds(ms: number): string {
+  return String(Math.round(ms / 100) / 10);
 }

@@ -11,13 +11,15 @@
  * cannot be seen without taking them from the consumers: said when it
  * starts. A name that is no exchange is refused, naming the name most
  * likely meant. On MQTT a queue is a topic, and every message is seen.
+ * When the broker connection is lost it says so, and again once it is back:
+ * what was sent in between was not seen.
  */
 import { BrokerError, ErrorCode, InvalidOptionError } from '../errors';
 import { lookUpName, nearestName } from '../ops/queue-depths';
 import { readTls } from '../participant/connection';
 import { isUnavailable, type Transport } from '../transport/transport';
 import { chooseBroker, configuredBroker, TOOL_CONNECT_TIMEOUT_MS } from './broker';
-import { data, info } from './output';
+import { data, info, warn } from './output';
 
 /** Flags of the dump command. */
 export interface DumpFlags {
@@ -46,6 +48,9 @@ export async function dump(flags: DumpFlags): Promise<void> {
     await transport.close();
     throw err;
   }
+  // A tap sees what is published while it listens, and nothing is kept for it meanwhile.
+  transport.on('disconnected', (err) => warn(`lost the broker connection (${err.message}); reconnecting: messages sent until it is back are not seen`));
+  transport.on('reconnected', () => info(`reconnected to ${transport.connectedTo ?? transport.displayUrl}, listening again on ${flags.queue}: messages sent while the connection was down were not seen`));
   let seen = 0;
   await new Promise<void>((resolve, reject) => {
     transport

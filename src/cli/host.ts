@@ -10,7 +10,7 @@ import { planSystem } from '../host/system';
 import type { ParticipantInput } from '../participant/options';
 import { createComponentLoader, type ComponentLoader } from '../runtime/graph-source';
 import { EMBEDDED_URL, startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded';
-import { refuseInProcessBroker } from './broker';
+import { refuseInProcessBroker, sayWaiting } from './broker';
 import { jobReporter, logFormat, ProcessOps, type OpsFlags } from './ops';
 import { counted, info, warn } from './output';
 import { onSignals, printDefinition } from './process';
@@ -71,6 +71,7 @@ export async function runHost(flags: HostFlags, defaults: Partial<ParticipantInp
   host.on('job', jobReporter(format));
   host.on('warning', (role, err) => warn(`${role}: ${err.message}`));
   host.on('projectWarning', (_basedir, err) => warn(err.message));
+  host.on('waiting', sayWaiting);
   host.on('disconnected', (role, err) => warn(`${role}: lost the broker connection (${err.message}); reconnecting, outputs wait`));
   host.on('reconnected', (role) => info(`${role}: reconnected`));
   host.on('consumerRestored', (role, port) => info(`${role}: inport ${port}: consuming again`));

@@ -15,7 +15,9 @@ import { readTls } from '../participant/connection';
 import { normalizeOptions, type ParticipantInput, type ParticipantOptions } from '../participant/options';
 import { Participant, type JobOutcome } from '../participant/participant';
 import { createComponentLoader, type ComponentLoader } from '../runtime/graph-source';
+import { createTransport } from '../transport';
 import type { TransportOptions } from '../transport/options';
+import type { WaitingNotice } from '../transport/waiting';
 import { TransportPool } from './pool';
 
 const debug = createDebug('noflo-runtime-msgflo:host');
@@ -41,6 +43,8 @@ export interface HostEvents {
   warning: [role: string, error: Error];
   /** Listing project `basedir` (once, for all its participants) left something out: a malformed graph file. */
   projectWarning: [basedir: string, error: Error];
+  /** At start, a broker connection shared by participants cannot be made yet and is being tried again (see the transport's `waiting`). */
+  waiting: [notice: WaitingNotice];
   disconnected: [role: string, error: Error];
   reconnected: [role: string];
   /** An inport whose consumer the broker had dropped consumes again. */
@@ -49,7 +53,12 @@ export interface HostEvents {
 
 /** A process's participants. */
 export class Host extends EventEmitter<HostEvents> {
-  private readonly pool = new TransportPool();
+  // Said once per shared connection, not once per participant on it.
+  private readonly pool = new TransportPool((url, options) => {
+    const transport = createTransport(url, options);
+    transport.on('waiting', (notice) => this.emit('waiting', notice));
+    return transport;
+  });
   private readonly loaders = new Map<string, Promise<ComponentLoader>>();
   private readonly running = new Map<string, { participant: Participant; options: ParticipantOptions }>();
   private timer: NodeJS.Timeout | undefined;

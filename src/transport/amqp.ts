@@ -38,6 +38,7 @@ import type { ConsumerState, Delivery, QueueDepth, QueueKind, QueueOptions, Send
 import { AmqpInspection, isNotFound, type InspectedConnection } from './amqp-inspection';
 import { inboxAddress } from './inbox';
 import { redactUrl } from './url';
+import { shortReason, WaitingNotices } from './waiting';
 
 const debug = createDebug('noflo-runtime-msgflo:amqp');
 
@@ -514,11 +515,13 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
     const started = Date.now();
     const timeout = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const count = this.urls.length;
+    const notices = initial ? new WaitingNotices(timeout, (notice) => this.emit('waiting', notice)) : undefined;
     let lastError: unknown;
     for (let attempt = 0; ; attempt += 1) {
       if (attempt > 0 && attempt % count === 0) {
-        // A whole pass failed: wait before the next one.
-        await this.pause(backoffDelay(attempt / count));
+        // A whole pass failed: wait before the next one (at start, not past the connect timeout).
+        const delay = backoffDelay(attempt / count);
+        await this.pause(initial ? Math.min(delay, Math.max(0, started + timeout - Date.now())) : delay);
       }
       if (this.closing) {
         throw new BrokerError(ErrorCode.BrokerConnection, `connection to ${this.displayUrl} closed`, { cause: lastError });
@@ -534,7 +537,10 @@ export class AmqpTransport extends EventEmitter<TransportEvents> implements Tran
         lastError = err;
         debug('connecting to %s failed: %s', redactUrl(url), errorMessage(err));
         if (initial && (isAccessRefused(err) || Date.now() - started >= timeout)) {
-          throw new BrokerError(ErrorCode.BrokerConnection, `cannot connect to AMQP broker ${this.displayUrl}: ${describeConnectError(err)}`, { cause: err });
+          throw new BrokerError(ErrorCode.BrokerConnection, `cannot connect to AMQP broker ${this.displayUrl}: ${describeConnectError(err, url)}`, { cause: err });
+        }
+        if (attempt % count === count - 1) {
+          notices?.failed(redactUrl(url), err);
         }
       }
     }
@@ -1305,18 +1311,38 @@ function queueArguments(options: QueueOptions): Record<string, unknown> {
   return { arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': options.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT } };
 }
 
-/** Refused credentials or vhost: trying again will not help. */
-function isAccessRefused(err: unknown): boolean {
-  return err instanceof Error && /ACCESS_REFUSED|NOT_ALLOWED|403|530/.test(err.message);
+/**
+ * RabbitMQ closed the connection in reply to `connection.open`: 530
+ * NOT_ALLOWED, the vhost does not exist or the user may not use it. amqplib
+ * reports it without the reply code, as the method it expected instead.
+ */
+function isVhostRefused(err: unknown): boolean {
+  return err instanceof Error && (/\bNOT[-_]ALLOWED\b|^Handshake terminated by server: 530\b/.test(err.message) || /^Expected ConnectionOpenOk; got <ConnectionClose\b/.test(err.message));
 }
 
-function describeConnectError(err: unknown): string {
-  const message = errorMessage(err);
-  if (err instanceof Error && /NOT_ALLOWED|530/.test(err.message)) {
-    return `the vhost does not exist or the user may not use it (${message})`;
+/** Refused credentials (403 ACCESS_REFUSED during the handshake) or vhost: trying again will not help. */
+function isAccessRefused(err: unknown): boolean {
+  return err instanceof Error && (isVhostRefused(err) || /\bACCESS[-_]REFUSED\b|^Handshake terminated by server: 403\b/.test(err.message));
+}
+
+/** The vhost a URL names, as amqplib takes it: the path without its slash, `/` when there is none. */
+function vhostOf(url: string): string {
+  try {
+    const path = new URL(url).pathname;
+    return path.length > 1 ? decodeURIComponent(path.slice(1)) : '/';
+  } catch {
+    return '/';
+  }
+}
+
+function describeConnectError(err: unknown, url: string): string {
+  if (isVhostRefused(err)) {
+    // RabbitMQ's own words, when amqplib kept them ("vhost / is down" on a node still starting, a connection limit).
+    const said = /with message "(.*)"/.exec(errorMessage(err))?.[1];
+    return `the broker refused vhost "${vhostOf(url)}": it does not exist or the user may not use it${said ? ` (${said})` : ''}`;
   }
   if (isAccessRefused(err)) {
     return 'access refused: check the user name and password';
   }
-  return message;
+  return errorMessage(err) || shortReason(err);
 }

@@ -30,6 +30,7 @@ import { backoffDelay, DEFAULT_CONNECT_TIMEOUT_MS, type TransportOptions } from 
 import type { ConsumerState, Delivery, QueueKind, SubscribeOptions, Subscription, Transport, TransportEvents, TransportStats, Unavailable } from './transport';
 import { inboxAddress } from './inbox';
 import { redactUrl } from './url';
+import { WaitingNotices } from './waiting';
 
 const debug = createDebug('noflo-runtime-msgflo:mqtt');
 
@@ -457,6 +458,8 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     const first = randomInt(servers.length);
     const started = Date.now();
     const timeout = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    // Said only while the transport connects: later links are opened to a broker that answered.
+    const notices = this.publisher ? undefined : new WaitingNotices(timeout, (notice) => this.emit('waiting', notice));
     for (let attempt = 1; ; attempt += 1) {
       const order = rotate(servers, first + attempt - 1);
       const head = order[0] as Server;
@@ -492,7 +495,11 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
           throw new BrokerError(ErrorCode.BrokerConnection, `cannot connect to MQTT broker ${this.displayUrl}: ${reason}${last}`, { cause });
         }
         debug('connecting to %s failed (%s); retrying', head.display, errorMessage(cause));
-        await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt)));
+        if (attempt % servers.length === 0) {
+          notices?.failed(head.display, cause);
+        }
+        // Not past the connect timeout: the last attempt is made when it is up.
+        await new Promise((resolve) => setTimeout(resolve, Math.min(backoffDelay(attempt), Math.max(0, started + timeout - Date.now()))));
       }
     }
   }

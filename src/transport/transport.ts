@@ -5,6 +5,7 @@
  */
 import type { Binding } from '../protocol/bindings';
 import type { ParticipantAnnouncement } from '../protocol/definition';
+import type { WaitingNotice } from './waiting';
 
 /**
  * Which side of a participant a queue is on. An inqueue is consumed from (on
@@ -144,6 +145,13 @@ export function isUnavailable(answer: unknown): answer is Unavailable {
 
 /** Lifecycle notifications of a transport. */
 export interface TransportEvents {
+  /**
+   * At start ({@link Transport.connect}), no node of the broker could be
+   * reached yet and the transport keeps trying until its connect timeout:
+   * emitted after the first failed pass over the nodes, then every few
+   * seconds while it lasts.
+   */
+  waiting: [notice: WaitingNotice];
   /** The connection was lost; the transport is trying to get it back. */
   disconnected: [Error];
   /** The connection is back, topology and subscriptions restored. */
