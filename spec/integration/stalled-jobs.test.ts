@@ -5,23 +5,28 @@
  * passed with it still running.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
-import { startCli } from '../harness/cli';
-import { connectClient, uniqueRole } from '../harness/client';
+import { describe, test, type TestContext } from 'node:test';
+import { startCli, type RunningCommand } from '../harness/cli';
+import { connectClient, uniqueRole, type TestClient } from '../harness/client';
 import { amqpUrl, mqttUrl } from '../harness/env';
 import { FIXTURES } from '../harness/participants';
 
 /** The node of fixtures' graphs/Stalled.fbp that never calls output.done(). */
 const HOLDER = 'node stall \\(fixtures/NeverDone\\)';
 
+/** A participant of graphs/Stalled.fbp on `url`, started with `flags`, and a client of the same broker. */
+async function stalled(t: TestContext, kind: 'amqp' | 'mqtt', url: string, flags: readonly string[]): Promise<{ role: string; peer: TestClient; runtime: RunningCommand }> {
+  const role = uniqueRole('stalled');
+  const peer = await connectClient(kind, url);
+  t.after(() => peer.close());
+  const runtime = startCli(t, ['--name', role, '--graph', 'graphs/Stalled.fbp', '--basedir', FIXTURES, '--broker', url, ...flags]);
+  await runtime.waitForStderr(/is running on/);
+  return { role, peer, runtime };
+}
+
 describe('jobs that never finish', () => {
   test('a job in flight longer than --slow-job is said once, with the node holding it', async (t) => {
-    const url = mqttUrl();
-    const role = uniqueRole('stalled');
-    const peer = await connectClient('mqtt', url);
-    t.after(() => peer.close());
-    const runtime = startCli(t, ['--name', role, '--graph', 'graphs/Stalled.fbp', '--basedir', FIXTURES, '--broker', url, '--slow-job', '0.3', '--drain-timeout', '1']);
-    await runtime.waitForStderr(/is running on/);
+    const { role, peer, runtime } = await stalled(t, 'mqtt', mqttUrl(), ['--slow-job', '0.3', '--drain-timeout', '1']);
     await peer.send(`${role}.IN`, '"never done"');
     const slow = new RegExp(`job on inport in still running after \\d+ ms \\(--slow-job 300 ms\\), held by ${HOLDER}: slow, or stalled by a component that never calls output\\.done\\(\\)`);
     await runtime.waitForStderr(slow, 10_000);
@@ -32,12 +37,7 @@ describe('jobs that never finish', () => {
   });
 
   test('a --job-timeout failure hints at a missing output.done(), in the dead letter', async (t) => {
-    const url = amqpUrl();
-    const role = uniqueRole('stalled');
-    const peer = await connectClient('amqp', url);
-    t.after(() => peer.close());
-    const runtime = startCli(t, ['--name', role, '--graph', 'graphs/Stalled.fbp', '--basedir', FIXTURES, '--broker', url, '--deadletter', '*', '--job-timeout', '500']);
-    await runtime.waitForStderr(/is running on/);
+    const { role, peer, runtime } = await stalled(t, 'amqp', amqpUrl(), ['--deadletter', '*', '--job-timeout', '500']);
     const dead = await peer.drain(`dead-${role}.IN`);
     await peer.send(`${role}.IN`, '"never done"');
     assert.deepEqual(await dead.waitFor(1), ['never done']);
@@ -49,12 +49,7 @@ describe('jobs that never finish', () => {
   });
 
   test('a stop whose drain timeout passes names the unfinished jobs', async (t) => {
-    const url = mqttUrl();
-    const role = uniqueRole('stalled');
-    const peer = await connectClient('mqtt', url);
-    t.after(() => peer.close());
-    const runtime = startCli(t, ['--name', role, '--graph', 'graphs/Stalled.fbp', '--basedir', FIXTURES, '--broker', url, '--drain-timeout', '1']);
-    await runtime.waitForStderr(/is running on/);
+    const { role, peer, runtime } = await stalled(t, 'mqtt', mqttUrl(), ['--drain-timeout', '1']);
     await peer.send(`${role}.IN`, '"never done"');
     await new Promise((resolve) => setTimeout(resolve, 500));
     const stopping = Date.now();

@@ -281,7 +281,7 @@ export class JobTracker<J> {
         return;
       }
     }
-    this.finish(job, job.error ?? (held && heldReason(held, this.unconfigured.has(job) ? this.configurationWaitMs : undefined)));
+    this.finish(job, job.error ?? (held && heldReason(held)));
   }
 
   /** Keep `job` open until its node's configuration comes, or fail it once the wait is over. */
