@@ -6,10 +6,10 @@
  * NOFLO_MSGFLO_TEST_MQTT / NOFLO_MSGFLO_TEST_AMQP_CLUSTER (comma-separated, one
  * per node), and the cluster's node control in
  * NOFLO_MSGFLO_TEST_AMQP_CLUSTER_CONTROL (see ./harness/cluster). An
- * already-set URL variable wins, and that broker is not started. The cluster
- * is started only if a selected test file uses it (see {@link usesCluster}):
- * three more RabbitMQ nodes are not worth booting for a run that never
- * connects to them. Then it runs `node --test` over the compiled test files
+ * already-set URL variable wins, and that broker is not started. Each broker
+ * is started only if a selected test file uses it (see `uses` in ./harness/needs): a run
+ * of unit tests needs none, and three more RabbitMQ nodes are not worth
+ * booting for a run that never connects to them. Then it runs `node --test` over the compiled test files
  * one file at a time, prints a one-line summary, stops the brokers, and exits
  * with the test run's exit code.
  *
@@ -26,6 +26,7 @@ import { startMosquitto, startRabbitMQ, type BrokerHandle } from './harness/brok
 import { serveClusterControl, startRabbitMQCluster } from './harness/cluster';
 import { AMQP_CLUSTER_CONTROL_VAR, AMQP_CLUSTER_URLS_VAR, AMQP_URL_VAR, MQTT_URL_VAR } from './harness/env';
 import { FIGURES_FILE_VAR, formatFigures, type Figures } from './harness/figures';
+import { AMQP_USE, CLUSTER_USE, MQTT_USE, uses } from './harness/needs';
 
 /** dist/spec, where this file runs from. */
 const SPEC_DIR = __dirname;
@@ -46,8 +47,8 @@ interface BrokerSpec {
   readonly name: string;
   readonly variable: string;
   readonly start: () => Promise<Started>;
-  /** Whether the test files need it; default: always. */
-  readonly neededBy?: (files: readonly string[]) => boolean;
+  /** Whether the selected test files need it. */
+  readonly neededBy: (files: readonly string[]) => boolean;
 }
 
 /** A single broker: its URL, stopped by its handle. */
@@ -77,41 +78,10 @@ async function startCluster(): Promise<Started> {
 }
 
 const BROKERS: readonly BrokerSpec[] = [
-  { name: 'RabbitMQ', variable: AMQP_URL_VAR, start: single(startRabbitMQ) },
-  { name: 'Mosquitto', variable: MQTT_URL_VAR, start: single(startMosquitto) },
-  { name: 'RabbitMQ cluster', variable: AMQP_CLUSTER_URLS_VAR, start: startCluster, neededBy: usesCluster },
+  { name: 'RabbitMQ', variable: AMQP_URL_VAR, start: single(startRabbitMQ), neededBy: (files) => uses(files, AMQP_USE) },
+  { name: 'Mosquitto', variable: MQTT_URL_VAR, start: single(startMosquitto), neededBy: (files) => uses(files, MQTT_USE) },
+  { name: 'RabbitMQ cluster', variable: AMQP_CLUSTER_URLS_VAR, start: startCluster, neededBy: (files) => uses(files, CLUSTER_USE) },
 ];
-
-/** Compiled text that uses the shared cluster: clusterUrls(), attachCluster() (its module mentions both), the variables. */
-const CLUSTER_USE = /\bclusterUrls\b|\bAMQP_CLUSTER_(URLS|CONTROL)_VAR\b|NOFLO_MSGFLO_TEST_AMQP_CLUSTER/;
-/** Defines (rather than uses) the variables; every broker test loads it. */
-const ENV_MODULE = path.join(SPEC_DIR, 'harness', 'env.js');
-
-/**
- * Whether any of the compiled test `files`, or a local module they load
- * (`require("./...")` / `require("../...")`, followed transitively), mentions
- * the shared cluster ({@link CLUSTER_USE}), ./harness/env.js aside.
- */
-function usesCluster(files: readonly string[]): boolean {
-  const seen = new Set<string>();
-  const pending = [...files];
-  for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
-    if (seen.has(file) || file === ENV_MODULE) continue;
-    seen.add(file);
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch {
-      continue; // a directory's index.js or a module outside dist: not ours to follow
-    }
-    if (CLUSTER_USE.test(text)) return true;
-    for (const match of text.matchAll(/\brequire\("(\.\.?\/[^"]+)"\)/g)) {
-      const target = path.resolve(path.dirname(file), match[1] ?? '.');
-      pending.push(target.endsWith('.js') ? target : `${target}.js`, path.join(target, 'index.js'));
-    }
-  }
-  return false;
-}
 
 /** Printed to stderr as the one-line reason, then exit 1. */
 class UsageError extends Error {}
@@ -195,7 +165,7 @@ async function provisionBrokers(files: readonly string[]): Promise<Provisioned> 
     BROKERS.map(async (spec) => {
       const existing = process.env[spec.variable];
       if (existing !== undefined && existing !== '') return { spec, url: existing, started: undefined, note: 'external' };
-      if (spec.neededBy && !spec.neededBy(files)) return { spec, url: undefined, started: undefined, note: 'not started: no selected test file uses it' };
+      if (!spec.neededBy(files)) return { spec, url: undefined, started: undefined, note: 'not started: no selected test file uses it' };
       const began = Date.now();
       const started = await spec.start();
       return { spec, url: started.url, started, note: seconds(Date.now() - began) };
