@@ -31,16 +31,16 @@ Examples:
   $ ${PROGRAM} --name repeat --graph core/Repeat
       run core/Repeat as role "repeat" (embedded MQTT broker when none is configured)
   $ ${PROGRAM} --name compute_* --graph project/MyGraph --broker amqp://guest:guest@localhost
-  $ ${PROGRAM} --name worker --graph graphs/Worker.fbp --prefetch 8 --deadletter '*'
+  $ ${PROGRAM} --name repeat --graph graphs/Repeat.fbp --prefetch 8 --deadletter '*'
   $ ${PROGRAM} --name repeat --graph core/Repeat --attr inports.in.queue=jobs --attr outports.out.hidden=true
   $ ${PROGRAM} --participants workers.json --broker amqp://localhost
       host every participant of workers.json in this one process
   $ ${PROGRAM} --participants workers.json --broker amqp://rabbit1 --broker amqp://rabbit2 --queue-type quorum
       the same on a two-node RabbitMQ cluster, with quorum inqueues
-  $ ${PROGRAM} --system graphs/System.fbp --keep-going
-  $ ${PROGRAM} setup graphs/System.fbp --participants --forever
+  $ ${PROGRAM} --system graphs/RepeatChain.fbp --keep-going
+  $ ${PROGRAM} setup graphs/RepeatChain.fbp --participants --forever
       start the system's participants (NoFlo ones here, others from the library) and bind them all
-  $ ${PROGRAM} procfile graphs/System.fbp --ignore worker > Procfile
+  $ ${PROGRAM} procfile graphs/RepeatChain.fbp --ignore second > Procfile
   $ ${PROGRAM} send --queue repeat.IN --json '{"hello": "world"}'
   $ ${PROGRAM} send --queue repeat.IN --file job.json
   $ ${PROGRAM} dump --queue repeat.OUT --amount 1
@@ -66,7 +66,7 @@ export function program(): Command {
     .version(versionText(), '-V, --version', 'print the versions of this program, NoFlo and Node')
     .description('Run a NoFlo graph or component as a MsgFlo participant on an AMQP or MQTT broker')
     .option('-n, --name <role>', 'role of the participant; "*" becomes a random string')
-    .option('-g, --graph <graph>', 'component (core/Repeat), graph (project/MyGraph) or file (graphs/x.fbp)')
+    .option('-g, --graph <graph>', 'component (core/Repeat), graph (project/MyGraph) or file (graphs/Repeat.fbp)')
     .option('-b, --broker <url>', `broker URL (amqp://, mqtt://); ${BROKER_LIST_HELP}`, collectBroker)
     .option('--basedir <dir>', 'project directory to load components from (default: current directory)')
     .option('--prefetch <n>', 'jobs in flight per inport', '1')
@@ -128,9 +128,9 @@ export function program(): Command {
     .option('--tls-cert <file>', 'client certificate, PEM')
     .option('--tls-key <file>', 'client private key, PEM')
     .addHelpText('after', examples(
-      'setup graphs/System.fbp --broker amqp://localhost',
-      '  bind the roles of System.fbp once they are discovered, then exit',
-      'setup graphs/System.fbp --participants --forever',
+      'setup graphs/RepeatChain.fbp --broker amqp://localhost',
+      '  bind the roles of RepeatChain.fbp once they are discovered, then exit',
+      'setup graphs/RepeatChain.fbp --participants --forever',
       "  also start the system's participants, and keep them bound",
     ))
     .action(async (graph: string, flags) => setup(graph, flags));
@@ -156,7 +156,7 @@ export function program(): Command {
     .option('--tls-cert <file>', 'client certificate, PEM')
     .option('--tls-key <file>', 'client private key, PEM')
     .addHelpText('after', examples(
-      'coordinator --graph graphs/System.fbp --broker amqp://localhost',
+      'coordinator --graph graphs/RepeatChain.fbp --broker amqp://localhost',
       '  then open Flowhub on ws://127.0.0.1:3569',
       'coordinator --host 0.0.0.0 --secret s3cret --http-port 8080',
     ))
@@ -182,7 +182,7 @@ export function program(): Command {
     .option('--include <line>', 'add a line, e.g. for a participant of another runtime (repeatable)', collect)
     .option('--library <file>', LIBRARY_HELP)
     .option('--components <dir>', COMPONENT_DIR_HELP)
-    .addHelpText('after', examples('procfile graphs/System.fbp > Procfile', "procfile graphs/System.fbp --ignore worker --include 'web: node web.js'"))
+    .addHelpText('after', examples('procfile graphs/RepeatChain.fbp > Procfile', "procfile graphs/RepeatChain.fbp --ignore second --include 'web: node web.js'"))
     .action(async (graph: string, flags) => procfile(graph, flags));
 
   cli
