@@ -103,6 +103,8 @@ export interface LoadOptions {
   readonly progress?: { readonly every: number; readonly call: (answered: number) => void };
   /** How long to wait for the last answers after sending stops. */
   readonly drainMs: number;
+  /** Reads the CPU seconds (user + system) the participant has used so far, read at the start and end of the measured period. */
+  readonly cpuSeconds?: () => number;
 }
 
 /** What came of it. */
@@ -122,6 +124,10 @@ export interface LoadResult {
   readonly sent: number;
   /** Every latency of the measured period, sorted, for merging runs. */
   readonly latencies: number[];
+  /** CPU seconds the participant used in the measured period; undefined when not read. */
+  readonly cpuSeconds: number | undefined;
+  /** Messages per second of each run merged (one for a single run), for medians. */
+  readonly rates: number[];
 }
 
 /** Several runs of one point as one result. */
@@ -130,12 +136,15 @@ export function merge(runs: readonly LoadResult[]): LoadResult {
   const answered = runs.reduce((sum, r) => sum + r.answered, 0);
   const seconds = runs.reduce((sum, r) => sum + r.seconds, 0);
   const total = (field: 'lost' | 'duplicated' | 'sent'): number => runs.reduce((sum, r) => sum + r[field], 0);
-  return result(latencies, answered, seconds, { lost: total('lost'), duplicated: total('duplicated'), sent: total('sent') });
+  const cpu = runs.every((r) => r.cpuSeconds !== undefined) ? runs.reduce((sum, r) => sum + (r.cpuSeconds ?? 0), 0) : undefined;
+  const merged = result(latencies, answered, seconds, { lost: total('lost'), duplicated: total('duplicated'), sent: total('sent') }, cpu);
+  return { ...merged, rates: runs.flatMap((r) => r.rates) };
 }
 
 /** A result from sorted latencies and counts. */
-function result(latencies: number[], answered: number, seconds: number, counts: Pick<LoadResult, 'lost' | 'duplicated' | 'sent'>): LoadResult {
-  return { answered, seconds, perSecond: answered / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), ...counts, latencies };
+function result(latencies: number[], answered: number, seconds: number, counts: Pick<LoadResult, 'lost' | 'duplicated' | 'sent'>, cpuSeconds: number | undefined): LoadResult {
+  const perSecond = answered / seconds;
+  return { answered, seconds, perSecond, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), ...counts, latencies, cpuSeconds, rates: [perSecond] };
 }
 
 /** Drive a participant with `options.inFlight` messages in flight. */
@@ -149,6 +158,8 @@ export async function drive(wire: Wire, options: LoadOptions): Promise<LoadResul
   let answered = 0;
   let measureStart = 0;
   let measureEnd = 0;
+  let cpuStart = 0;
+  let cpuEnd = 0;
   const padding = 'x'.repeat(Math.max(0, options.size));
   let finished: () => void = () => undefined;
   const done = new Promise<void>((resolve) => {
@@ -172,6 +183,7 @@ export async function drive(wire: Wire, options: LoadOptions): Promise<LoadResul
     }
     sending = false;
     measureEnd = performance.now();
+    cpuEnd = options.cpuSeconds?.() ?? 0;
     finished();
   };
 
@@ -212,6 +224,7 @@ export async function drive(wire: Wire, options: LoadOptions): Promise<LoadResul
   }
   await sleep(options.warmupMs);
   measuring = true;
+  cpuStart = options.cpuSeconds?.() ?? 0;
   measureStart = performance.now();
   const timer = options.measureMs === undefined ? undefined : setTimeout(stop, options.measureMs);
   await done;
@@ -231,7 +244,7 @@ export async function drive(wire: Wire, options: LoadOptions): Promise<LoadResul
   wire.onBody = () => undefined;
   const seconds = (measureEnd - measureStart) / 1000;
   latencies.sort((a, b) => a - b);
-  return result(latencies, answered, seconds, { lost: pending.size, duplicated, sent: next });
+  return result(latencies, answered, seconds, { lost: pending.size, duplicated, sent: next }, options.cpuSeconds ? cpuEnd - cpuStart : undefined);
 }
 
 /** What a bare repeater is told: `node repeater-PROTOCOL.js URL ROLE PREFETCH`. */

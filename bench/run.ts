@@ -9,12 +9,13 @@
  *   npm run bench -- --throughput-only --points amqp:p1:f1:100 --seconds 3
  *   npm run bench -- --throughput-only --points amqp:p50:f50:100 --variants ours --soak 1000000
  *   npm run bench -- --startup-only --counts 1,10
+ *   npm run bench -- --check                        # exit 1 when a goal is missed
  */
 import { writeFile } from 'node:fs/promises';
 import { startMosquitto, startRabbitMQ, type BrokerHandle } from '../spec/harness/brokers';
 import { benchStartup, type StartupResult } from './startup';
 import { benchThroughput, DEFAULT_POINTS, parsePoints, VARIANTS, type Point, type Protocol, type ThroughputResults, type Variant } from './throughput';
-import { goals, processTable, soakTable, startupGoals, startupTable, throughputTable } from './tables';
+import { goals, missed, processTable, soakTable, startupGoals, startupTable, throughputTable } from './tables';
 
 interface Args {
   counts: number[];
@@ -29,6 +30,7 @@ interface Args {
   memoryMessages: number;
   soak: number;
   profileDir: string | undefined;
+  check: boolean;
 }
 
 const USAGE = `options:
@@ -45,7 +47,8 @@ const USAGE = `options:
   --soak N                 also send N messages through ours at prefetch 50, memory read every tenth
   --quick                  --seconds 1 --rounds 1 --warmup 0.5 --memory-messages 2000
   --profile DIR            write CPU profiles of the processes of ours and of the floor to DIR
-  --json FILE              where to write the figures (default bench-results.json)`;
+  --json FILE              where to write the figures (default bench-results.json)
+  --check                  exit 1 when a goal printed is missed (goals compare medians of the rounds)`;
 
 function parseArgs(argv: readonly string[]): Args {
   const args: Args = {
@@ -61,6 +64,7 @@ function parseArgs(argv: readonly string[]): Args {
     memoryMessages: 10_000,
     soak: 0,
     profileDir: undefined,
+    check: false,
   };
   const number = (flag: string, value: string | undefined, min: number): number => {
     const n = Number(value);
@@ -128,6 +132,9 @@ function parseArgs(argv: readonly string[]): Args {
       case '--profile':
         args.profileDir = takes();
         break;
+      case '--check':
+        args.check = true;
+        break;
       default:
         throw new Error(`unknown argument "${flag}"\n${USAGE}`);
     }
@@ -138,7 +145,7 @@ function parseArgs(argv: readonly string[]): Args {
   return args;
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const log = (line: string): void => {
     process.stderr.write(`${line}\n`);
@@ -150,6 +157,7 @@ async function main(): Promise<void> {
   const brokers: Partial<Record<Protocol, BrokerHandle>> = {};
   let startup: StartupResult[] = [];
   let throughput: ThroughputResults | undefined;
+  const goalLines: string[] = [];
   try {
     if (protocols.has('amqp')) {
       log('starting RabbitMQ on loopback...');
@@ -170,13 +178,16 @@ async function main(): Promise<void> {
       if (throughput.soak.length > 0) {
         process.stdout.write(`\nLong run: resident memory of ours\n${soakTable(throughput.soak)}\n`);
       }
-      process.stdout.write(`\n${goals(throughput).join('\n')}\n`);
+      const throughputGoals = goals(throughput);
+      goalLines.push(...throughputGoals);
+      process.stdout.write(`\n${throughputGoals.join('\n')}\n`);
     }
     if (args.startup && brokers.amqp) {
       log(`start-up and memory of ${args.counts.join(', ')} core/Repeat participants:`);
       startup = await benchStartup(brokers.amqp.url, args.counts, log);
       process.stdout.write(`\nMany participants: start-up (spawn to every participant answering) and resident memory\n${startupTable(startup)}\n`);
       for (const line of startupGoals(startup)) {
+        goalLines.push(line);
         process.stdout.write(`${line}\n`);
       }
     }
@@ -185,9 +196,15 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all(Object.values(brokers).map((broker) => broker.stop()));
   }
+  const misses = missed(goalLines);
+  if (args.check) {
+    process.stdout.write(misses.length === 0 ? `check: all ${goalLines.length} goals met\n` : `check: ${misses.length} of ${goalLines.length} goals missed\n`);
+    return misses.length === 0 ? 0 : 1;
+  }
+  return 0;
 }
 
-main().catch((err: unknown) => {
+main().then((code) => process.exit(code), (err: unknown) => {
   process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

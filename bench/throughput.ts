@@ -12,7 +12,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { connectWire, drive, merge, waitForAnswer, type LoadResult } from './load';
 import { installOriginal } from './original';
-import { residentBytes, spawnNode, stopAll, type Child } from './processes';
+import { cpuSeconds, residentBytes, spawnNode, stopAll, type Child } from './processes';
 
 export type Protocol = 'amqp' | 'mqtt';
 export type Variant = 'ours' | 'floor' | 'original';
@@ -171,6 +171,7 @@ export async function benchThroughput(urls: Readonly<Record<Protocol, string | u
                 warmupMs: round === 0 ? options.warmupSeconds * 1000 : ROUND_WARMUP_MS,
                 measureMs: (options.seconds * 1000) / options.rounds,
                 drainMs: 15_000,
+                cpuSeconds: () => cpuSeconds(started.child.pid ?? 0),
               });
               runs.get(variant)?.push(run);
               if (started.child.exitCode !== null) {
@@ -181,7 +182,8 @@ export async function benchThroughput(urls: Readonly<Record<Protocol, string | u
           for (const [variant, variantRuns] of runs) {
             const result = merge(variantRuns);
             results.points.push({ ...result, latencies: [], point, variant });
-            log(`    ${variant}, ${pointName(point)}: ${result.perSecond.toFixed(0)} msg/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, lost ${result.lost}, duplicated ${result.duplicated}`);
+            const cpu = result.cpuSeconds === undefined || result.answered === 0 ? '' : `, ${((result.cpuSeconds * 1e6) / result.answered).toFixed(0)} µs CPU/msg`;
+            log(`    ${variant}, ${pointName(point)}: ${result.perSecond.toFixed(0)} msg/s${cpu}, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, lost ${result.lost}, duplicated ${result.duplicated}`);
           }
         }
       } finally {

@@ -86,6 +86,7 @@ export function program(): Command {
     .addOption(new Option('--on-unroutable <what>', 'AMQP: an output the broker routes to no queue is only counted (ack, default) or fails its job (fail); per port: --attr outports.PORT.unroutable=fail').choices(['ack', 'fail']))
     .option('--delivery-limit <n>', 'quorum queues: deliveries before a message is dead-lettered (default: 5)')
     .option('--client-id <id>', 'MQTT client id prefix, stable across restarts (default: msgflo-ROLE)')
+    .addOption(new Option('--mqtt-qos <qos>', 'MQTT QoS of inputs and outputs; 0 acknowledges nothing and loses messages in flight when the participant or broker fails (default: 1)').choices(['0', '1']))
     .option('--tls-ca <file>', 'CA certificate(s) to trust, PEM (amqps://, mqtts://)')
     .option('--tls-cert <file>', 'client certificate, PEM')
     .option('--tls-key <file>', 'client private key, PEM')

@@ -37,6 +37,7 @@ export interface RunFlags {
   onUnroutable?: string;
   deliveryLimit?: string;
   clientId?: string;
+  mqttQos?: string;
   tlsCa?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -81,6 +82,7 @@ function inputFromFlags(flags: RunFlags, broker: string | undefined): Participan
     onUnroutable: flags.onUnroutable,
     deliveryLimit: flags.deliveryLimit,
     clientId: flags.clientId,
+    mqttQos: flags.mqttQos,
     tlsCa: flags.tlsCa,
     tlsCert: flags.tlsCert,
     tlsKey: flags.tlsKey,

@@ -159,6 +159,9 @@ export class Host extends EventEmitter<HostEvents> {
 
   private transportOptions(options: ParticipantOptions): TransportOptions {
     const result: TransportOptions = { connectTimeoutMs: options.connectTimeout };
+    if (options.mqttQos === 0) {
+      result.mqttQos = 0;
+    }
     const tls = readTls(options.tls);
     if (tls) {
       result.tls = tls;

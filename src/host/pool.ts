@@ -22,7 +22,7 @@ export class TransportPool {
   constructor(private readonly create: (url: string, options: TransportOptions) => Transport = createTransport) {}
 
   /** A transport for `url` sharing the connection with every other lease of the same URL and options. */
-  lease(url: string, options: TransportOptions, key = `${url} ${options.connectTimeoutMs ?? ''}`): Transport {
+  lease(url: string, options: TransportOptions, key = `${url} ${options.connectTimeoutMs ?? ''} ${options.mqttQos ?? 1}`): Transport {
     let entry = this.entries.get(key);
     if (!entry) {
       const transport = this.create(url, options);

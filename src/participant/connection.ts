@@ -12,6 +12,9 @@ export function transportOptions(options: ParticipantOptions): TransportOptions 
     connectTimeoutMs: options.connectTimeout,
     clientId: `${options.clientId}-pub`,
   };
+  if (options.mqttQos === 0) {
+    result.mqttQos = 0;
+  }
   const tls = readTls(options.tls);
   if (tls) {
     result.tls = tls;

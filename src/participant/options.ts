@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { BrokerUrlError, InvalidOptionError } from '../errors';
 import type { PortOverride } from '../protocol/definition';
+import type { TransportOptions } from '../transport/options';
 import { parseBrokerList } from '../transport/url';
 
 /** Everything a participant needs, validated. */
@@ -72,6 +73,12 @@ export interface ParticipantOptions {
   readonly deliveryLimit: number;
   /** MQTT client id prefix, stable across restarts; `msgflo-<role>` by default. */
   readonly clientId: string;
+  /**
+   * MQTT: QoS of inputs and outputs, 1 (default: nothing lost) or 0 (as the
+   * original ran: no acknowledgements, a message in flight is lost when the
+   * participant or broker fails); see {@link TransportOptions.mqttQos}.
+   */
+  readonly mqttQos: 0 | 1;
   /** TLS files (PEM) for amqps:// and mqtts://. */
   readonly tls: { readonly ca?: string; readonly cert?: string; readonly key?: string };
   /** Exit the process on an exception thrown outside NoFlo's own handling, as the original did. */
@@ -125,6 +132,7 @@ export interface ParticipantInput {
   onUnroutable?: string | undefined;
   deliveryLimit?: number | string | undefined;
   clientId?: string | undefined;
+  mqttQos?: number | string | undefined;
   tlsCa?: string | undefined;
   tlsCert?: string | undefined;
   tlsKey?: string | undefined;
@@ -140,7 +148,7 @@ export interface ParticipantInput {
 /** The options a participant takes, by name: `--attr` keys and participants-file keys. */
 export const PARTICIPANT_KEYS: readonly string[] = [
   'name', 'graph', 'broker', 'basedir', 'prefetch', 'deadletter', 'iips', 'inports', 'outports', 'dedicatedNetwork', 'cache', 'trace',
-  'discoveryPeriod', 'maxMessageSize', 'maxDepth', 'jobTimeout', 'slowJob', 'configWait', 'drainTimeout', 'connectTimeout', 'queueType', 'onUnroutable', 'deliveryLimit', 'clientId',
+  'discoveryPeriod', 'maxMessageSize', 'maxDepth', 'jobTimeout', 'slowJob', 'configWait', 'drainTimeout', 'connectTimeout', 'queueType', 'onUnroutable', 'deliveryLimit', 'clientId', 'mqttQos',
   'tlsCa', 'tlsCert', 'tlsKey', 'crashOnException', 'protocolPort', 'protocolFull', 'discovery',
 ];
 
@@ -187,6 +195,7 @@ export function normalizeOptions(input: ParticipantInput, env: NodeJS.ProcessEnv
     onUnroutable: ackOrFail('on-unroutable', merged.onUnroutable ?? 'ack'),
     deliveryLimit: positiveInteger('delivery-limit', merged.deliveryLimit ?? 5),
     clientId: merged.clientId || `msgflo-${name}`,
+    mqttQos: mqttQos(merged.mqttQos),
     tls: tlsFiles(merged),
     crashOnException: merged.crashOnException ?? false,
     protocolPort: merged.protocolPort === undefined ? undefined : port('protocol-port', merged.protocolPort),
@@ -288,6 +297,12 @@ function queueType(value: string | undefined): 'classic' | 'quorum' {
     return value ?? 'classic';
   }
   throw new InvalidOptionError(`invalid --queue-type "${value}": expected classic or quorum`);
+}
+
+function mqttQos(value: number | string | undefined): 0 | 1 {
+  if (value === undefined || String(value) === '1') return 1;
+  if (String(value) === '0') return 0;
+  throw new InvalidOptionError(`invalid --mqtt-qos "${String(value)}": expected 0 or 1`);
 }
 
 function tlsFiles(input: ParticipantInput): ParticipantOptions['tls'] {

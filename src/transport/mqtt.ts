@@ -113,6 +113,8 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
   private readonly claimed = new Set<string>();
   /** A session takeover was said: once is enough. */
   private takeoverSaid = false;
+  /** QoS of outputs and of the inqueues' subscriptions ({@link TransportOptions.mqttQos}). */
+  private readonly qos: QosOption;
 
   /**
    * @param urls - `mqtt://` / `mqtts://` URLs of one broker's nodes, as
@@ -125,6 +127,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     this.displayUrl = this.endpoints.servers.map((server) => server.display).join(',');
     this.nodeCount = this.endpoints.servers.length;
     this.options = options;
+    this.qos = options.mqttQos === 0 ? QOS_0 : QOS_1;
   }
 
   /** The node the publishing connection is on now, without password; undefined while it is down. */
@@ -183,7 +186,8 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
   }
 
   async announce(message: ParticipantAnnouncement): Promise<void> {
-    await this.publish(DISCOVERY_QUEUE, encode(message));
+    // Always QoS 1: a coordinator that misses one waits a discovery period.
+    await this.publish(DISCOVERY_QUEUE, encode(message), QOS_1);
   }
 
   async subscribe(queue: string, handler: (delivery: Delivery) => void, options: SubscribeOptions): Promise<Subscription> {
@@ -205,6 +209,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     const lost = new Set<number>();
     const hooks = (index: number): LinkHooks => ({
       queue,
+      qos: this.qos,
       lost: (_topic, server) => {
         if (lost.size === 0) {
           this.stats.consumerRestarts += 1;
@@ -527,14 +532,17 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     }
   }
 
-  /** Publish at QoS 1, resolving on the broker's PUBACK. */
-  publish(topic: string, payload: Buffer): Promise<void> {
+  /**
+   * Publish at the transport's QoS ({@link TransportOptions.mqttQos}, default
+   * 1), resolving on the broker's PUBACK; at QoS 0, once written to the socket.
+   */
+  publish(topic: string, payload: Buffer, qos: QosOption = this.qos): Promise<void> {
     const publisher = this.publisher?.client;
     if (!publisher) {
       return Promise.reject(new BrokerError(ErrorCode.BrokerOperation, `not connected to MQTT broker ${this.displayUrl}`));
     }
     return new Promise((resolve, reject) => {
-      publisher.publish(topic, payload, QOS_1, (cause) => {
+      publisher.publish(topic, payload, qos, (cause) => {
         if (cause) {
           reject(new BrokerError(ErrorCode.BrokerOperation, `publish to topic "${topic}" failed: ${errorMessage(cause)}`, { cause }));
         } else {
@@ -552,7 +560,10 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
   }
 }
 
-const QOS_1 = Object.freeze({ qos: 1 }) satisfies mqtt.IClientPublishOptions & mqtt.IClientSubscribeOptions;
+/** The QoS of publishes and subscriptions, as mqtt.js takes it. */
+type QosOption = Readonly<{ qos: 0 | 1 }>;
+const QOS_1: QosOption = Object.freeze({ qos: 1 }) satisfies mqtt.IClientPublishOptions & mqtt.IClientSubscribeOptions;
+const QOS_0: QosOption = Object.freeze({ qos: 0 }) satisfies mqtt.IClientPublishOptions & mqtt.IClientSubscribeOptions;
 const ACTIVE: ConsumerState = Object.freeze({ active: true });
 const CANCELLED: ConsumerState = Object.freeze({ active: false, reason: 'cancelled' });
 
@@ -653,6 +664,8 @@ function serverOf(client: mqtt.MqttClient, servers: readonly Server[]): Server {
 interface LinkHooks {
   /** The queue a consuming connection is for, named in its warnings. */
   queue?: string;
+  /** QoS of its subscriptions; default 1. */
+  qos?: QosOption;
   /** The broker (`server`) no longer has `topic`, subscribed before in a persistent session (a reconnection found none); subscribing again. */
   lost?(topic: string, server: Server): void;
   /** `topic`, lost, is subscribed again. */
@@ -883,7 +896,7 @@ class Link {
   private subscribe(topic: string, entry: Wanted): void {
     const generation = this.generation;
     const current = (): boolean => !this.ended && generation === this.generation && this.wanted.get(topic) === entry;
-    this.client.subscribeAsync(topic, QOS_1).then(
+    this.client.subscribeAsync(topic, this.hooks.qos ?? QOS_1).then(
       ([grant]) => {
         if (!current()) {
           return;
@@ -980,7 +993,7 @@ class MqttDelivery implements Delivery {
     const deadLetters = deadLetterQueueName(this.queue);
     debug('dead-lettering a message of "%s": %s', this.queue, reason);
     try {
-      await this.transport.publish(deadLetters, this.body);
+      await this.transport.publish(deadLetters, this.body, QOS_1);
     } catch (err) {
       // Without its PUBACK the broker delivers the message again, so it is not lost.
       debug('could not dead-letter a message of "%s": %s', this.queue, errorMessage(err));

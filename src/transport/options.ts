@@ -25,6 +25,16 @@ export interface TransportOptions {
   tls?: TlsOptions;
   /** MQTT: the client id of the publishing connection; random when absent. */
   clientId?: string;
+  /**
+   * MQTT: the QoS of inputs (the inqueues' subscriptions) and outputs
+   * (default 1). At 0, as the original noflo-runtime-msgflo and msgflo-nodejs
+   * ran, nothing is acknowledged: a message is lost when the participant or
+   * the broker fails while it is on its way, and a persistent session keeps
+   * no input for a participant that is down (Mosquitto's default). For
+   * telemetry, where losing some is better than waiting. Discovery messages
+   * stay at QoS 1. AMQP ignores it.
+   */
+  mqttQos?: 0 | 1;
 }
 
 /** Default of {@link TransportOptions.connectTimeoutMs}. */
