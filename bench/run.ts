@@ -39,7 +39,7 @@ const USAGE = `options:
   --counts 1,10,100        participants for the start-up benchmark
   --points LIST            throughput points, protocol:pPREFETCH:fINFLIGHT:BYTES[k], comma-separated
                            (default ${DEFAULT_POINTS})
-  --variants ours,floor,original
+  --variants ours,floor,original,qos0   (qos0: ours with --mqtt-qos 0, MQTT points only)
   --seconds N              measured seconds per point and variant (default 5)
   --rounds N               turns the variants take at each point, the seconds split between them (default 5)
   --warmup N               seconds sent before measuring each point (default 1)

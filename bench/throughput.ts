@@ -15,8 +15,9 @@ import { installOriginal } from './original';
 import { cpuSeconds, residentBytes, spawnNode, stopAll, type Child } from './processes';
 
 export type Protocol = 'amqp' | 'mqtt';
-export type Variant = 'ours' | 'floor' | 'original';
-export const VARIANTS: readonly Variant[] = ['ours', 'floor', 'original'];
+/** `qos0`: ours with `--mqtt-qos 0`, at the original's guarantees (MQTT points only). */
+export type Variant = 'ours' | 'floor' | 'original' | 'qos0';
+export const VARIANTS: readonly Variant[] = ['ours', 'floor', 'original', 'qos0'];
 
 /** One measured configuration. */
 export interface Point {
@@ -118,6 +119,10 @@ export async function benchThroughput(urls: Readonly<Record<Protocol, string | u
       const url = urls[protocolOf(role)] as string;
       return spawnNode(BIN, ['--name', role, '--graph', 'core/Repeat', '--broker', url, '--prefetch', String(prefetch)], { cwd: REPO, nodeArgs: profile(role) });
     },
+    qos0: (role, prefetch) => {
+      const url = urls[protocolOf(role)] as string;
+      return spawnNode(BIN, ['--name', role, '--graph', 'core/Repeat', '--broker', url, '--prefetch', String(prefetch), '--mqtt-qos', '0'], { cwd: REPO });
+    },
     floor: (role, prefetch) => {
       const protocol = protocolOf(role);
       return spawnNode(path.join(__dirname, `repeater-${protocol}.js`), [urls[protocol] as string, role, String(prefetch)], { cwd: REPO, nodeArgs: profile(role) });
@@ -146,7 +151,8 @@ export async function benchThroughput(urls: Readonly<Record<Protocol, string | u
       const url = urls[protocol] as string;
       const running: Array<{ variant: Variant; started: Started }> = [];
       try {
-        for (const variant of options.variants) {
+        // QoS 0 is an MQTT option: AMQP has no such variant.
+        for (const variant of options.variants.filter((v) => protocol === 'mqtt' || v !== 'qos0')) {
           const role = `${protocol}-${variant}-p${prefetch}-${Date.now().toString(36)}`;
           log(`  ${protocol} ${variant}, prefetch ${prefetch}: starting`);
           const started = await startParticipant(protocol, url, role, () => spawners[variant](role, prefetch));
