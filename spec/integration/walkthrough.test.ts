@@ -67,8 +67,9 @@ interface Walkthrough {
 
 /**
  * The section {@link SECTION} of `readme`: the lines of its `sh` blocks
- * (comments left out), and every other fenced block as the file named at the
- * end of the line before it (`` `graphs/Shout.fbp`: ``).
+ * (comments left out), and every other fenced block as the file of the
+ * project named at the end of the line before it
+ * (`` `myproject/graphs/Shout.fbp`: `` is `graphs/Shout.fbp`).
  *
  * @throws when the section is missing, or a block that is no `sh` names no file
  */
@@ -94,8 +95,8 @@ function readWalkthrough(readme: string): Walkthrough {
     if (fence[1] === 'sh') {
       commands.push(...body.filter((command) => command.trim() !== '' && !command.startsWith('#')));
     } else {
-      const file = /`([^`\s]+)`:$/.exec(before)?.[1];
-      assert.ok(file, `the ${fence[1] || 'plain'} block after "${before}" names its file: end the line before it with \`path\`:`);
+      const file = /`myproject\/([^`\s]+)`:$/.exec(before)?.[1];
+      assert.ok(file, `the ${fence[1] || 'plain'} block after "${before}" names its file: end the line before it with \`myproject/PATH\`:`);
       files.set(file, `${body.join('\n')}\n`);
     }
     i = close;
