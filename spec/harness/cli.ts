@@ -18,7 +18,7 @@ export interface CommandResult {
 }
 
 /** The environment for a child: no broker configured unless `env` sets one. */
-function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+export function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const base = { ...process.env };
   delete base.MSGFLO_BROKER;
   delete base.CLOUDAMQP_URL;
