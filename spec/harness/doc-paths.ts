@@ -162,22 +162,55 @@ function checkLink(document: string, own: ReadonlySet<string>, target: string, l
 }
 
 /**
+ * A comment `<!-- paths: DIR -->` in a Markdown section says that the code of
+ * the section, up to the next heading of its level or above, is run in DIR
+ * (the walk-through of a user's project, kept in `examples/myproject`): its
+ * paths are looked for there, then at the root.
+ */
+const PATHS_COMMENT = /^<!--\s*paths:\s*(\S+)\s*-->\s*$/;
+
+/** `markdown` cut into parts, each with the directory its code runs in (undefined: the root). */
+function partsByDirectory(markdown: string): Array<{ text: string; directory: string | undefined }> {
+  const parts: Array<{ text: string; directory: string | undefined }> = [{ text: '', directory: undefined }];
+  let level = 0;
+  let fenced = false;
+  for (const line of markdown.split('\n')) {
+    if (/^\s*(```|~~~)/.test(line)) fenced = !fenced;
+    const heading = fenced ? null : /^(#{1,6})\s/.exec(line);
+    const comment = fenced ? null : PATHS_COMMENT.exec(line.trim());
+    const current = parts[parts.length - 1] as { text: string; directory: string | undefined };
+    if (heading && current.directory !== undefined && (heading[1] ?? '').length <= level) {
+      parts.push({ text: '', directory: undefined });
+    } else if (comment) {
+      level = Math.max(1, ...[...current.text.matchAll(/^(#{1,6})\s/gm)].slice(-1).map((m) => (m[1] ?? '').length));
+      parts.push({ text: '', directory: comment[1] });
+    }
+    (parts[parts.length - 1] as { text: string }).text += `${line}\n`;
+  }
+  return parts;
+}
+
+/**
  * Everything `markdown`, the text of `document` (a path relative to the
  * repository's root), names that is not in the repository: links and images
- * (and their anchors), and repository paths in code spans and code blocks.
+ * (and their anchors), and repository paths in code spans and code blocks
+ * (in a section marked `<!-- paths: DIR -->`, looked for in DIR first).
  */
 export function missingInMarkdown(document: string, markdown: string, layout: RepositoryLayout): MissingPath[] {
-  const { prose, blocks } = splitFences(markdown);
   const own = headingAnchors(markdown);
   const missing: MissingPath[] = [];
-  for (const target of linkTargets(prose)) {
-    const problem = external(target) ? undefined : checkLink(document, own, target, layout);
-    if (problem) {
-      missing.push(problem);
+  for (const part of partsByDirectory(markdown)) {
+    const { prose, blocks } = splitFences(part.text);
+    for (const target of linkTargets(prose)) {
+      const problem = external(target) ? undefined : checkLink(document, own, target, layout);
+      if (problem) {
+        missing.push(problem);
+      }
     }
-  }
-  for (const code of [...codeSpans(prose), ...blocks]) {
-    missing.push(...missingInText(document, code, layout));
+    for (const code of [...codeSpans(prose), ...blocks]) {
+      const inPart = missingInText(document, code, layout);
+      missing.push(...(part.directory === undefined ? inPart : inPart.filter(({ written }) => !existsSync(path.join(layout.root, part.directory as string, written)))));
+    }
   }
   return missing;
 }
