@@ -104,3 +104,59 @@ for (const broker of brokerUrls()) {
     });
   });
 }
+
+describe('the live system page with a role not discovered yet', () => {
+  test('draws the edges to it, to its "not discovered" node, and fits a 1400 px wide window', async (t) => {
+    const url = brokerUrls().find((b) => b.kind === 'mqtt')?.url as string;
+    // A chain wider than the window: four roles run, the fifth and last never does.
+    const roles = ['one', 'two', 'three', 'four', 'five'].map((name) => uniqueRole(name));
+    const absent = roles[4] as string;
+    const graph = await temporaryFile(t, 'Chain.fbp', [...roles.slice(1).map((role, i) => `${roles[i]}(core/Repeat) OUT -> IN ${role}(core/Repeat)`), ''].join('\n'));
+    const file = await temporaryFile(t, 'participants.json', JSON.stringify(roles.slice(0, 4).map((name) => ({ name, graph: 'core/Repeat' }))));
+    const env = { MSGFLO_BROKER: url, MSGFLO_DISCOVERY_PERIOD: '2' };
+    const participants = startCli(t, ['--participants', file], env);
+    await participants.waitForStderr(/hosting 4 participants/, 30_000);
+    const coordinator = startCli(t, ['coordinator', '--graph', graph, '--port', '0', '--http-port', '0'], env);
+    await coordinator.waitForStderr(/live system page on/, 30_000);
+    const base = /live system page on (http:\/\/\S+)\//.exec(coordinator.stderr)?.[1] as string;
+    const state = await pollUntil(`${base}/state`, ({ body }) => (JSON.parse(body) as { edges: unknown[] }).edges.length === 3, 30_000);
+    const snapshot = JSON.parse(state.body) as { missing: string[]; pending: Array<{ type: string; src: { role: string; port: string }; tgt: { role: string; port: string } }> };
+    assert.deepEqual(snapshot.missing, [absent]);
+    assert.deepEqual(
+      snapshot.pending.map(({ type, src, tgt }) => ({ type, src, tgt })),
+      [{ type: 'pubsub', src: { role: roles[3], port: 'out' }, tgt: { role: absent, port: 'in' } }],
+    );
+
+    const browser = await launchChromium(t);
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.goto(`${base}/`);
+    const missing = page.locator(`[data-missing-role="${absent}"]`);
+    await missing.waitFor({ timeout: 15_000 });
+    assert.equal(await missing.getAttribute('class'), 'role missing');
+    assert.equal(await missing.locator('text.name').textContent(), absent);
+    assert.equal(await missing.locator('[data-port="in:in"]').count(), 1, 'the inport the graph wires, on the not-discovered node');
+    const pending = page.locator(`[data-edge="${roles[3]}.out->${absent}.in"]`);
+    assert.equal(await pending.getAttribute('class'), 'edge pending pubsub');
+    assert.equal(await pending.getAttribute('data-pending'), 'true');
+    assert.match((await pending.locator('path').getAttribute('d')) ?? '', /^M[\d.]+,[\d.]+ L/, 'a path is drawn');
+    assert.equal(await page.locator('g.edge').count(), 4, '3 bound edges and the one waiting for its role');
+    assert.equal(await page.locator('g.edge.pending').count(), 1);
+
+    // Wider than the window as laid out, scaled down to it: no sideways scrolling.
+    const drawn = Number((await page.locator('#view').getAttribute('viewBox'))?.split(' ')[2]);
+    assert.ok(drawn > 1400, `the layout is ${drawn} px wide: wider than the window, as the test needs`);
+    // A string, evaluated in the page: this file is compiled without the DOM's types.
+    const scrollWidth = Number(await page.evaluate('document.documentElement.scrollWidth'));
+    assert.ok(scrollWidth > 0 && scrollWidth <= 1400, `scrollWidth ${scrollWidth}`);
+    const box = await page.locator('#view').boundingBox();
+    assert.ok(box && box.width <= 1400 && box.height > 0 && Math.abs(box.width / box.height - drawn / Number((await page.locator('#view').getAttribute('viewBox'))?.split(' ')[3])) < 0.05, `scaled, in proportion: ${JSON.stringify(box)}`);
+
+    await mkdir(TEST_OUTPUT, { recursive: true });
+    const shot = path.join(TEST_OUTPUT, 'system-page-undiscovered-1400.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    assert.deepEqual(errors, [], 'no script errors');
+    t.diagnostic(`screenshot: ${shot}`);
+  });
+});

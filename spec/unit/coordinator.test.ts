@@ -6,7 +6,7 @@ import { Coordinator } from '../../src/coordinator/coordinator';
 import { describeFailure, type SystemFailure } from '../../src/coordinator/failures';
 import { describeIipDelivery, type IipDelivery } from '../../src/coordinator/initials';
 import { ParticipantRegistry } from '../../src/coordinator/registry';
-import { downstreamOf, graphBindings, type Binding, type SystemGraph } from '../../src/protocol/bindings';
+import { downstreamOf, graphBindings, roleEdges, type Binding, type SystemGraph } from '../../src/protocol/bindings';
 import type { ParticipantDefinition } from '../../src/protocol/definition';
 import { memoryBroker, type MemoryBroker } from '../../src/transport';
 import { MemoryTransport } from '../../src/transport/memory';
@@ -80,6 +80,13 @@ describe('graph bindings', () => {
     ]);
     assert.deepEqual(waiting, []);
     assert.deepEqual(problems, []);
+  });
+
+  test('role edges: every connection the graph asks for, through round-robin nodes, whether discovered or not', () => {
+    assert.deepEqual(roleEdges(graph), [
+      { type: 'pubsub', src: { role: 'a', port: 'out' }, tgt: { role: 'b', port: 'in' } },
+      { type: 'roundrobin', src: { role: 'b', port: 'out' }, tgt: { role: 'w', port: 'in' } },
+    ]);
   });
 
   test('waits for roles not discovered yet, and names ports that do not exist', () => {

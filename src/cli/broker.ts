@@ -5,8 +5,8 @@ import { InvalidOptionError } from '../errors';
 import { brokerSetting } from '../participant/options';
 import { createTransport, joinBrokerList, parseBrokerList, type Transport, type TransportOptions } from '../transport';
 import type { WaitingNotice } from '../transport/waiting';
-import { EMBEDDED_URL, startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded';
-import { info } from './output';
+import { embeddedAddress, embeddedOwner, isEmbeddedGone, startEmbeddedBroker, type EmbeddedBroker, type EmbeddedOwner } from '../transport/embedded';
+import { counted, info, warn } from './output';
 
 /** How long `send` and `dump` try to reach the broker before giving up. */
 export const TOOL_CONNECT_TIMEOUT_MS = 5000;
@@ -15,6 +15,8 @@ export const TOOL_CONNECT_TIMEOUT_MS = 5000;
 export interface BrokerChoice {
   readonly transport: Transport;
   readonly embedded: EmbeddedBroker | undefined;
+  /** With no broker configured: the process whose embedded broker this one uses, when another one runs it. */
+  readonly owner?: EmbeddedOwner;
 }
 
 /**
@@ -57,19 +59,64 @@ export function refuseInProcessBroker(broker: string, label: string): void {
 
 /**
  * A transport for `broker`; with none configured, the embedded MQTT broker on
- * 127.0.0.1:1883, started in this process unless one already listens there.
+ * 127.0.0.1:1883 (or the port in `MSGFLO_EMBEDDED_PORT`), started in this
+ * process unless one already listens there. Using another process's embedded
+ * broker, the choice names that process (`owner`), for
+ * {@link embeddedGoneLine}. Throws {@link InvalidOptionError} for a bad
+ * `MSGFLO_EMBEDDED_PORT`.
  */
 export async function chooseBroker(broker: string | undefined, options: { startEmbedded: boolean; transport?: TransportOptions }): Promise<BrokerChoice> {
   if (broker) {
     return { transport: sayWhileWaiting(createTransport(broker, options.transport)), embedded: undefined };
   }
-  const embedded = options.startEmbedded ? await startEmbeddedBroker() : undefined;
+  const { embedded, owner, url } = await useEmbeddedBroker(options.startEmbedded);
+  return { transport: sayWhileWaiting(createTransport(url, options.transport)), embedded, ...(owner ? { owner } : {}) };
+}
+
+/**
+ * With no broker configured: start the embedded broker (if `start`, and
+ * nothing listens there yet) or find whose it is, and say which on stderr.
+ */
+export async function useEmbeddedBroker(start: boolean): Promise<{ embedded: EmbeddedBroker | undefined; owner: EmbeddedOwner | undefined; url: string }> {
+  const { host, port, url } = embeddedAddress();
+  const embedded = start ? await startEmbeddedBroker(host, port) : undefined;
   if (embedded) {
     info(`no broker configured: started the embedded MQTT broker on ${embedded.url}`);
-  } else {
-    info(`no broker configured: using the MQTT broker on ${EMBEDDED_URL}`);
+    return { embedded, owner: undefined, url };
   }
-  return { transport: sayWhileWaiting(createTransport(EMBEDDED_URL, options.transport)), embedded };
+  const owner = embeddedOwner(host, port);
+  info(`no broker configured: using the MQTT broker on ${url}${owner ? `, the embedded broker of process ${owner.pid}` : ''}`);
+  return { embedded: undefined, owner, url };
+}
+
+/**
+ * Close the embedded broker this process started (if any), first saying on
+ * stderr, when client connections of other processes are still on it, that
+ * they lose their broker. Call it after this process's own clients stopped.
+ */
+export async function closeEmbedded(embedded: EmbeddedBroker | undefined): Promise<void> {
+  if (!embedded) {
+    return;
+  }
+  const others = embedded.otherClients();
+  if (others > 0) {
+    const who = others === 1 ? '1 client connection of another process loses its' : `${counted(others, 'client connection')} of other processes lose their`;
+    warn(`stopping the embedded broker on ${embedded.url}; ${who} broker`);
+  }
+  await embedded.close();
+}
+
+/**
+ * The line that says a broker connection was lost, when the broker is
+ * another process's embedded broker (`owner`) and it is gone: that it is
+ * gone, and waited for. `then` says what happens meanwhile ("outputs
+ * wait"). Undefined otherwise: the caller says its own line.
+ */
+export function embeddedGoneLine(owner: EmbeddedOwner | undefined, then: string): string | undefined {
+  if (owner && isEmbeddedGone(owner)) {
+    return `the embedded broker on ${owner.url} is gone (its process ${owner.pid} stopped); waiting for it to come back (a participant started with no broker configured starts it again): ${then}`;
+  }
+  return undefined;
 }
 
 /**

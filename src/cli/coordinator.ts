@@ -14,8 +14,8 @@ import { Host } from '../host/host';
 import { readTls } from '../participant/connection';
 import { describeBinding } from '../protocol/bindings';
 import { createComponentLoader, loadGraphFile } from '../runtime/graph-source';
-import { EMBEDDED_URL } from '../transport/embedded';
-import { chooseBroker, configuredBroker } from './broker';
+import { embeddedAddress } from '../transport/embedded';
+import { chooseBroker, closeEmbedded, configuredBroker } from './broker';
 import { libraryRunner, type LibraryFlags } from './children';
 import { startCoordinatorOps, type OpsFlags } from './ops';
 import { info, warn } from './output';
@@ -50,7 +50,7 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
   const broker = configuredBroker(flags.broker);
   const tls = readTls({ ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey });
   // A bad library stops the start before anything runs.
-  const commands = await libraryRunner(flags, basedir, broker ?? EMBEDDED_URL);
+  const commands = await libraryRunner(flags, basedir, broker ?? embeddedAddress().url);
   const { transport, embedded } = await chooseBroker(broker, { startEmbedded: true, transport: tls ? { tls } : {} });
   const coordinator = new Coordinator(transport);
   coordinator.on('bound', (binding) => info(describeBinding(binding)));
@@ -63,7 +63,7 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
       info(`participant ${change}: ${definition.id} (${definition.role}, ${definition.component})`);
     }
   });
-  const host = new Host({ broker: broker ?? EMBEDDED_URL, basedir, queueType: flags.queueType, onUnroutable: flags.onUnroutable, tlsCa: flags.tlsCa, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey });
+  const host = new Host({ broker: broker ?? embeddedAddress().url, basedir, queueType: flags.queueType, onUnroutable: flags.onUnroutable, tlsCa: flags.tlsCa, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey });
   host.on('warning', (role, err) => warn(`${role}: ${err.message}`));
   host.on('projectWarning', (_basedir, err) => warn(err.message));
   host.shareLoader(basedir, false, loader);
@@ -79,7 +79,7 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
       await ops?.close();
       await Promise.all([host.stop(), commands.children.stopAll()]);
       await coordinator.stop();
-      await embedded?.close();
+      await closeEmbedded(embedded);
     },
     false,
   );

@@ -18,7 +18,7 @@ import { BrokerError, ErrorCode, InvalidOptionError } from '../errors';
 import { lookUpName, nearestName } from '../ops/queue-depths';
 import { readTls } from '../participant/connection';
 import { isUnavailable, type Transport } from '../transport/transport';
-import { chooseBroker, configuredBroker, TOOL_CONNECT_TIMEOUT_MS } from './broker';
+import { chooseBroker, configuredBroker, embeddedGoneLine, TOOL_CONNECT_TIMEOUT_MS } from './broker';
 import { data, info, warn } from './output';
 
 /** Flags of the dump command. */
@@ -38,7 +38,7 @@ export async function dump(flags: DumpFlags): Promise<void> {
     throw new InvalidOptionError(`invalid --amount "${flags.amount}": expected a whole number of at least 1`);
   }
   const tls = readTls({ ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey });
-  const { transport } = await chooseBroker(configuredBroker(flags.broker), { startEmbedded: false, transport: { connectTimeoutMs: TOOL_CONNECT_TIMEOUT_MS, ...(tls ? { tls } : {}) } });
+  const { transport, owner } = await chooseBroker(configuredBroker(flags.broker), { startEmbedded: false, transport: { connectTimeoutMs: TOOL_CONNECT_TIMEOUT_MS, ...(tls ? { tls } : {}) } });
   await transport.connect();
   const where = transport.connectedTo ?? transport.displayUrl;
   let listening: string;
@@ -49,7 +49,9 @@ export async function dump(flags: DumpFlags): Promise<void> {
     throw err;
   }
   // A tap sees what is published while it listens, and nothing is kept for it meanwhile.
-  transport.on('disconnected', (err) => warn(`lost the broker connection (${err.message}); reconnecting: messages sent until it is back are not seen`));
+  transport.on('disconnected', (err) =>
+    warn(embeddedGoneLine(owner, 'messages sent until it is back are not seen') ?? `lost the broker connection (${err.message}); reconnecting: messages sent until it is back are not seen`),
+  );
   transport.on('reconnected', () => info(`reconnected to ${transport.connectedTo ?? transport.displayUrl}, listening again on ${flags.queue}: messages sent while the connection was down were not seen`));
   let seen = 0;
   await new Promise<void>((resolve, reject) => {

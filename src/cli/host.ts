@@ -9,8 +9,8 @@ import { readManifest } from '../host/manifest';
 import { planSystem } from '../host/system';
 import type { ParticipantInput } from '../participant/options';
 import { createComponentLoader, type ComponentLoader } from '../runtime/graph-source';
-import { EMBEDDED_URL, startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded';
-import { refuseInProcessBroker, sayWaiting } from './broker';
+import { embeddedAddress, type EmbeddedBroker, type EmbeddedOwner } from '../transport/embedded';
+import { closeEmbedded, embeddedGoneLine, refuseInProcessBroker, sayWaiting, useEmbeddedBroker } from './broker';
 import { jobReporter, logFormat, ProcessOps, type OpsFlags } from './ops';
 import { counted, info, warn } from './output';
 import { onSignals, printDefinition } from './process';
@@ -55,14 +55,14 @@ export async function runHost(flags: HostFlags, defaults: Partial<ParticipantInp
   }
 
   let embedded: EmbeddedBroker | undefined;
+  let owner: EmbeddedOwner | undefined;
   const broker = defaults.broker;
   const everyHasBroker = inputs.every((input) => input.broker);
   if (!broker && !everyHasBroker) {
-    embedded = await startEmbeddedBroker();
-    info(embedded ? `no broker configured: started the embedded MQTT broker on ${embedded.url}` : `no broker configured: using the MQTT broker on ${EMBEDDED_URL}`);
+    ({ embedded, owner } = await useEmbeddedBroker(true));
   }
   const ops = await ProcessOps.start(flags);
-  const host = new Host({ ...defaults, broker: broker ?? EMBEDDED_URL });
+  const host = new Host({ ...defaults, broker: broker ?? embeddedAddress().url });
   if (loader) {
     host.shareLoader(basedir, defaults.cache ?? false, loader);
   }
@@ -72,7 +72,7 @@ export async function runHost(flags: HostFlags, defaults: Partial<ParticipantInp
   host.on('warning', (role, err) => warn(`${role}: ${err.message}`));
   host.on('projectWarning', (_basedir, err) => warn(err.message));
   host.on('waiting', sayWaiting);
-  host.on('disconnected', (role, err) => warn(`${role}: lost the broker connection (${err.message}); reconnecting, outputs wait`));
+  host.on('disconnected', (role, err) => warn(`${role}: ${embeddedGoneLine(owner, 'outputs wait') ?? `lost the broker connection (${err.message}); reconnecting, outputs wait`}`));
   host.on('reconnected', (role) => info(`${role}: reconnected`));
   host.on('consumerRestored', (role, port) => info(`${role}: inport ${port}: consuming again`));
 
@@ -109,7 +109,7 @@ export async function runHost(flags: HostFlags, defaults: Partial<ParticipantInp
     async () => {
       ops.health.stop();
       await host.stop();
-      await embedded?.close();
+      await closeEmbedded(embedded);
       await ops.close();
     },
     crashOnException,

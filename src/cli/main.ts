@@ -46,7 +46,9 @@ Examples:
   $ ${PROGRAM} dump --queue repeat.OUT --amount 1
 
 The broker comes from --broker, else $MSGFLO_BROKER, else $CLOUDAMQP_URL, else the
-embedded MQTT broker on mqtt://127.0.0.1:1883. Supported: amqp://, amqps://, mqtt://, mqtts://.
+embedded MQTT broker on mqtt://127.0.0.1:1883 ($MSGFLO_EMBEDDED_PORT for another port),
+started by the first process that finds no broker there and gone when it stops.
+Supported: amqp://, amqps://, mqtt://, mqtts://.
 For the nodes of a cluster, repeat --broker or give a comma-separated list (in the
 variables too): they are tried in turn, from a random one, at start and on every
 reconnection. A comma in a password is written %2C.

@@ -8,7 +8,7 @@ import { transportOptions } from '../participant/connection';
 import { normalizeOptions, type ParticipantInput } from '../participant/options';
 import { Participant } from '../participant/participant';
 import { prepareGraph } from '../participant/prepare';
-import { chooseBroker, configuredBroker } from './broker';
+import { chooseBroker, closeEmbedded, configuredBroker, embeddedGoneLine } from './broker';
 import { runHost, type HostFlags } from './host';
 import { jobReporter, logFormat, ProcessOps, type OpsFlags } from './ops';
 import { info, warn } from './output';
@@ -115,12 +115,12 @@ export async function run(flags: RunFlags & HostFlags & OpsFlags): Promise<void>
   // The graph first: one that cannot run stops the start before anything else does.
   const prepared = await prepareGraph(options, { onWarning: warn });
   const ops = await ProcessOps.start(flags);
-  const { transport, embedded } = await chooseBroker(options.broker, { startEmbedded: true, transport: transportOptions(options) });
+  const { transport, embedded, owner } = await chooseBroker(options.broker, { startEmbedded: true, transport: transportOptions(options) });
   const participant = new Participant(options, transport, { prepared, discoveryFields: ops.discoveryFields(flags) });
   ops.watch(participant);
   participant.on('job', jobReporter(format));
   participant.on('warning', (err) => warn(err.message));
-  participant.on('disconnected', (err) => warn(`lost the broker connection (${err.message}); reconnecting, outputs wait`));
+  participant.on('disconnected', (err) => warn(embeddedGoneLine(owner, 'outputs wait') ?? `lost the broker connection (${err.message}); reconnecting, outputs wait`));
   participant.on('reconnected', () => info(`reconnected to ${transport.connectedTo ?? transport.displayUrl}`));
   participant.on('consumerRestored', (port) => info(`inport ${port}: consuming again`));
   let definition;
@@ -139,7 +139,7 @@ export async function run(flags: RunFlags & HostFlags & OpsFlags): Promise<void>
     async () => {
       ops.health.stop();
       await participant.stop();
-      await embedded?.close();
+      await closeEmbedded(embedded);
       await ops.close();
     },
     options.crashOnException,

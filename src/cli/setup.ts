@@ -15,9 +15,9 @@ import { describeBinding } from '../protocol/bindings';
 import { createComponentLoader, loadGraphFile } from '../runtime/graph-source';
 import path from 'node:path';
 import { readTls } from '../participant/connection';
-import { EMBEDDED_URL } from '../transport/embedded';
+import { embeddedAddress } from '../transport/embedded';
 import { parseBrokerList } from '../transport/url';
-import { chooseBroker, configuredBroker } from './broker';
+import { chooseBroker, closeEmbedded, configuredBroker } from './broker';
 import { libraryRunner, type LibraryFlags, type LibraryRunner } from './children';
 import { roleList } from './procfile';
 import { jobReporter, logFormat, ProcessOps, type OpsFlags } from './ops';
@@ -93,9 +93,9 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
   }
   const tls = readTls({ ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey });
   // A bad library stops the start before anything runs.
-  const runner: LibraryRunner | undefined = flags.participants ? await libraryRunner(flags, basedir, broker ?? EMBEDDED_URL) : undefined;
+  const runner: LibraryRunner | undefined = flags.participants ? await libraryRunner(flags, basedir, broker ?? embeddedAddress().url) : undefined;
   const { transport, embedded } = await chooseBroker(broker, { startEmbedded: flags.participants === true, transport: tls ? { tls } : {} });
-  const url = broker ?? EMBEDDED_URL;
+  const url = broker ?? embeddedAddress().url;
 
   const coordinator = new Coordinator(transport);
   coordinator.on('bound', (binding) => info(describeBinding(binding)));
@@ -115,7 +115,7 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
     ops?.health.stop();
     await coordinator.stop();
     await Promise.all([host?.stop(), runner?.children.stopAll()]);
-    await embedded?.close();
+    await closeEmbedded(embedded);
     await ops?.close();
   };
   try {

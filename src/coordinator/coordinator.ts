@@ -276,6 +276,11 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     return this.roles().filter((role) => !this.registry.byRole(role));
   }
 
+  /** The system graph applied (by {@link Coordinator.load} and edits since): its nodes (role → component) and edges. */
+  systemGraph(): SystemGraph {
+    return { nodes: new Map(this.nodes), edges: [...this.edges] };
+  }
+
   /** The bindings made so far. */
   bindings(): Binding[] {
     return [...this.bound.values()];

@@ -2,7 +2,10 @@
  * The coordinator's live page: one self-contained HTML document. It reads
  * snapshots from `/events` (server-sent events), lays the system out with ELK
  * (served from this process at `/elk.js`) whenever its shape changes, and
- * updates the counts in place on every snapshot.
+ * updates the counts in place on every snapshot. The graph's connections to
+ * roles not discovered yet are drawn too, grey and dashed, to those roles'
+ * "not discovered" nodes. The drawing is scaled down to the window's width
+ * (never up), so that the page never scrolls sideways.
  */
 
 /** The page, as served at `/`. */
@@ -13,13 +16,16 @@ export const SYSTEM_PAGE = `<!doctype html>
 <title>MsgFlo system</title>
 <style>
   body { margin: 0; font: 13px system-ui, sans-serif; color: #1d2433; background: #f6f7f9; }
-  header { display: flex; gap: 1.5em; align-items: baseline; padding: 8px 16px; background: #1d2433; color: #fff; }
+  header { display: flex; flex-wrap: wrap; gap: 0.4em 1.5em; align-items: baseline; padding: 8px 16px; background: #1d2433; color: #fff; }
+  header #broker { overflow-wrap: anywhere; min-width: 0; }
   header h1 { font-size: 15px; margin: 0; }
   header .dim { color: #aab3c5; }
   #status.down { color: #ff8080; }
   #legend { margin-left: auto; color: #aab3c5; }
+  #legend .pending { color: #c3c9d5; }
   #legend .pubsub { color: #6ab0ff; } #legend .rr { color: #f0b35a; } #legend .dead { color: #ff8080; }
   svg { display: block; }
+  #view { max-width: 100%; height: auto; }
   .role rect.box { fill: #fff; stroke: #3b4a66; stroke-width: 1.2; rx: 6; }
   .role.extra rect.box { stroke-dasharray: 2 2; stroke: #b9770e; }
   .role.missing rect.box { fill: #eceef2; stroke-dasharray: 4 3; stroke: #9aa3b5; }
@@ -35,6 +41,9 @@ export const SYSTEM_PAGE = `<!doctype html>
   .edge.pubsub path { stroke: #2a7de1; }
   .edge.roundrobin path { stroke: #d98a12; stroke-dasharray: 6 3; }
   .edge.dead path { stroke: #c0392b; stroke-dasharray: 2 3; }
+  .edge.pending path { stroke: #9aa3b5; stroke-dasharray: 4 3; }
+  .role.missing .port rect { fill: #9aa3b5; }
+  .role.missing .port text { fill: #7a8397; }
   .edge text { font-size: 11px; fill: #1d2433; paint-order: stroke; stroke: #f6f7f9; stroke-width: 3px; }
   .edge.active text { font-weight: 600; }
   #empty { padding: 40px; color: #5b6478; }
@@ -45,7 +54,7 @@ export const SYSTEM_PAGE = `<!doctype html>
   <h1>MsgFlo system</h1>
   <span class="dim" id="broker"></span>
   <span id="status">connecting</span>
-  <span id="legend"><span class="pubsub">&#9472; pubsub</span> &nbsp; <span class="rr">&#9476; round robin</span> &nbsp; <span class="dead">&#8943; dead letters</span></span>
+  <span id="legend"><span class="pubsub">&#9472; pubsub</span> &nbsp; <span class="rr">&#9476; round robin</span> &nbsp; <span class="dead">&#8943; dead letters</span> &nbsp; <span class="pending">&#9476; not discovered yet</span></span>
 </header>
 <div id="empty" hidden>No participant discovered yet.</div>
 <svg id="view" xmlns="http://www.w3.org/2000/svg"></svg>
@@ -86,8 +95,38 @@ export const SYSTEM_PAGE = `<!doctype html>
       var height = Math.max(74, 18 * Math.max(r.inports.length, r.outports.length) + 20);
       children.push({ id: 'role:' + r.role, width: label + 70, height: height, ports: ports, layoutOptions: { 'elk.portConstraints': 'FIXED_ORDER' } });
     });
+    var discovered = {};
+    s.roles.forEach(function (r) {
+      discovered[r.role] = { in: r.inports.map(function (p) { return p.id; }), out: r.outports.map(function (p) { return p.id; }) };
+    });
+    var missingPorts = {};
+    s.missing.forEach(function (role) { missingPorts[role] = { in: [], out: [] }; });
+    (s.pending || []).forEach(function (e) {
+      [[e.src, 'out'], [e.tgt, 'in']].forEach(function (end) {
+        var ports = missingPorts[end[0].role];
+        if (ports && ports[end[1]].indexOf(end[0].port) < 0) ports[end[1]].push(end[0].port);
+      });
+    });
     s.missing.forEach(function (role) {
-      children.push({ id: 'missing:' + role, width: Math.max(textWidth(role, 14) + 30, 150), height: 48 });
+      var mp = missingPorts[role];
+      var ports = [];
+      mp.in.forEach(function (port, i) {
+        ports.push({ id: portKey(role, 'in', port), width: 8, height: 8, layoutOptions: { 'elk.port.side': 'WEST', 'elk.port.index': String(i) } });
+      });
+      mp.out.forEach(function (port, i) {
+        ports.push({ id: portKey(role, 'out', port), width: 8, height: 8, layoutOptions: { 'elk.port.side': 'EAST', 'elk.port.index': String(i) } });
+      });
+      var height = Math.max(48, 18 * Math.max(mp.in.length, mp.out.length) + 20);
+      children.push({ id: 'missing:' + role, width: Math.max(textWidth(role, 14) + 60, 150), height: height, ports: ports, layoutOptions: { 'elk.portConstraints': 'FIXED_ORDER' } });
+    });
+    // An end on a discovered role without that port is drawn to the role's box.
+    function endOf(end, dir) {
+      var known = discovered[end.role];
+      if (known && known[dir].indexOf(end.port) < 0) return 'role:' + end.role;
+      return portKey(end.role, dir, end.port);
+    }
+    (s.pending || []).forEach(function (e) {
+      edges.push({ id: 'pending:' + e.id, sources: [endOf(e.src, 'out')], targets: [endOf(e.tgt, 'in')] });
     });
     s.deadLetters.forEach(function (d) {
       children.push({ id: 'dlq:' + d.queue, width: Math.max(textWidth(d.queue, 11) + 20, 120), height: 40 });
@@ -124,8 +163,10 @@ export const SYSTEM_PAGE = `<!doctype html>
 
   function draw(s, layout) {
     while (svg.firstChild) svg.removeChild(svg.firstChild);
+    // Its own size, scaled down to the window's width by CSS (max-width), keeping its proportions.
     svg.setAttribute('width', String(layout.width + 40));
     svg.setAttribute('height', String(layout.height + 40));
+    svg.setAttribute('viewBox', '0 0 ' + (layout.width + 40) + ' ' + (layout.height + 40));
     var defs = el('defs', {}, svg);
     var marker = el('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '7', markerHeight: '7', orient: 'auto-start-reverse' }, defs);
     el('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#3b4a66' }, marker);
@@ -136,9 +177,18 @@ export const SYSTEM_PAGE = `<!doctype html>
     s.roles.forEach(function (r) { roles['role:' + r.role] = r; });
     var edgesById = {};
     s.edges.forEach(function (e) { edgesById['edge:' + e.id] = e; });
+    var pendingById = {};
+    (s.pending || []).forEach(function (e) { pendingById['pending:' + e.id] = e; });
 
     (layout.edges || []).forEach(function (edge) {
       var info = edgesById[edge.id];
+      var pending = pendingById[edge.id];
+      if (pending) {
+        var pg = el('g', { class: 'edge pending ' + pending.type, 'data-pending': 'true', 'data-edge': pending.src.role + '.' + pending.src.port + '->' + pending.tgt.role + '.' + pending.tgt.port }, root);
+        el('title', {}, pg, 'not bound: ' + (s.missing.indexOf(pending.tgt.role) >= 0 ? pending.tgt.role : pending.src.role) + ' is not discovered yet');
+        el('path', { d: pathOf(edge), 'marker-end': 'url(#arrow)' }, pg);
+        return;
+      }
       var kind = info ? info.type : 'dead';
       var g = el('g', { class: 'edge ' + kind }, root);
       if (info) {
@@ -180,8 +230,15 @@ export const SYSTEM_PAGE = `<!doctype html>
       } else if (c.id.indexOf('missing:') === 0) {
         var m = el('g', { class: 'role missing', transform: 'translate(' + c.x + ',' + c.y + ')', 'data-missing-role': c.id.slice(8) }, root);
         el('rect', { class: 'box', width: String(c.width), height: String(c.height) }, m);
-        el('text', { class: 'name', x: '12', y: '20' }, m, c.id.slice(8));
-        el('text', { class: 'component', x: '12', y: '36' }, m, 'not discovered');
+        el('text', { class: 'name', x: '18', y: '20' }, m, c.id.slice(8));
+        el('text', { class: 'component', x: '18', y: '36' }, m, 'not discovered');
+        (c.ports || []).forEach(function (p) {
+          var parts = p.id.split('\\u0000');
+          var mg = el('g', { class: 'port', 'data-port': parts[1] + ':' + parts[2] }, m);
+          el('rect', { x: String(p.x), y: String(p.y), width: '8', height: '8' }, mg);
+          var west = parts[1] === 'in';
+          el('text', { x: String(west ? p.x + 11 : p.x - 3), y: String(p.y + 8), 'text-anchor': west ? 'start' : 'end' }, mg, parts[2]);
+        });
       } else {
         var queue = c.id.slice(4);
         var d = el('g', { class: 'dlq', transform: 'translate(' + c.x + ',' + c.y + ')', 'data-dead-letter': queue }, root);

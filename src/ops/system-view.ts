@@ -16,7 +16,7 @@ import createDebug from 'debug';
 import { EventEmitter } from 'node:events';
 import type { Coordinator } from '../coordinator/coordinator';
 import { errorMessage } from '../errors';
-import { bindingKey } from '../protocol/bindings';
+import { bindingKey, roleEdges } from '../protocol/bindings';
 import { deadLetterQueueName, type ParticipantDefinition } from '../protocol/definition';
 import { isUnavailable, type QueueDepth, type Subscription, type Transport } from '../transport/transport';
 import { queueDepths } from './queue-depths';
@@ -68,6 +68,19 @@ export interface EdgeView {
   readonly counting: boolean;
 }
 
+/**
+ * A connection the system graph asks for to or from a role not discovered
+ * yet: not bound, drawn to that role's "not discovered" node, so that what
+ * is missing shows where it belongs.
+ */
+export interface PendingEdgeView {
+  /** `type src.role.port tgt.role.port`: stable while the graph stays. */
+  readonly id: string;
+  readonly type: 'pubsub' | 'roundrobin';
+  readonly src: { readonly role: string; readonly port: string };
+  readonly tgt: { readonly role: string; readonly port: string };
+}
+
 /** A dead-letter queue (or topic) of an inport. */
 export interface DeadLetterView {
   readonly queue: string;
@@ -89,6 +102,8 @@ export interface SystemSnapshot {
   readonly deadLetters: readonly DeadLetterView[];
   /** Roles of the system graph not discovered yet. */
   readonly missing: readonly string[];
+  /** The graph's connections to or from those roles, not bound until they are. */
+  readonly pending: readonly PendingEdgeView[];
   readonly time: string;
 }
 
@@ -300,11 +315,14 @@ export class SystemView extends EventEmitter<SystemViewEvents> {
         });
       }
     }
+    const missing = this.coordinator.missingRoles();
+    const pending = pendingEdges(this.coordinator, new Set(missing));
     const shape = JSON.stringify([
       roles.map((r) => [r.role, r.inGraph, r.inports.map((p) => p.id), r.outports.map((p) => p.id)]),
       edges.map((e) => e.id).sort(),
       deadLetters.map((d) => d.queue),
-      this.coordinator.missingRoles(),
+      missing,
+      pending.map((e) => e.id),
     ]);
     return {
       broker: this.transport.displayUrl,
@@ -313,10 +331,23 @@ export class SystemView extends EventEmitter<SystemViewEvents> {
       roles,
       edges,
       deadLetters,
-      missing: this.coordinator.missingRoles(),
+      missing,
+      pending,
       time: new Date().toISOString(),
     };
   }
+}
+
+/** The system graph's connections to or from a role in `missing`, once each. */
+function pendingEdges(coordinator: Coordinator, missing: ReadonlySet<string>): PendingEdgeView[] {
+  const byId = new Map<string, PendingEdgeView>();
+  for (const edge of roleEdges(coordinator.systemGraph())) {
+    if (missing.has(edge.src.role) || missing.has(edge.tgt.role)) {
+      const id = `${edge.type} ${edge.src.role}.${edge.src.port} ${edge.tgt.role}.${edge.tgt.port}`;
+      byId.set(id, { id, ...edge });
+    }
+  }
+  return [...byId.values()];
 }
 
 /**

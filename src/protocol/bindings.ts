@@ -185,3 +185,34 @@ export function downstreamOf(graph: SystemGraph, role: string): { roles: Set<str
   const roles = new Set([...reached].filter((node) => graph.nodes.get(node) !== ROUND_ROBIN_COMPONENT));
   return { roles, edges: graph.edges.filter((edge) => reached.has(edge.src.process)) };
 }
+
+/** A connection between two roles' ports, as the system graph asks for it (see {@link roleEdges}). */
+export interface RoleEdge {
+  /** `roundrobin` through a round-robin node, else `pubsub`. */
+  readonly type: 'pubsub' | 'roundrobin';
+  readonly src: { readonly role: string; readonly port: string };
+  readonly tgt: { readonly role: string; readonly port: string };
+}
+
+/**
+ * The role-to-role connections a system graph asks for, whether their roles
+ * are discovered or not: each edge between roles, and through each
+ * round-robin node every edge into it paired with every edge out of its OUT
+ * port (its `deadletter` edges are dead-letter routes, not connections).
+ * Pure: nothing is looked up on a broker.
+ */
+export function roleEdges(graph: SystemGraph): RoleEdge[] {
+  const isRoundRobin = (node: string): boolean => graph.nodes.get(node) === ROUND_ROBIN_COMPONENT;
+  const result: RoleEdge[] = [];
+  for (const edge of graph.edges) {
+    if (isRoundRobin(edge.tgt.process)) {
+      const outs = graph.edges.filter((e) => e.src.process === edge.tgt.process && e.src.port !== 'deadletter' && !isRoundRobin(e.tgt.process));
+      for (const out of outs) {
+        result.push({ type: 'roundrobin', src: { role: edge.src.process, port: edge.src.port }, tgt: { role: out.tgt.process, port: out.tgt.port } });
+      }
+    } else if (!isRoundRobin(edge.src.process)) {
+      result.push({ type: 'pubsub', src: { role: edge.src.process, port: edge.src.port }, tgt: { role: edge.tgt.process, port: edge.tgt.port } });
+    }
+  }
+  return result;
+}

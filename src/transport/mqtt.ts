@@ -53,6 +53,21 @@ export const DEFAULT_MQTT_KEEPALIVE_S = 15;
 export const CONSUMER_CLAIM_PREFIX = '$msgflo/consumer/';
 
 /**
+ * Client ids of this process's MQTT connections, kept after they end: a
+ * broker may see a connection closed a moment after its client did (see
+ * {@link isOwnMqttClient}). One per connection ever opened, a handful.
+ */
+const ownClientIds = new Set<string>();
+
+/**
+ * Whether `clientId` is (or was) one of this process's MQTT connections: an
+ * embedded broker tells them from other processes' clients by it.
+ */
+export function isOwnMqttClient(clientId: string): boolean {
+  return ownClientIds.has(clientId);
+}
+
+/**
  * Session takeovers. Two clients with one client id take the broker's
  * session from each other: the broker closes the older connection, which
  * reconnects a second later and closes the other, and so on forever. MQTT
@@ -728,6 +743,7 @@ class Link {
   ) {
     this.resumed = sessionPresent;
     this.current = serverOf(client, servers);
+    ownClientIds.add(client.options.clientId ?? '');
     client.on('disconnect', (packet) => {
       this.takenOver ||= packet.reasonCode === SESSION_TAKEN_OVER;
     });
