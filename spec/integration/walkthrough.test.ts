@@ -11,10 +11,10 @@
  * file there must be shown), and every command of its `sh` blocks must be
  * run by a test here, or be one of {@link DONE_OTHERWISE}.
  *
- * The embedded broker is started here, on a free port, and given to the
- * commands in `MSGFLO_BROKER` as for RabbitMQ: without a broker configured,
- * the commands would start it on 127.0.0.1:1883, which other test runs on
- * the machine use too.
+ * On the embedded broker, no broker is configured, as in the README: the
+ * first command of each step starts it, the others use it. It is put on a
+ * free port with `MSGFLO_EMBEDDED_PORT` rather than on 127.0.0.1:1883, which
+ * other test runs on the machine may use too.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -24,7 +24,6 @@ import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { splitWords } from '../../src/host/shell-words';
-import { startEmbeddedBroker } from '../../src/transport/embedded';
 import { freePort } from '../harness/brokers';
 import { childEnv, RunningCommand, type CommandResult } from '../harness/cli';
 import { connectClient } from '../harness/client';
@@ -198,7 +197,11 @@ describe('README "Your own NoFlo project", from an npm pack tarball', () => {
     const sent = await complete(t, SEND_HELLO, env);
     assert.equal(sent.code, 0, sent.stderr);
     assert.equal(sent.stdout, '');
-    assert.match(sent.stderr, /^(sent|published) 7 bytes to shout\.IN on /);
+    assert.match(sent.stderr, /^(sent|published) 7 bytes to shout\.IN on /m);
+    if (env.MSGFLO_EMBEDDED_PORT !== undefined) {
+      // No broker configured: it says whose embedded broker it uses.
+      assert.match(sent.stderr.split('\n')[0] ?? '', /^no broker configured: using the MQTT broker on mqtt:\/\/127\.0\.0\.1:\d+, the embedded broker of process \d+$/);
+    }
     const dumped = await within(dump.exited, 20_000, dumpLine);
     assert.equal(dumped.code, 0, dumped.stderr);
     assert.equal(dumped.stdout, `${expected}\n`);
@@ -268,16 +271,9 @@ describe('README "Your own NoFlo project", from an npm pack tarball', () => {
 
   for (const broker of ['embedded', 'amqp'] as const) {
     test(`on ${broker === 'amqp' ? 'RabbitMQ' : 'the embedded MQTT broker'}: a graph by name and by file, a system, round robin, the installed Supervisor`, { timeout: 240_000 }, async (t) => {
-      let url: string;
-      if (broker === 'amqp') {
-        url = amqpUrl();
-      } else {
-        const embedded = await startEmbeddedBroker('127.0.0.1', await freePort());
-        assert.ok(embedded, 'the embedded broker started');
-        t.after(() => embedded.close());
-        url = embedded.url;
-      }
-      const env = { MSGFLO_BROKER: url };
+      const port = await freePort();
+      const url = broker === 'amqp' ? amqpUrl() : `mqtt://127.0.0.1:${port}`;
+      const env: NodeJS.ProcessEnv = broker === 'amqp' ? { MSGFLO_BROKER: url } : { MSGFLO_EMBEDDED_PORT: String(port) };
 
       // A graph by name, its library from package.json's name.
       const byName = start(t, SHOUT_BY_NAME, env);
