@@ -15,6 +15,7 @@ import { readTls } from '../participant/connection';
 import { describeBinding } from '../protocol/bindings';
 import { createComponentLoader, loadGraphFile } from '../runtime/graph-source';
 import { EMBEDDED_URL } from '../transport/embedded';
+import { projectDirectory } from './basedir';
 import { chooseBroker, configuredBroker } from './broker';
 import { libraryRunner, type LibraryFlags } from './children';
 import { startCoordinatorOps, type OpsFlags } from './ops';
@@ -42,7 +43,7 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new InvalidOptionError(`invalid --port "${flags.port}": expected a port number from 0 to 65535`);
   }
-  const basedir = path.resolve(flags.basedir ?? process.cwd());
+  const basedir = projectDirectory(flags.basedir);
   const file = flags.graph ? path.resolve(basedir, flags.graph) : undefined;
   const graph = file ? await loadGraphFile(file) : undefined;
   const graphName = file ? path.basename(file).replace(/\.(fbp|json)$/i, '') : 'main';

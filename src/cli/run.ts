@@ -8,6 +8,7 @@ import { transportOptions } from '../participant/connection';
 import { normalizeOptions, type ParticipantInput } from '../participant/options';
 import { Participant } from '../participant/participant';
 import { prepareGraph } from '../participant/prepare';
+import { projectDirectory } from './basedir';
 import { chooseBroker, configuredBroker } from './broker';
 import { runHost, type HostFlags } from './host';
 import { jobReporter, logFormat, ProcessOps, type OpsFlags } from './ops';
@@ -101,6 +102,8 @@ function definedOnly(input: ParticipantInput): Partial<ParticipantInput> {
 export async function run(flags: RunFlags & HostFlags & OpsFlags): Promise<void> {
   // First of all: a bad --broker (or variable) is refused before anything starts.
   const input = inputFromFlags(flags, configuredBroker(flags.broker));
+  // Then the project directory: one that does not exist would only show as a graph not found in it.
+  projectDirectory(flags.basedir);
   const format = logFormat(flags);
   if (flags.participants || flags.system) {
     if (flags.name || flags.graph) {

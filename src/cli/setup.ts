@@ -17,6 +17,7 @@ import path from 'node:path';
 import { readTls } from '../participant/connection';
 import { EMBEDDED_URL } from '../transport/embedded';
 import { parseBrokerList } from '../transport/url';
+import { projectDirectory } from './basedir';
 import { chooseBroker, configuredBroker } from './broker';
 import { libraryRunner, type LibraryFlags, type LibraryRunner } from './children';
 import { roleList } from './procfile';
@@ -62,7 +63,7 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
   if (!Number.isFinite(timeout) || timeout <= 0) {
     throw new InvalidOptionError(`invalid --timeout "${flags.timeout}": expected seconds, a number above 0`);
   }
-  const basedir = path.resolve(flags.basedir ?? process.cwd());
+  const basedir = projectDirectory(flags.basedir);
   const file = path.resolve(basedir, graphFile);
   const graph = await loadGraphFile(file);
   const format = logFormat(flags);
