@@ -70,8 +70,10 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
   host.shareLoader(basedir, false, loader);
   await coordinator.start();
   const ops = await startCoordinatorOps(flags, { coordinator, transport, host });
-  const runtime = await serveCoordinatorRuntime(coordinator, graph, { host: flags.host, port, secret: flags.secret, graphName, participantHost: host, loader, commands });
-  info(`FBP runtime for ${file ? path.basename(file) : 'an empty system'} on ${runtime.address} (id ${runtime.id}); connect Flowhub to it`);
+  // Requests may name the graph as its file too, as shown here.
+  const graphAliases = file && path.basename(file) !== graphName ? [path.basename(file)] : [];
+  const runtime = await serveCoordinatorRuntime(coordinator, graph, { host: flags.host, port, secret: flags.secret, graphName, graphAliases, participantHost: host, loader, commands });
+  info(`FBP runtime for ${file ? path.basename(file) : 'an empty system'} on ${runtime.address} (runtime id ${runtime.id}, graph "${graphName}"); connect Flowhub to it`);
   info(`open in Flowhub: ${flowhubLink(runtime.address, runtime.id)}${flags.secret ? ' (give it the secret there)' : ''}`);
   onSignals(
     () => host.participants.reduce((sum, p) => sum + p.jobsInFlight, 0),
