@@ -119,7 +119,7 @@ export async function run(flags: RunFlags & HostFlags & OpsFlags): Promise<void>
   const { transport, embedded } = await chooseBroker(options.broker, { startEmbedded: true, transport: transportOptions(options) });
   const participant = new Participant(options, transport, { prepared, discoveryFields: ops.discoveryFields(flags) });
   ops.watch(participant);
-  participant.on('job', jobReporter(format));
+  participant.on('job', jobReporter(format, () => [participant]));
   participant.on('warning', (err) => warn(err.message));
   participant.on('disconnected', (err) => warn(`lost the broker connection (${err.message}); reconnecting, outputs wait`));
   participant.on('reconnected', () => info(`reconnected to ${transport.connectedTo ?? transport.displayUrl}`));

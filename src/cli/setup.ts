@@ -139,9 +139,10 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
       host.on('warning', (role, err) => warn(`${role}: ${err.message}`));
       host.on('projectWarning', (_basedir, err) => warn(err.message));
       const watching = ops;
+      const hosting = host;
       host.announceWith(ops.discoveryFields(flags));
       host.on('added', (participant) => watching.watch(participant));
-      host.on('job', jobReporter(format));
+      host.on('job', jobReporter(format, () => hosting.participants));
       for (const node of plan.leftAlone.filter((n) => !ignored.has(n.node))) {
         info(`left alone: ${node.node} (${node.component}): ${node.reason}`);
       }
