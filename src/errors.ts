@@ -42,6 +42,21 @@ export class InvalidOptionError extends MsgfloError {
   }
 }
 
+/**
+ * Several options found wrong at once (entries of a participants file), each
+ * a line of the message: the command line prints every one of them, not only
+ * the first.
+ */
+export class OptionProblemsError extends InvalidOptionError {
+  /** One line per problem, each naming what is wrong and where. */
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super(problems.join('\n'));
+    this.problems = problems;
+  }
+}
+
 /** A broker URL is malformed or unsupported. */
 export class BrokerUrlError extends MsgfloError {
   constructor(message: string, options?: { cause?: unknown }) {

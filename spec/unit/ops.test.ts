@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { readableReason, SHOWN_REASON_LENGTH } from '../../src/cli/ops';
 import { ParticipantHealth } from '../../src/ops/health';
 import { serveOps } from '../../src/ops/http';
 import { jobLogLine } from '../../src/ops/job-log';
@@ -74,5 +75,32 @@ describe('operations helpers', () => {
     assert.equal((await fetch(`${endpoint.url}/readyz`)).status, 200);
     assert.equal((await fetch(`${endpoint.url}/nothing`)).status, 404);
     assert.equal((await fetch(`${endpoint.url}/metrics`, { method: 'POST' })).status, 405);
+  });
+});
+
+describe("a failed job's reason on a warning line", () => {
+  const where = 'the full reason is in the dead letter';
+
+  test('one short line is shown whole', () => {
+    assert.equal(readableReason('node "main" failed: rejected', where), 'node "main" failed: rejected');
+    assert.equal(readableReason('  rejected\n', where), 'rejected', 'surrounding blanks are not counted');
+  });
+
+  test('of several lines, the first is shown, and how much more there is', () => {
+    assert.equal(readableReason('rejected\n  at x (a.js:1:1)', where), `rejected… (18 more characters; ${where})`);
+    assert.equal(readableReason('rejected\nx', where), `rejected… (2 more characters; ${where})`);
+    assert.equal(readableReason('rejected \n', where), 'rejected');
+  });
+
+  test('a long first line is cut to the limit', () => {
+    const reason = 'x'.repeat(SHOWN_REASON_LENGTH + 1);
+    assert.equal(SHOWN_REASON_LENGTH, 200);
+    assert.equal(readableReason(reason, where), `${'x'.repeat(200)}… (1 more character; ${where})`);
+    assert.equal(readableReason('abcdef', where, 3), `abc… (3 more characters; ${where})`);
+    assert.equal(readableReason('x'.repeat(200), where), 'x'.repeat(200), 'exactly the limit is whole');
+  });
+
+  test('a character of two UTF-16 units is not cut in half', () => {
+    assert.equal(readableReason('ab😀cd', where, 3), `ab… (4 more characters; ${where})`);
   });
 });

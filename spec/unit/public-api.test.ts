@@ -12,7 +12,7 @@ import * as api from '../../src/index';
 
 const VALUES = [
   'BrokerError', 'BrokerUrlError', 'Coordinator', 'DEAD_LETTER_HEADERS', 'DISCOVERY_QUEUE', 'EMBEDDED_URL', 'ErrorCode', 'GraphLoadError', 'Host',
-  'InvalidOptionError', 'METRIC_NAMES', 'MemoryBroker', 'MissingRolesError', 'MsgfloError', 'Participant', 'ParticipantHealth', 'ParticipantMetrics',
+  'InvalidOptionError', 'METRIC_NAMES', 'MemoryBroker', 'MissingRolesError', 'MsgfloError', 'OptionProblemsError', 'Participant', 'ParticipantHealth', 'ParticipantMetrics',
   'ParticipantRegistry', 'ParticipantStartError', 'QueueInspector', 'ROUND_ROBIN_COMPONENT', 'SUPPORTED_SCHEMES', 'SystemView', 'TransportPool',
   'UnroutableError', 'bindingKey', 'createTransport', 'deadLetterQueueName', 'decode', 'defaultQueueName', 'describeBinding', 'describeEdge',
   'describeFailure', 'describeIipDelivery', 'discoveryMessage', 'downstreamOf', 'encode', 'errorMessage', 'failCurrentJob', 'graphBindings',

@@ -15,6 +15,7 @@ import { readTls } from '../participant/connection';
 import { describeBinding } from '../protocol/bindings';
 import { createComponentLoader, loadGraphFile } from '../runtime/graph-source';
 import { embeddedAddress } from '../transport/embedded';
+import { projectDirectory } from './basedir';
 import { chooseBroker, closeEmbedded, configuredBroker } from './broker';
 import { libraryRunner, type LibraryFlags } from './children';
 import { startCoordinatorOps, type OpsFlags } from './ops';
@@ -42,7 +43,7 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new InvalidOptionError(`invalid --port "${flags.port}": expected a port number from 0 to 65535`);
   }
-  const basedir = path.resolve(flags.basedir ?? process.cwd());
+  const basedir = projectDirectory(flags.basedir);
   const file = flags.graph ? path.resolve(basedir, flags.graph) : undefined;
   const graph = file ? await loadGraphFile(file) : undefined;
   const graphName = file ? path.basename(file).replace(/\.(fbp|json)$/i, '') : 'main';
@@ -69,8 +70,10 @@ export async function coordinate(flags: CoordinatorFlags): Promise<void> {
   host.shareLoader(basedir, false, loader);
   await coordinator.start();
   const ops = await startCoordinatorOps(flags, { coordinator, transport, host });
-  const runtime = await serveCoordinatorRuntime(coordinator, graph, { host: flags.host, port, secret: flags.secret, graphName, participantHost: host, loader, commands });
-  info(`FBP runtime for ${file ? path.basename(file) : 'an empty system'} on ${runtime.address} (id ${runtime.id}); connect Flowhub to it`);
+  // Requests may name the graph as its file too, as shown here.
+  const graphAliases = file && path.basename(file) !== graphName ? [path.basename(file)] : [];
+  const runtime = await serveCoordinatorRuntime(coordinator, graph, { host: flags.host, port, secret: flags.secret, graphName, graphAliases, participantHost: host, loader, commands });
+  info(`FBP runtime for ${file ? path.basename(file) : 'an empty system'} on ${runtime.address} (runtime id ${runtime.id}, graph "${graphName}"); connect Flowhub to it`);
   info(`open in Flowhub: ${flowhubLink(runtime.address, runtime.id)}${flags.secret ? ' (give it the secret there)' : ''}`);
   onSignals(
     () => host.participants.reduce((sum, p) => sum + p.jobsInFlight, 0),

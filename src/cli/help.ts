@@ -53,6 +53,25 @@ export function unknownCommand(cli: Command, word: string): never {
   cli.error(`${PROGRAM}: unknown command '${word}'${hint}; commands: ${names.join(', ')}`, { code: 'commander.unknownCommand' });
 }
 
+/**
+ * Refuse `help WORD` when WORD is no command (commander would print the
+ * program's usage instead), as a stray word is refused: see
+ * {@link unknownCommand}. Exits 1; `help help` prints the program's usage
+ * (exit 0), and it returns when WORD is another command or an option.
+ */
+export function checkHelpTopic(cli: Command, word: string): void {
+  if (word.startsWith('-')) {
+    return;
+  }
+  if (word === 'help') {
+    cli.help();
+  }
+  const known = cli.createHelp().visibleCommands(cli).flatMap((command) => [command.name(), ...command.aliases()]);
+  if (!known.includes(word)) {
+    unknownCommand(cli, word);
+  }
+}
+
 /** The candidate closest to `word` when it is near enough to be a slip of the keyboard. */
 export function nearest(word: string, candidates: readonly string[]): string | undefined {
   const limit = Math.max(1, Math.floor(word.length * 0.4));

@@ -68,7 +68,7 @@ export async function runHost(flags: HostFlags, defaults: Partial<ParticipantInp
   }
   host.announceWith(ops.discoveryFields(flags));
   host.on('added', (participant) => ops.watch(participant));
-  host.on('job', jobReporter(format));
+  host.on('job', jobReporter(format, () => host.participants));
   host.on('warning', (role, err) => warn(`${role}: ${err.message}`));
   host.on('projectWarning', (_basedir, err) => warn(err.message));
   host.on('waiting', sayWaiting);

@@ -10,7 +10,7 @@ import { dump } from './dump';
 import { procfile } from './procfile';
 import { setup } from './setup';
 import { DEFAULT_HTTP_HOST } from './ops';
-import { commanderError, HELP, unknownCommand } from './help';
+import { checkHelpTopic, commanderError, HELP, unknownCommand } from './help';
 import { data, fail, guardOutputStreams, PROGRAM } from './output';
 import { run } from './run';
 import { send } from './send';
@@ -241,6 +241,9 @@ export async function main(argv: readonly string[]): Promise<void> {
     if (argv.length <= 2) {
       // Nothing asked: the usage, on stderr with exit 1 as for any other call that cannot run.
       cli.help({ error: true });
+    }
+    if (argv[2] === 'help' && argv[3] !== undefined) {
+      checkHelpTopic(cli, argv[3]);
     }
     await cli.parseAsync([...argv]);
   } catch (err) {

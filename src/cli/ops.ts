@@ -15,7 +15,7 @@ import { ParticipantMetrics } from '../ops/metrics';
 import { registerSystemMetrics, systemRoutes } from '../ops/system-endpoint';
 import { SystemView } from '../ops/system-view';
 import type { Transport } from '../transport/transport';
-import { data, info, warn } from './output';
+import { counted, data, info, warn } from './output';
 
 const debug = createDebug('noflo-runtime-msgflo:cli:ops');
 
@@ -38,16 +38,53 @@ export function logFormat(flags: OpsFlags): LogFormat {
   return format as LogFormat;
 }
 
-/** Report a finished job: a JSON line each with `json`, a warning for failures with `text`. */
-export function jobReporter(format: LogFormat): (outcome: JobOutcome) => void {
+/** Characters of a failed job's reason a text warning shows, at most. */
+export const SHOWN_REASON_LENGTH = 200;
+
+/**
+ * Report a finished job: a JSON line each with `json` (the whole reason), a
+ * warning for failures with `text`, its reason cut to its first line of at
+ * most {@link SHOWN_REASON_LENGTH} characters (see {@link readableReason}).
+ *
+ * @param participants - the participants reporting, to tell whether a failed job's dead letter keeps its reason
+ */
+export function jobReporter(format: LogFormat, participants: () => readonly Participant[] = () => []): (outcome: JobOutcome) => void {
   if (format === 'json') {
     return (outcome) => data(jobLogLine(outcome));
   }
   return (outcome) => {
     if (outcome.outcome === 'nack') {
-      warn(`job on ${outcome.role} port ${outcome.port} failed: ${outcome.reason ?? 'unknown error'}`);
+      const kept = participants().some((participant) => participant.role === outcome.role && keepsReason(participant, outcome.port));
+      const reason = readableReason(outcome.reason ?? 'unknown error', kept ? 'the full reason is in the dead letter' : '--log-format json logs the full reason');
+      warn(`job on ${outcome.role} port ${outcome.port} failed: ${reason}`);
     }
   };
+}
+
+/** Whether a failed job of `participant` on `port` leaves a dead letter that carries its reason (AMQP's `x-msgflo-error` header). */
+function keepsReason(participant: Participant, port: string): boolean {
+  return participant.keepsDeadLetters(port) && /^amqps?:/.test(participant.brokerUrl);
+}
+
+/**
+ * A failed job's reason as a warning line shows it: whole when it is one
+ * line of at most `limit` characters; else its first line, cut to `limit`,
+ * then `… (N more characters; WHERE)`, `where` saying where the rest is.
+ */
+export function readableReason(reason: string, where: string, limit = SHOWN_REASON_LENGTH): string {
+  const whole = reason.trim();
+  let shown = (whole.split('\n', 1)[0] ?? '').trimEnd();
+  if (shown.length > limit) {
+    shown = shown.slice(0, limit);
+    // Not half a character (a surrogate pair cut in two).
+    if (/[\uD800-\uDBFF]$/.test(shown)) {
+      shown = shown.slice(0, -1);
+    }
+  }
+  if (shown.length === whole.length) {
+    return whole;
+  }
+  return `${shown}… (${counted(whole.length - shown.length, 'more character', 'more characters')}; ${where})`;
 }
 
 /** What `--http-port` serves from. */

@@ -4,7 +4,7 @@
  * command's data (dump's messages, JSON job lines, status's table, the
  * Procfile), so it can be piped; every status line goes to stderr.
  */
-import { errorMessage } from '../errors';
+import { errorMessage, OptionProblemsError } from '../errors';
 
 /** The standard streams that failed a write, and are silent since. */
 const closed = new Set<NodeJS.WriteStream>();
@@ -21,7 +21,9 @@ export function counted(n: number, noun: string, plural = `${noun}s`): string {
 export function fail(err: unknown): never {
   // Some messages (Node's module errors) carry a multi-line appendix: DEBUG shows it.
   const message = errorMessage(err);
-  process.stderr.write(`${PROGRAM}: ${process.env.DEBUG ? message : message.split('\n', 1)[0]}\n`);
+  // Several problems at once (a participants file's entries) are a line each.
+  const lines = err instanceof OptionProblemsError ? err.problems : [process.env.DEBUG ? message : (message.split('\n', 1)[0] ?? '')];
+  process.stderr.write(lines.map((line) => `${PROGRAM}: ${line}\n`).join(''));
   if (process.env.DEBUG && err instanceof Error && err.stack) {
     process.stderr.write(`${err.stack}\n`);
   }

@@ -4,12 +4,12 @@
  * participant library for the others. Every line is what a POSIX shell
  * (foreman, Heroku) runs as meant, whatever the IIPs hold.
  */
-import path from 'node:path';
 import { InvalidOptionError } from '../errors';
 import { loadLibrary, shellCommand, shellQuote } from '../host/library';
 import { planSystem } from '../host/system';
 import { ROUND_ROBIN_COMPONENT } from '../protocol/bindings';
 import { createComponentLoader } from '../runtime/graph-source';
+import { projectDirectory } from './basedir';
 import { data, PROGRAM, warn } from './output';
 
 /** Flags of the procfile command. */
@@ -28,7 +28,7 @@ export function roleList(values: readonly string[] | undefined): string[] {
 
 /** Print the Procfile of `graphFile`. */
 export async function procfile(graphFile: string, flags: ProcfileFlags): Promise<void> {
-  const basedir = path.resolve(flags.basedir ?? process.cwd());
+  const basedir = projectDirectory(flags.basedir);
   const library = await loadLibrary(basedir, { file: flags.library, componentDir: flags.components });
   const plan = await planSystem(graphFile, await createComponentLoader(basedir, { onWarning: warn }), basedir, { library });
   const ignored = new Set(roleList(flags.ignore));

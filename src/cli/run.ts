@@ -8,6 +8,7 @@ import { transportOptions } from '../participant/connection';
 import { normalizeOptions, type ParticipantInput } from '../participant/options';
 import { Participant } from '../participant/participant';
 import { prepareGraph } from '../participant/prepare';
+import { projectDirectory } from './basedir';
 import { chooseBroker, closeEmbedded, configuredBroker, embeddedGoneLine } from './broker';
 import { runHost, type HostFlags } from './host';
 import { jobReporter, logFormat, ProcessOps, type OpsFlags } from './ops';
@@ -103,6 +104,8 @@ function definedOnly(input: ParticipantInput): Partial<ParticipantInput> {
 export async function run(flags: RunFlags & HostFlags & OpsFlags): Promise<void> {
   // First of all: a bad --broker (or variable) is refused before anything starts.
   const input = inputFromFlags(flags, configuredBroker(flags.broker));
+  // Then the project directory: one that does not exist would only show as a graph not found in it.
+  projectDirectory(flags.basedir);
   const format = logFormat(flags);
   if (flags.participants || flags.system) {
     if (flags.name || flags.graph) {
@@ -118,7 +121,7 @@ export async function run(flags: RunFlags & HostFlags & OpsFlags): Promise<void>
   const { transport, embedded, owner } = await chooseBroker(options.broker, { startEmbedded: true, transport: transportOptions(options) });
   const participant = new Participant(options, transport, { prepared, discoveryFields: ops.discoveryFields(flags) });
   ops.watch(participant);
-  participant.on('job', jobReporter(format));
+  participant.on('job', jobReporter(format, () => [participant]));
   participant.on('warning', (err) => warn(err.message));
   participant.on('disconnected', (err) => warn(embeddedGoneLine(owner, 'outputs wait') ?? `lost the broker connection (${err.message}); reconnecting, outputs wait`));
   participant.on('reconnected', () => info(`reconnected to ${transport.connectedTo ?? transport.displayUrl}`));

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { readTls } from '../participant/connection';
 import { embeddedAddress } from '../transport/embedded';
 import { parseBrokerList } from '../transport/url';
+import { projectDirectory } from './basedir';
 import { chooseBroker, closeEmbedded, configuredBroker } from './broker';
 import { libraryRunner, type LibraryFlags, type LibraryRunner } from './children';
 import { roleList } from './procfile';
@@ -62,7 +63,7 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
   if (!Number.isFinite(timeout) || timeout <= 0) {
     throw new InvalidOptionError(`invalid --timeout "${flags.timeout}": expected seconds, a number above 0`);
   }
-  const basedir = path.resolve(flags.basedir ?? process.cwd());
+  const basedir = projectDirectory(flags.basedir);
   const file = path.resolve(basedir, graphFile);
   const graph = await loadGraphFile(file);
   const format = logFormat(flags);
@@ -138,9 +139,10 @@ export async function setup(graphFile: string, flags: SetupFlags): Promise<void>
       host.on('warning', (role, err) => warn(`${role}: ${err.message}`));
       host.on('projectWarning', (_basedir, err) => warn(err.message));
       const watching = ops;
+      const hosting = host;
       host.announceWith(ops.discoveryFields(flags));
       host.on('added', (participant) => watching.watch(participant));
-      host.on('job', jobReporter(format));
+      host.on('job', jobReporter(format, () => hosting.participants));
       for (const node of plan.leftAlone.filter((n) => !ignored.has(n.node))) {
         info(`left alone: ${node.node} (${node.component}): ${node.reason}`);
       }

@@ -27,6 +27,8 @@ export interface GraphCatalog {
   readonly names: readonly string[];
   /** Where the names come from, for messages (the project directory). */
   readonly where: string;
+  /** The component cache (`fbp.json`) the names were read from, when caching is on: a name missing from it may only be missing from a stale cache. */
+  readonly cacheFile?: string | undefined;
   /** The graph registered as `name`, read and parsed; undefined for a component. Throws when it does not parse. */
   subgraph(name: string): Promise<GraphEntry | undefined>;
   /** A component file that `entry`, a graph, hides by taking its name; for the message of a graph including itself. */
@@ -70,7 +72,7 @@ export async function checkGraph(root: GraphEntry, catalog: GraphCatalog): Promi
       const name = nofloChoice(lookup);
       if (name === undefined) {
         throw new GraphLoadError(
-          `${placeOf(entry)}: node "${node.id}" uses component "${node.component}", which is not installed: no component or graph of that name in "${catalog.where}"`,
+          `${placeOf(entry)}: node "${node.id}" uses component "${node.component}", which is not installed: no component or graph of that name in "${catalog.where}"${catalog.cacheFile ? ` (${staleCache(catalog.cacheFile)})` : ''}`,
         );
       }
       if (lookup.kind === 'ambiguous') {
@@ -97,6 +99,14 @@ export async function checkGraph(root: GraphEntry, catalog: GraphCatalog): Promi
 
   await visit([{ entry: root }]);
   return { warnings };
+}
+
+/**
+ * What to say of component cache `file` (NoFlo's `fbp.json`, written by
+ * fbp-manifest under `--cache`) when a name is not in it: it may be stale.
+ */
+export function staleCache(file: string): string {
+  return `the component cache ${file} may be stale: delete it or run without --cache`;
 }
 
 /** For a loop deeper down than the graph started: how the graph started reaches it. */

@@ -13,7 +13,7 @@ import path from 'node:path';
 import noflo from 'noflo';
 import { GraphLoadError, errorMessage } from '../errors';
 import { listNames, lookupComponent } from './component-names';
-import { checkGraph, type GraphCatalog, type GraphEntry } from './graph-check';
+import { checkGraph, staleCache, type GraphCatalog, type GraphEntry } from './graph-check';
 import { loadGraphFile, type Graph } from './graph-file';
 import { listProject } from './project-listing';
 
@@ -23,6 +23,9 @@ const debug = createDebug('noflo-runtime-msgflo:graph-source');
 
 /** A NoFlo component loader. */
 export type ComponentLoader = InstanceType<typeof noflo.ComponentLoader>;
+
+/** The file NoFlo keeps its component cache in, in the project directory (its default manifest name). */
+const CACHE_FILE = 'fbp.json';
 
 /** The node id a lone component runs as. */
 export const COMPONENT_NODE = 'main';
@@ -42,6 +45,19 @@ export interface GraphSource {
 /** Where warnings go that do not stop a start (a library does not print). */
 export type WarningSink = (message: string) => void;
 
+/** The component cache each caching loader read its names from (see {@link componentCacheFile}). */
+const cacheFiles = new WeakMap<ComponentLoader, string>();
+
+/**
+ * The component cache (`fbp.json` in the project directory, NoFlo's manifest
+ * cache) that `loader` listed its components from, when it was made with
+ * `cache` on and the cache was there already; undefined otherwise (one it
+ * wrote itself, just now, is not stale).
+ */
+export function componentCacheFile(loader: ComponentLoader): string | undefined {
+  return cacheFiles.get(loader);
+}
+
 /** This package's root, where `noflo-core` is installed next to us. */
 const packageRoot = path.resolve(__dirname, '..', '..', '..');
 
@@ -55,8 +71,14 @@ const packageRoot = path.resolve(__dirname, '..', '..', '..');
 export async function createComponentLoader(basedir: string, options: { cache?: boolean; onWarning?: WarningSink } = {}): Promise<ComponentLoader> {
   // With the cache on, `discover` makes NoFlo write fbp.json when it is missing.
   let loader = new noflo.ComponentLoader(basedir, options.cache ? { cache: true, discover: true } : { cache: false });
+  // A cache written now, by this listing, is not stale.
+  const cacheFile = path.resolve(basedir, CACHE_FILE);
+  const cacheRead = options.cache === true && existsSync(cacheFile);
   try {
     await loader.listComponents();
+    if (cacheRead) {
+      cacheFiles.set(loader, cacheFile);
+    }
   } catch (cause) {
     loader = await listWithoutMalformedGraphs(basedir, cause, options.onWarning);
   }
@@ -110,6 +132,38 @@ async function listWithoutMalformedGraphs(basedir: string, cause: unknown, onWar
   }
 }
 
+/**
+ * Why NoFlo could not load a component or start a graph with `loader`, for
+ * one line. A component of the project that requires `noflo` while the
+ * project has none (this runtime's own serves only the runtime) says how to
+ * install it: `no noflo in DIR/node_modules: install it with "npm install
+ * noflo" in DIR`. Another module not found, with the component cache on,
+ * names the cache as possibly stale. Else the first line of the cause's
+ * message (Node's appendix, the require stack, goes).
+ */
+export function describeLoadFailure(cause: unknown, loader: ComponentLoader): string {
+  const message = errorMessage(cause).split('\n', 1)[0] ?? '';
+  const basedir = path.resolve(loader.baseDir);
+  if (/^Cannot find module 'noflo(\/[^']*)?'$/.test(message) && !resolvesFrom('noflo', basedir)) {
+    return `no noflo in ${path.join(basedir, 'node_modules')}: install it with "npm install noflo" in ${basedir}`;
+  }
+  const cacheFile = componentCacheFile(loader);
+  if (cacheFile && (cause as NodeJS.ErrnoException | undefined)?.code === 'MODULE_NOT_FOUND') {
+    return `${message} (${staleCache(cacheFile)})`;
+  }
+  return message;
+}
+
+/** Whether `module` can be required from directory `dir` (as a file there would find it). */
+function resolvesFrom(module: string, dir: string): boolean {
+  try {
+    require.resolve(module, { paths: [dir] });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether a spec names a file rather than a component. */
 function looksLikeFile(spec: string, basedir: string): boolean {
   return /\.(fbp|json)$/i.test(spec) || existsSync(path.resolve(basedir, spec));
@@ -123,6 +177,7 @@ async function fileKey(file: string): Promise<string> {
 /** What a loader knows, as the graph check asks it. */
 export class LoaderCatalog implements GraphCatalog {
   readonly names: readonly string[];
+  readonly cacheFile: string | undefined;
   private readonly graphs = new Map<string, Promise<GraphEntry | undefined>>();
   private fileNames: Promise<Map<string, string>> | undefined;
 
@@ -131,6 +186,7 @@ export class LoaderCatalog implements GraphCatalog {
     readonly where: string,
   ) {
     this.names = Object.keys(loader.components ?? {});
+    this.cacheFile = componentCacheFile(loader);
   }
 
   subgraph(name: string): Promise<GraphEntry | undefined> {
@@ -208,7 +264,9 @@ export async function resolveGraph(spec: string, loader: ComponentLoader, basedi
   } else {
     const lookup = lookupComponent(spec, catalog.names);
     if (lookup.kind === 'missing') {
-      throw new GraphLoadError(`graph "${spec}" not found: no such file, and no component or graph of that name in "${basedir}" (check the name and --basedir)`);
+      const cacheFile = componentCacheFile(loader);
+      const hint = cacheFile ? `check the name and --basedir; ${staleCache(cacheFile)}` : 'check the name and --basedir';
+      throw new GraphLoadError(`graph "${spec}" not found: no such file, and no component or graph of that name in "${basedir}" (${hint})`);
     }
     if (lookup.kind === 'ambiguous') {
       throw new GraphLoadError(`graph "${spec}" is ambiguous: ${listNames(lookup.candidates)} are all called so; give the library, e.g. --graph ${lookup.candidates[0] as string}`);

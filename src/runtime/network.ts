@@ -16,7 +16,7 @@ import type { Flowtrace } from 'flowtrace';
 import noflo from 'noflo';
 import { GraphLoadError, errorMessage } from '../errors';
 import type { PortDefinition } from '../protocol/definition';
-import { COMPONENT_NODE, type ComponentLoader, type Graph, type GraphSource } from './graph-source';
+import { COMPONENT_NODE, describeLoadFailure, type ComponentLoader, type Graph, type GraphSource } from './graph-source';
 import { JobTracker, type JobSink } from './jobs';
 import { graphNodes, unscope, type GraphNode } from './nodes';
 
@@ -56,7 +56,7 @@ export async function declaredPorts(source: GraphSource, loader: ComponentLoader
   try {
     instance = await loader.load(name, {});
   } catch (cause) {
-    throw new GraphLoadError(`cannot load component "${name}": ${errorMessage(cause)}`, { cause });
+    throw new GraphLoadError(`cannot load component "${name}": ${describeLoadFailure(cause, loader)}`, { cause });
   }
   const result = { inports: Object.keys(instance.inPorts.ports).map((id) => declared(id)), outports: Object.keys(instance.outPorts.ports).map((id) => declared(id)) };
   await instance.shutdown().catch((err: unknown) => debug('shutting down the instance of %s made for its ports: %s', name, errorMessage(err)));
@@ -155,7 +155,7 @@ export class GraphNetwork<J> {
       await network.connect();
       await network.start();
     } catch (cause) {
-      throw new GraphLoadError(`cannot start graph "${source.label}": ${errorMessage(cause)}`, { cause });
+      throw new GraphLoadError(`cannot start graph "${source.label}": ${describeLoadFailure(cause, options.loader)}`, { cause });
     }
     const instance = new GraphNetwork<J>(network, source, options.flowtrace, options.configurationWaitMs ?? 0);
     const inportNames = instance.inports.map((p) => p.definition.id);

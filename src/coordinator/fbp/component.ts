@@ -37,7 +37,7 @@ export class ComponentProtocol implements SubProtocol {
       }
       case 'getsource': {
         const name = str(request.payload, 'name');
-        if (name === state.graph.name) {
+        if (name === state.graph.name || state.graphAliases.has(name)) {
           return [reply(request, 'component', 'source', { name, library: '', language: 'json', code: JSON.stringify(state.graph.toJSON(), null, 2) })];
         }
         const loader = state.options.loader;

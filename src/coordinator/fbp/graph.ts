@@ -256,6 +256,7 @@ export class GraphProtocol implements SubProtocol {
       await this.release(role);
     }
     state.roles.clear();
+    state.graphAliases.clear();
     state.graph = new noflo.Graph(id, { caseSensitive: true });
     state.started = false;
     await state.apply();

@@ -37,6 +37,12 @@ export interface CoordinatorRuntimeOptions {
   readonly secret?: string | undefined;
   /** The main graph's name, as clients see it. */
   readonly graphName: string;
+  /**
+   * Other ids requests may name the main graph by, until `graph:clear`
+   * replaces it: its file's name (`RepeatChain.fbp` for `RepeatChain`), as
+   * the command line shows it.
+   */
+  readonly graphAliases?: readonly string[] | undefined;
   /** Hosts the participants that `graph:addnode` starts; without it, nodes wait for their roles to be discovered. */
   readonly participantHost?: Host | undefined;
   /** The NoFlo components that can be hosted. */
@@ -64,6 +70,8 @@ export class SystemState implements TappedSystem {
   endpoint: WebSocketEndpoint | undefined;
   /** The one graph held; `graph:clear` replaces it. */
   graph: Graph = new noflo.Graph('main', { caseSensitive: true });
+  /** Other ids of the graph held (see {@link CoordinatorRuntimeOptions.graphAliases}); `graph:clear` empties it. */
+  readonly graphAliases = new Set<string>();
   /** The role each node plays (a renamed node keeps its role and queues). */
   readonly roles = new Map<string, string>();
   /** Roles whose participant this runtime started in this process. */
@@ -82,7 +90,11 @@ export class SystemState implements TappedSystem {
   constructor(
     readonly coordinator: Coordinator,
     readonly options: CoordinatorRuntimeOptions,
-  ) {}
+  ) {
+    for (const alias of options.graphAliases ?? []) {
+      this.graphAliases.add(alias);
+    }
+  }
 
   /** The role node `node` plays (its own id, unless it was renamed). */
   roleOf(node: string): string {
@@ -122,7 +134,9 @@ export class SystemState implements TappedSystem {
   }
 
   /**
-   * The graph a request names, which must be the one held.
+   * The graph a request names, which must be the one held, by its id or one
+   * of its {@link SystemState.graphAliases}. Returns the id as the request
+   * gave it, for the replies.
    *
    * @throws {RequestError} exactly `No graph specified` or `Requested graph not found`, the wording FBP clients expect
    */
@@ -132,10 +146,10 @@ export class SystemState implements TappedSystem {
     if (graph === undefined) {
       fail('No graph specified', true);
     }
-    if (graph !== this.graph.name) {
+    if (graph !== this.graph.name && !(typeof graph === 'string' && this.graphAliases.has(graph))) {
       fail('Requested graph not found', true);
     }
-    return graph;
+    return graph as string;
   }
 
   /** @throws {RequestError} when the graph has no node `id` */
