@@ -13,8 +13,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { startCli } from '../harness/cli';
-import { connectClient, uniqueRole } from '../harness/client';
+import { startCli, type RunningCommand } from '../harness/cli';
+import { connectClient, uniqueRole, type TestClient } from '../harness/client';
 import { brokerUrls } from '../harness/env';
 import { FIXTURES } from '../harness/participants';
 
@@ -43,10 +43,15 @@ const OTHER: Record<Kind, readonly string[]> = { amqp: ['mqtt', 'ws', 'src/trans
 
 /**
  * Run a core/Repeat participant with `extra` flags on `broker`, check that it
- * repeats a message, stop it with SIGTERM (exit 0) and return what it had
- * loaded: package names and `src/...` modules.
+ * repeats a message, do `meanwhile`, stop it with SIGTERM (exit 0) and
+ * return what it had loaded: package names and `src/...` modules.
  */
-async function loadedBy(t: TestContext, broker: { kind: Kind; url: string }, extra: readonly string[] = []): Promise<string[]> {
+async function loadedBy(
+  t: TestContext,
+  broker: { kind: Kind; url: string },
+  extra: readonly string[] = [],
+  meanwhile: (runtime: RunningCommand, peer: TestClient, role: string) => Promise<void> = async () => undefined,
+): Promise<string[]> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'msgflo-lean-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'loaded.txt');
@@ -59,6 +64,7 @@ async function loadedBy(t: TestContext, broker: { kind: Kind; url: string }, ext
   await runtime.waitForStderr(/is running/);
   await peer.send(`${role}.IN`, JSON.stringify({ lean: true }));
   assert.deepEqual(await out.waitFor(1), [{ lean: true }], 'the participant repeated the message');
+  await meanwhile(runtime, peer, role);
   runtime.child.kill('SIGTERM');
   const exit = await runtime.exited;
   assert.equal(exit.code, 0, exit.stderr);
@@ -87,6 +93,18 @@ for (const broker of brokerUrls()) {
     test('with --trace, loads flowtrace, and no metrics', async (t) => {
       const loaded = await loadedBy(t, broker, ['--trace']);
       assert.deepEqual(among(loaded, ['flowtrace', 'prom-client']), ['flowtrace'], loaded.join(', '));
+    });
+
+    test('loads flowtrace at trace:start over its FBP queue pair, and not noflo-runtime-base', async (t) => {
+      const loaded = await loadedBy(t, broker, [], async (runtime, peer, role) => {
+        const id = new RegExp(`(${role}-[0-9a-f-]+) \\(core/Repeat\\) is running`).exec(runtime.stderr)?.[1];
+        assert.ok(id, runtime.stderr);
+        const replies = await peer.listen(`.fbp.${id}.send`);
+        await peer.send(`.fbp.${id}.receive`, JSON.stringify({ protocol: 'trace', command: 'start', payload: { graph: 'core/Repeat' }, requestId: 'lean' }));
+        const [reply] = await replies.waitFor(1);
+        assert.deepEqual(reply, { protocol: 'trace', command: 'start', payload: { graph: 'core/Repeat', buffersize: 400 }, responseTo: 'lean' });
+      });
+      assert.deepEqual(among(loaded, ['flowtrace', 'noflo-runtime-base', 'src/participant/fbp-full']), ['flowtrace'], loaded.join(', '));
     });
   });
 }
