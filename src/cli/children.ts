@@ -10,12 +10,12 @@ import { InvalidOptionError } from '../errors';
 import { ChildSupervisor, describeCommand } from '../host/children';
 import { childCommand, loadLibrary, type ChildCommand, type Library } from '../host/library';
 import type { LibraryNode } from '../host/system';
+import { DEFAULT_SHELL } from '../host/shell-words';
 import { data, info, warn } from './output';
 
 const debug = createDebug('noflo-runtime-msgflo:cli-children');
 
-/** The shell of `--shell` given alone. */
-export const DEFAULT_SHELL = '/bin/sh';
+export { DEFAULT_SHELL };
 
 /** Flags of the commands that start participants from the library. */
 export interface LibraryFlags {

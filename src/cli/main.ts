@@ -3,18 +3,12 @@
  * `coordinator`, `status`, `procfile`, `send`, `dump`, `version`.
  */
 import { Command, Option } from 'commander';
+import { DEFAULT_SHELL } from '../host/shell-words';
 import { collectBroker } from './broker';
-import { DEFAULT_SHELL } from './children';
-import { coordinate } from './coordinator';
-import { dump } from './dump';
-import { procfile } from './procfile';
-import { setup } from './setup';
 import { DEFAULT_HTTP_HOST } from './ops';
 import { checkHelpTopic, commanderError, HELP, unknownCommand } from './help';
 import { data, fail, guardOutputStreams, PROGRAM } from './output';
-import { run } from './run';
-import { send } from './send';
-import { status } from './status';
+import type { run } from './run';
 import { versionText } from './version';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -59,7 +53,11 @@ function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((line) => (line.startsWith(' ') ? `    ${line.trim()}` : `  $ ${PROGRAM} ${line}`)).join('\n')}`;
 }
 
-/** Build the commander program. */
+/**
+ * Build the commander program. Each command's module (and what it uses) is
+ * loaded in its action, when that command runs: `--help` and a participant
+ * load none of the others.
+ */
 export function program(): Command {
   const cli = new Command(PROGRAM)
     // Set before the subcommands, which copy them.
@@ -136,7 +134,7 @@ export function program(): Command {
       'setup graphs/RepeatChain.fbp --participants --forever',
       "  also start the system's participants, and keep them bound",
     ))
-    .action(async (graph: string, flags) => setup(graph, flags));
+    .action(async (graph: string, flags) => (await import('./setup')).setup(graph, flags));
 
   cli
     .command('coordinator')
@@ -163,7 +161,7 @@ export function program(): Command {
       '  then open Flowhub on ws://127.0.0.1:3569',
       'coordinator --host 0.0.0.0 --secret s3cret --http-port 8080',
     ))
-    .action(async (flags) => coordinate(flags));
+    .action(async (flags) => (await import('./coordinator')).coordinate(flags));
 
   cli
     .command('status')
@@ -174,7 +172,7 @@ export function program(): Command {
     .option('--tls-cert <file>', 'client certificate, PEM')
     .option('--tls-key <file>', 'client private key, PEM')
     .addHelpText('after', examples('status --broker amqp://localhost', 'status --wait 5'))
-    .action(async (flags) => status(flags));
+    .action(async (flags) => (await import('./status')).status(flags));
 
   cli
     .command('procfile')
@@ -186,7 +184,7 @@ export function program(): Command {
     .option('--library <file>', LIBRARY_HELP)
     .option('--components <dir>', COMPONENT_DIR_HELP)
     .addHelpText('after', examples('procfile graphs/RepeatChain.fbp > Procfile', "procfile graphs/RepeatChain.fbp --ignore second --include 'web: node web.js'"))
-    .action(async (graph: string, flags) => procfile(graph, flags));
+    .action(async (graph: string, flags) => (await import('./procfile')).procfile(graph, flags));
 
   cli
     .command('send')
@@ -199,7 +197,7 @@ export function program(): Command {
     .option('--tls-cert <file>', 'client certificate, PEM')
     .option('--tls-key <file>', 'client private key, PEM')
     .addHelpText('after', examples(`send --queue repeat.IN --json '{"hello": "world"}'`, 'send --queue repeat.IN --file job.json', 'send --queue repeat.IN --file - < job.json'))
-    .action(async (flags) => send(flags));
+    .action(async (flags) => (await import('./send')).send(flags));
 
   cli
     .command('dump')
@@ -211,7 +209,7 @@ export function program(): Command {
     .option('--tls-cert <file>', 'client certificate, PEM')
     .option('--tls-key <file>', 'client private key, PEM')
     .addHelpText('after', examples('dump --queue repeat.OUT', 'dump --queue repeat.OUT --amount 1 --broker amqp://localhost'))
-    .action(async (flags) => dump(flags));
+    .action(async (flags) => (await import('./dump')).dump(flags));
 
   cli
     .command('version')
@@ -228,7 +226,7 @@ export function program(): Command {
     if (word !== undefined) {
       unknownCommand(cli, word);
     }
-    await run(flags);
+    await (await import('./run')).run(flags);
   });
   return cli;
 }

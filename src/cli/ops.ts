@@ -11,9 +11,7 @@ import type { JobOutcome, Participant } from '../participant/participant';
 import { ParticipantHealth } from '../ops/health';
 import { parsePort, serveOps, type OpsEndpoint } from '../ops/http';
 import { jobLogLine, LOG_FORMATS, type LogFormat } from '../ops/job-log';
-import { ParticipantMetrics } from '../ops/metrics';
-import { registerSystemMetrics, systemRoutes } from '../ops/system-endpoint';
-import { SystemView } from '../ops/system-view';
+import type { ParticipantMetrics } from '../ops/metrics';
 import type { Transport } from '../transport/transport';
 import { counted, data, info, warn } from './output';
 
@@ -115,6 +113,8 @@ export class ProcessOps {
       return new ProcessOps(undefined, health);
     }
     const port = parsePort(flags.httpPort, '--http-port');
+    // prom-client (and @opentelemetry/api) only when the metrics are served.
+    const { ParticipantMetrics } = await import('../ops/metrics');
     const metrics = new ParticipantMetrics();
     const endpoint = await serveOps({
       host: flags.httpHost ?? DEFAULT_HTTP_HOST,
@@ -181,6 +181,12 @@ export async function startCoordinatorOps(
   }
   const port = parsePort(flags.httpPort, '--http-port');
   const { coordinator, transport, host } = system;
+  // The page, its layout engine and the metrics only when served.
+  const [{ SystemView }, { ParticipantMetrics }, { registerSystemMetrics, systemRoutes }] = await Promise.all([
+    import('../ops/system-view'),
+    import('../ops/metrics'),
+    import('../ops/system-endpoint'),
+  ]);
   const view = new SystemView(coordinator, transport);
   const metrics = new ParticipantMetrics();
   registerSystemMetrics(metrics.registry, view);

@@ -10,7 +10,7 @@ import { Participant } from '../participant/participant';
 import { prepareGraph } from '../participant/prepare';
 import { projectDirectory } from './basedir';
 import { chooseBroker, closeEmbedded, configuredBroker, embeddedGoneLine } from './broker';
-import { runHost, type HostFlags } from './host';
+import type { HostFlags } from './host';
 import { jobReporter, logFormat, ProcessOps, type OpsFlags } from './ops';
 import { info, warn } from './output';
 import { onSignals, printDefinition } from './process';
@@ -111,6 +111,8 @@ export async function run(flags: RunFlags & HostFlags & OpsFlags): Promise<void>
     if (flags.name || flags.graph) {
       throw new InvalidOptionError(`--name and --graph are for one participant; with ${flags.participants ? '--participants' : '--system'}, the ${flags.participants ? 'file' : 'graph'} names them`);
     }
+    // The host's module only for --participants and --system: one participant does without it.
+    const { runHost } = await import('./host');
     await runHost(flags, definedOnly(input), flags.crashOnException ?? false);
     return;
   }

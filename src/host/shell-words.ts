@@ -6,6 +6,9 @@
  */
 import { InvalidOptionError } from '../errors';
 
+/** The shell of `--shell` given alone (setup, coordinator). */
+export const DEFAULT_SHELL = '/bin/sh';
+
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
 
 /**

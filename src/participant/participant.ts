@@ -12,7 +12,7 @@ import { writeFile } from 'node:fs/promises';
 import { errorMessage } from '../errors';
 import { FBP_PROTOCOL_VERSION } from '../fbp/messages';
 import { fbpQueues, serveFbpProtocol } from '../fbp/queue-pair';
-import { serveFbpWebSocket, type WebSocketEndpoint } from '../fbp/websocket';
+import type { WebSocketEndpoint } from '../fbp/websocket';
 import { decodeWithin, reuseBody, type BodyLimits } from '../protocol/codec';
 import { deadLetterQueueName, discoveryMessage, leaveMessage, plainDiscoveryMessage, type ParticipantAnnouncement, type ParticipantDefinition, type PortDefinition } from '../protocol/definition';
 import { DISCOVERY_CONTROL_TOPIC, parseDiscoveryRequest } from '../protocol/discovery';
@@ -21,7 +21,6 @@ import { GraphNetwork, type JobSink } from '../runtime/network';
 import type { Delivery, SendOptions, Subscription, Transport, TransportStats } from '../transport/transport';
 import { buildDefinition, deadLetterPorts } from './definition';
 import { readOnlyEndpoint, type EndpointSubject, type FbpEndpoint } from './fbp-endpoint';
-import { createFullEndpoint } from './fbp-full';
 import { DEFAULT_SLOW_JOB_MS, type ParticipantOptions } from './options';
 import { prepareGraph, type PreparedGraph } from './prepare';
 import { ParticipantTrace } from './trace';
@@ -335,8 +334,9 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       },
       trace: this.trace,
     };
+    // The full FBP runtime (noflo-runtime-base) only with protocolFull: the read-only endpoint does without it.
     const endpoint = options.protocolFull
-      ? createFullEndpoint({
+      ? (await import('./fbp-full')).createFullEndpoint({
           id: definition.id,
           label: definition.label ?? definition.role,
           name: definition.component,
@@ -351,6 +351,8 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     this.endpoint = endpoint;
     this.subscriptions.push(await serveFbpProtocol(this.transport, definition.id, endpoint));
     if (options.protocolPort !== undefined) {
+      // The WebSocket server (ws) only when a protocol port is asked for.
+      const { serveFbpWebSocket } = await import('../fbp/websocket');
       this.webSocket = await serveFbpWebSocket('127.0.0.1', options.protocolPort, endpoint);
     }
     // Listening first: a coordinator that hears this first announcement, and

@@ -6,8 +6,12 @@
  * does. One trace for the participant's life: stopping keeps what was
  * recorded, for `trace:dump` and `SIGUSR2`, until `trace:clear`.
  */
-import { Flowtrace } from 'flowtrace';
+import type { Flowtrace } from 'flowtrace';
 import { error, reply, type Reply, type Request } from '../fbp/messages';
+import { once } from '../lazy';
+
+/** The flowtrace package, loaded when a trace first starts (`--trace`, `trace:start`): a participant that never traces does without it. */
+const loadFlowtrace = once(() => require('flowtrace') as typeof import('flowtrace'));
 
 /** Events kept when `trace:start` names no `buffersize`: the newest, as NoFlo's runtimes keep. */
 export const DEFAULT_TRACE_BUFFER = 400;
@@ -86,7 +90,7 @@ export class ParticipantTrace {
    * changes). Recording already: only the buffer size may change.
    */
   start(buffersize?: number): void {
-    this.trace ??= new Flowtrace(this.metadata, buffersize ?? DEFAULT_TRACE_BUFFER);
+    this.trace ??= new (loadFlowtrace().Flowtrace)(this.metadata, buffersize ?? DEFAULT_TRACE_BUFFER);
     if (buffersize !== undefined && buffersize !== this.trace.bufferSize) {
       resize(this.trace, buffersize);
     }

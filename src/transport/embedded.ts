@@ -27,7 +27,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { BrokerError, ErrorCode, InvalidOptionError, errorMessage } from '../errors';
-import { CONSUMER_CLAIM_PREFIX, isOwnMqttClient } from './mqtt';
+import { CONSUMER_CLAIM_PREFIX, isOwnMqttClient } from './mqtt-clients';
 
 const debug = createDebug('noflo-runtime-msgflo:embedded');
 

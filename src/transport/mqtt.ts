@@ -31,6 +31,7 @@ import type { ConsumerState, Delivery, QueueKind, SubscribeOptions, Subscription
 import { inboxAddress } from './inbox';
 import { redactUrl } from './url';
 import { WaitingNotices } from './waiting';
+import { CONSUMER_CLAIM_PREFIX, rememberOwnMqttClient } from './mqtt-clients';
 
 const debug = createDebug('noflo-runtime-msgflo:mqtt');
 
@@ -43,29 +44,7 @@ const debug = createDebug('noflo-runtime-msgflo:mqtt');
  */
 export const DEFAULT_MQTT_KEEPALIVE_S = 15;
 
-/**
- * On a broker without shared subscriptions, a consumer of queue Q first
- * subscribes to `$msgflo/consumer/Q` on its publishing connection: a claim,
- * which the embedded broker grants to one connected client at a time (other
- * brokers grant it to all, and deliver nothing there). A second process of
- * the role is refused, rather than doing every job the first one does.
- */
-export const CONSUMER_CLAIM_PREFIX = '$msgflo/consumer/';
-
-/**
- * Client ids of this process's MQTT connections, kept after they end: a
- * broker may see a connection closed a moment after its client did (see
- * {@link isOwnMqttClient}). One per connection ever opened, a handful.
- */
-const ownClientIds = new Set<string>();
-
-/**
- * Whether `clientId` is (or was) one of this process's MQTT connections: an
- * embedded broker tells them from other processes' clients by it.
- */
-export function isOwnMqttClient(clientId: string): boolean {
-  return ownClientIds.has(clientId);
-}
+export { CONSUMER_CLAIM_PREFIX, isOwnMqttClient } from './mqtt-clients';
 
 /**
  * Session takeovers. Two clients with one client id take the broker's
@@ -743,7 +722,7 @@ class Link {
   ) {
     this.resumed = sessionPresent;
     this.current = serverOf(client, servers);
-    ownClientIds.add(client.options.clientId ?? '');
+    rememberOwnMqttClient(client.options.clientId ?? '');
     client.on('disconnect', (packet) => {
       this.takenOver ||= packet.reasonCode === SESSION_TAKEN_OVER;
     });
