@@ -22,9 +22,10 @@ const HOOK = path.join(FIXTURES, 'loaded-modules.js');
 
 /**
  * Packages a plain participant on any broker does not load. (noflo itself
- * loads fbp-manifest and, through it, tv4; mqtt.js loads ws.)
+ * loads fbp-manifest and, through it, tv4; mqtt.js loads ws.) `typescript`
+ * is installed here, where NoFlo's loader would load it for nothing.
  */
-const NEVER = ['prom-client', '@opentelemetry/api', 'noflo-runtime-base', 'flowtrace', 'aedes', 'elkjs'];
+const NEVER = ['prom-client', '@opentelemetry/api', 'noflo-runtime-base', 'flowtrace', 'aedes', 'elkjs', 'typescript'];
 
 /** This program's modules a plain participant does not load: the other commands', the host's, the metrics, the page, the WebSocket server, the full FBP runtime. */
 const NEVER_OWN = [

@@ -2,8 +2,10 @@
  * The command-line program: run a participant (the default), `setup`,
  * `coordinator`, `status`, `procfile`, `send`, `dump`, `version`.
  */
+import path from 'node:path';
 import { Command, Option } from 'commander';
 import { DEFAULT_SHELL } from '../host/shell-words';
+import { spareNofloTypescript } from '../runtime/noflo-typescript';
 import { collectBroker } from './broker';
 import { DEFAULT_HTTP_HOST } from './ops';
 import { checkHelpTopic, commanderError, HELP, unknownCommand } from './help';
@@ -235,6 +237,8 @@ export function program(): Command {
 export async function main(argv: readonly string[]): Promise<void> {
   guardOutputStreams();
   try {
+    // Before anything loads NoFlo: this package's NoFlo, and the project's own.
+    spareNofloTypescript([path.dirname(require.resolve('noflo')), process.cwd()]);
     const cli = program();
     if (argv.length <= 2) {
       // Nothing asked: the usage, on stderr with exit 1 as for any other call that cannot run.
