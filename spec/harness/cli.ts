@@ -61,9 +61,12 @@ export class RunningCommand {
   }
 }
 
-/** Start the CLI; it is killed after the test if still running. */
-export function startCli(t: TestContext, args: readonly string[], env: NodeJS.ProcessEnv = {}, cwd = REPO_ROOT): RunningCommand {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Start the CLI (`bin`: this checkout's, or an installed copy's); it is
+ * killed after the test if still running.
+ */
+export function startCli(t: TestContext, args: readonly string[], env: NodeJS.ProcessEnv = {}, cwd = REPO_ROOT, bin = BIN): RunningCommand {
+  const child = spawn(process.execPath, [bin, ...args], { cwd, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   const running = new RunningCommand(child);
   t.after(async () => {
     if (child.exitCode === null && child.signalCode === null) {

@@ -17,7 +17,7 @@
  * other test runs on the machine may use too.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,7 +25,7 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { splitWords } from '../../src/host/shell-words';
 import { freePort } from '../harness/brokers';
-import { childEnv, RunningCommand, type CommandResult } from '../harness/cli';
+import { childEnv, startCli, type CommandResult, type RunningCommand } from '../harness/cli';
 import { connectClient } from '../harness/client';
 import { amqpUrl } from '../harness/env';
 import { REPO_ROOT } from '../harness/participants';
@@ -168,17 +168,7 @@ describe('README "Your own NoFlo project", from an npm pack tarball', () => {
   };
 
   /** Start a README command line in the project, as npx would run it; killed after the test if still running. */
-  const start = (t: TestContext, line: string, env: NodeJS.ProcessEnv): RunningCommand => {
-    const child = spawn(process.execPath, [installedBin, ...argsOf(line)], { cwd: project, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-    const running = new RunningCommand(child);
-    t.after(async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
-        await running.exited;
-      }
-    });
-    return running;
-  };
+  const start = (t: TestContext, line: string, env: NodeJS.ProcessEnv): RunningCommand => startCli(t, argsOf(line), env, project, installedBin);
 
   /** Run a README command line to its end. */
   const complete = (t: TestContext, line: string, env: NodeJS.ProcessEnv, ms = 30_000): Promise<CommandResult> => within(start(t, line, env).exited, ms, line);
