@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { readableReason, SHOWN_REASON_LENGTH } from '../../src/cli/ops';
+import { jobReporter, readableReason, SHOWN_REASON_LENGTH } from '../../src/cli/ops';
 import { ParticipantHealth } from '../../src/ops/health';
 import { serveOps } from '../../src/ops/http';
 import { jobLogLine } from '../../src/ops/job-log';
@@ -98,6 +98,19 @@ describe("a failed job's reason on a warning line", () => {
     assert.equal(readableReason(reason, where), `${'x'.repeat(200)}… (1 more character; ${where})`);
     assert.equal(readableReason('abcdef', where, 3), `abc… (3 more characters; ${where})`);
     assert.equal(readableReason('x'.repeat(200), where), 'x'.repeat(200), 'exactly the limit is whole');
+  });
+
+  test('a broker password in the reason is masked on the warning line, as in the JSON log', (t) => {
+    const written: string[] = [];
+    t.mock.method(process.stderr, 'write', (chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    const report = jobReporter('text');
+    report({ role: 'r', port: 'in', outcome: 'nack', duration: 1, reason: 'publish to amqp://worker:s3cret@rabbit/%2F failed' });
+    report({ role: 'r', port: 'in', outcome: 'ack', duration: 1 });
+    t.mock.restoreAll();
+    assert.deepEqual(written, ['noflo-runtime-msgflo: job on r port in failed: publish to amqp://worker:***@rabbit/%2F failed\n']);
   });
 
   test('a character of two UTF-16 units is not cut in half', () => {

@@ -12,6 +12,7 @@ import { ParticipantHealth } from '../ops/health';
 import { parsePort, serveOps, type OpsEndpoint } from '../ops/http';
 import { jobLogLine, LOG_FORMATS, type LogFormat } from '../ops/job-log';
 import type { ParticipantMetrics } from '../ops/metrics';
+import { scrubCredentials } from '../ops/redact';
 import type { Transport } from '../transport/transport';
 import { counted, data, info, warn } from './output';
 
@@ -43,6 +44,7 @@ export const SHOWN_REASON_LENGTH = 200;
  * Report a finished job: a JSON line each with `json` (the whole reason), a
  * warning for failures with `text`, its reason cut to its first line of at
  * most {@link SHOWN_REASON_LENGTH} characters (see {@link readableReason}).
+ * Either way a broker URL's password in the reason is masked.
  *
  * @param participants - the participants reporting, to tell whether a failed job's dead letter keeps its reason
  */
@@ -53,7 +55,8 @@ export function jobReporter(format: LogFormat, participants: () => readonly Part
   return (outcome) => {
     if (outcome.outcome === 'nack') {
       const kept = participants().some((participant) => participant.role === outcome.role && keepsReason(participant, outcome.port));
-      const reason = readableReason(outcome.reason ?? 'unknown error', kept ? 'the full reason is in the dead letter' : '--log-format json logs the full reason');
+      // Credentials masked as in the JSON log, before cutting, so that the count of what is left out is of what would be shown.
+      const reason = readableReason(scrubCredentials(outcome.reason ?? 'unknown error'), kept ? 'the full reason is in the dead letter' : '--log-format json logs the full reason');
       warn(`job on ${outcome.role} port ${outcome.port} failed: ${reason}`);
     }
   };
