@@ -76,6 +76,16 @@ export const SYSTEM_PAGE = `<!doctype html>
     if (parent) parent.appendChild(node);
     return node;
   }
+  // A role's ports, laid out by ELK (ids are portKey()s), inports on the west side labelled to their right.
+  function drawPorts(c, parent) {
+    (c.ports || []).forEach(function (p) {
+      var parts = p.id.split('\\u0000');
+      var pg = el('g', { class: 'port', 'data-port': parts[1] + ':' + parts[2] }, parent);
+      el('rect', { x: String(p.x), y: String(p.y), width: '8', height: '8' }, pg);
+      var west = parts[1] === 'in';
+      el('text', { x: String(west ? p.x + 11 : p.x - 3), y: String(p.y + 8), 'text-anchor': west ? 'start' : 'end' }, pg, parts[2]);
+    });
+  }
   function count(value) { return value === null || value === undefined ? '\\u2013' : String(value); }
   function portKey(role, dir, port) { return role + '\\u0000' + dir + '\\u0000' + port; }
   function textWidth(text, px) { return Math.ceil(text.length * px * 0.62); }
@@ -220,25 +230,13 @@ export const SYSTEM_PAGE = `<!doctype html>
         el('tspan', { 'data-count': 'failed' }, counts, '');
         el('tspan', {}, counts, ' \\u00b7 dead ');
         el('tspan', { 'data-count': 'dead' }, counts, '');
-        (c.ports || []).forEach(function (p) {
-          var parts = p.id.split('\\u0000');
-          var pg = el('g', { class: 'port', 'data-port': parts[1] + ':' + parts[2] }, g);
-          el('rect', { x: String(p.x), y: String(p.y), width: '8', height: '8' }, pg);
-          var west = parts[1] === 'in';
-          el('text', { x: String(west ? p.x + 11 : p.x - 3), y: String(p.y + 8), 'text-anchor': west ? 'start' : 'end' }, pg, parts[2]);
-        });
+        drawPorts(c, g);
       } else if (c.id.indexOf('missing:') === 0) {
         var m = el('g', { class: 'role missing', transform: 'translate(' + c.x + ',' + c.y + ')', 'data-missing-role': c.id.slice(8) }, root);
         el('rect', { class: 'box', width: String(c.width), height: String(c.height) }, m);
         el('text', { class: 'name', x: '18', y: '20' }, m, c.id.slice(8));
         el('text', { class: 'component', x: '18', y: '36' }, m, 'not discovered');
-        (c.ports || []).forEach(function (p) {
-          var parts = p.id.split('\\u0000');
-          var mg = el('g', { class: 'port', 'data-port': parts[1] + ':' + parts[2] }, m);
-          el('rect', { x: String(p.x), y: String(p.y), width: '8', height: '8' }, mg);
-          var west = parts[1] === 'in';
-          el('text', { x: String(west ? p.x + 11 : p.x - 3), y: String(p.y + 8), 'text-anchor': west ? 'start' : 'end' }, mg, parts[2]);
-        });
+        drawPorts(c, m);
       } else {
         var queue = c.id.slice(4);
         var d = el('g', { class: 'dlq', transform: 'translate(' + c.x + ',' + c.y + ')', 'data-dead-letter': queue }, root);

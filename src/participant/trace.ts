@@ -8,10 +8,9 @@
  */
 import type { Flowtrace } from 'flowtrace';
 import { error, reply, type Reply, type Request } from '../fbp/messages';
-import { once } from '../lazy';
 
 /** The flowtrace package, loaded when a trace first starts (`--trace`, `trace:start`): a participant that never traces does without it. */
-const loadFlowtrace = once(() => require('flowtrace') as typeof import('flowtrace'));
+const loadFlowtrace = (): typeof import('flowtrace') => require('flowtrace') as typeof import('flowtrace');
 
 /** Events kept when `trace:start` names no `buffersize`: the newest, as NoFlo's runtimes keep. */
 export const DEFAULT_TRACE_BUFFER = 400;

@@ -1,7 +1,6 @@
 /**
  * Transport selection by broker URL scheme.
  */
-import { once } from '../lazy';
 import { MemoryTransport } from './memory';
 import type { TransportOptions } from './options';
 import type { Transport } from './transport';
@@ -13,11 +12,11 @@ export type { TlsOptions, TransportOptions } from './options';
 export { MemoryBroker, memoryBroker } from './memory';
 export { joinBrokerList, parseBrokerList, parseBrokerUrl, redactUrl, SUPPORTED_SCHEMES } from './url';
 
-/** The AMQP transport's module (amqplib), loaded for the first amqp:// broker. */
-const loadAmqp = once(() => require('./amqp') as typeof import('./amqp'));
+/** The AMQP transport's module (amqplib), loaded at the first amqp:// broker; Node's module cache keeps it. */
+const loadAmqp = (): typeof import('./amqp') => require('./amqp') as typeof import('./amqp');
 
-/** The MQTT transport's module (mqtt.js), loaded for the first mqtt:// broker. */
-const loadMqtt = once(() => require('./mqtt') as typeof import('./mqtt'));
+/** The MQTT transport's module (mqtt.js), loaded at the first mqtt:// broker; Node's module cache keeps it. */
+const loadMqtt = (): typeof import('./mqtt') => require('./mqtt') as typeof import('./mqtt');
 
 /**
  * A (not yet connected) transport for a broker URL, `amqp(s)://`,
